@@ -1,0 +1,7 @@
+#!/usr/bin/env python3
+"""Thin wrapper over virnucpro.cli.chunk: see `chunk_sequences.py --help`."""
+
+from virnucpro.cli.chunk import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,7 @@
+#!/usr/bin/env python3
+"""Thin wrapper over virnucpro.cli.shard: see `shard_frames.py --help`."""
+
+from virnucpro.cli.shard import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+"""What every command shares: the version flag, logging and one-line errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+
+from virnucpro import __version__
+from virnucpro.errors import InputError
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+VersionOption = Annotated[
+    bool,
+    typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+]
+
+
+def new_app(help_text: str) -> typer.Typer:
+    """A Typer app configured the same way for every command."""
+    return typer.Typer(
+        help=help_text, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False
+    )
+
+
+def run_app(app: typer.Typer) -> None:
+    """Run ``app`` with INFO logging on stderr; bad input exits 1 with one ``error:`` line."""
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        app()
+    except InputError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise SystemExit(1) from None

@@ -1,0 +1,23 @@
+"""The ``virnucpro`` console script: every step as a subcommand."""
+
+from __future__ import annotations
+
+from virnucpro.cli import chunk, frames, shard, split, training_set
+from virnucpro.cli.common import VersionOption, new_app, run_app
+
+app = new_app("VirNucPro: classify short DNA sequences as viral or not.")
+app.command(name="chunk")(chunk.chunk_sequences_command)
+app.command(name="frames")(frames.select_frames_command)
+app.command(name="training-set")(training_set.build_training_set_command)
+app.command(name="split")(split.split_dataset_command)
+app.command(name="shard")(shard.shard_frames_command)
+
+
+@app.callback()
+def main(version: VersionOption = False) -> None:
+    """Each subcommand is also a script in the pipeline's bin/ folder."""
+
+
+def run() -> None:
+    """Entry point of the ``virnucpro`` console script."""
+    run_app(app)

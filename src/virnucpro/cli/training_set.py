@@ -1,0 +1,49 @@
+"""``build_training_set.py``: labelled coding frames from GenBank genomes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.training_set import Label, build_training_set
+
+app = new_app("Build labelled training frames from an annotated GenBank file.")
+
+
+@app.command(name="build-training-set")
+def build_training_set_command(
+    genbank: Annotated[Path, typer.Option(help="GenBank file, plain or gzip-compressed.")],
+    label: Annotated[Label, typer.Option(help="Class of every genome in the file.")],
+    nucleotide: Annotated[
+        Path, typer.Option(help="FASTA to write: nucleotide slices of the kept frames.")
+    ],
+    protein: Annotated[Path, typer.Option(help="FASTA to write: proteins of the kept frames.")],
+    sources: Annotated[
+        Path,
+        typer.Option(help="TSV to write: frame_id, genome, label (1 viral, 0 host), source file."),
+    ],
+    chunk_size: Annotated[int, typer.Option(help="Chunk length in bases.")] = 300,
+    counts: Annotated[
+        Path | None,
+        typer.Option(
+            help="TSV to write: records, CDS translations, chunks, chunks skipped, frames kept."
+        ),
+    ] = None,
+    version: VersionOption = False,
+) -> None:
+    """Chunk each record and keep the stop-free frames found in its CDS translations (SPEC §4).
+
+    Chunks with an ambiguous base (N R Y M K S W H B V D) are skipped and
+    counted. A frame is kept only if its protein is part of one of the
+    record's annotated CDS /translation qualifiers. Each kept frame's genome
+    (record id) is recorded so that the split can keep genomes apart.
+    """
+    build_training_set(genbank, label, chunk_size, nucleotide, protein, sources, counts)
+
+
+def main() -> None:
+    """Entry point of ``bin/build_training_set.py``."""
+    run_app(app)
