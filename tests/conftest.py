@@ -1,0 +1,47 @@
+"""Shared test helpers: paths to data and a runner for the bin/ scripts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = ROOT / "bin"
+ASSETS = ROOT / "assets" / "test"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real GenBank/FASTA files beside the checkout; tests needing them skip without."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"{SHARED_DATA} is not present")
+    return SHARED_DATA
+
+
+def run_script(script: str, *args: str | os.PathLike[str], cwd: Path | None = None):
+    """Run ``bin/<script>`` as Nextflow would: found on PATH, with this Python first on PATH."""
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([str(BIN), str(Path(sys.executable).parent), os.environ["PATH"]]),
+        "COLUMNS": "200",
+        "NO_COLOR": "1",
+        "TERM": "dumb",
+    }
+    return subprocess.run(
+        [script, *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd, check=False
+    )
+
+
+def write_fasta(path: Path, records: list[tuple[str, str]]) -> Path:
+    path.write_text("".join(f">{record_id}\n{sequence}\n" for record_id, sequence in records))
+    return path
+
+
+def read_fasta(path: Path) -> list[tuple[str, str]]:
+    lines = path.read_text().splitlines()
+    return [(lines[i][1:], lines[i + 1]) for i in range(0, len(lines), 2)]

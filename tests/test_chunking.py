@@ -1,0 +1,100 @@
+"""Chunking pinned to SPEC §4 for every length 1-2000 at chunk sizes 300 and 500."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+import reference
+from conftest import read_fasta, write_fasta
+
+from virnucpro.chunking import chunk_bounds, chunk_fasta, chunk_records
+from virnucpro.errors import InputError
+
+
+@pytest.mark.parametrize("chunk_size", [300, 500])
+def test_bounds_match_reference_for_every_length(chunk_size):
+    for length in range(1, 2001):
+        assert chunk_bounds(length, chunk_size) == reference.chunk_bounds(length, chunk_size), (
+            length
+        )
+
+
+@pytest.mark.parametrize(
+    ("length", "chunk_size", "lengths"),
+    [
+        (1, 300, [1]),
+        (300, 300, [300]),
+        (301, 300, [300, 151]),
+        (600, 300, [300, 300]),
+        (1000, 300, [300, 300, 300, 253]),
+        (1001, 500, [500, 500, 335]),  # k=3, R=499, q=166, u=167: starts 0, 333, 666
+    ],
+)
+def test_worked_examples(length, chunk_size, lengths):
+    assert [end - start for start, end in chunk_bounds(length, chunk_size)] == lengths
+
+
+def test_worked_example_starts():
+    # n=1000, c=300: k=4, R=200, q=50, u=50 -> steps 51, 51, 51: starts 0, 249, 498, 747.
+    assert [start for start, _ in chunk_bounds(1000, 300)] == [0, 249, 498, 747]
+    # n=301, c=300: k=2, R=299, q=149, u=150 -> step 150: second chunk [150, 301).
+    assert chunk_bounds(301, 300) == [(0, 300), (150, 301)]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 300, 500])
+def test_chunks_cover_the_sequence_in_order(chunk_size):
+    for length in range(1, 1200, 7):
+        bounds = chunk_bounds(length, chunk_size)
+        assert len(bounds) == -(-length // chunk_size)
+        assert bounds[0][0] == 0 and bounds[-1][1] == length
+        for (start, end), (next_start, _) in zip(bounds, bounds[1:], strict=False):
+            assert end - start == chunk_size
+            assert start < next_start <= end
+
+
+def test_empty_sequence_has_no_chunks():
+    assert chunk_bounds(0, 300) == []
+
+
+def test_chunk_ids_and_sequences():
+    chunks = list(chunk_records([("seq1", "A" * 250 + "c" * 51)], 300))
+    assert [chunk_id for chunk_id, _ in chunks] == ["seq1_chunk_1", "seq1_chunk_2"]
+    assert chunks[0][1] == "A" * 250 + "c" * 50
+    assert chunks[1][1] == "A" * 100 + "c" * 51  # case is kept
+
+
+def test_chunk_size_zero_is_refused():
+    with pytest.raises(InputError, match="chunk size must be a positive number of bases, got 0"):
+        list(chunk_records([("a", "ACGT")], 0))
+
+
+def test_chunk_fasta_drops_descriptions_and_reads_gzip(tmp_path):
+    source = tmp_path / "in.fasta.gz"
+    with gzip.open(source, "wt") as handle:
+        handle.write(">s1 some description\nACGTACGTAC\nGTACG\n>s2\n\n>s3\nAC\n")
+    summary = chunk_fasta(source, tmp_path / "out.fasta", 6)
+    # n=15, c=6: k=3, R=3, q=1, u=1 -> steps 2, 1: starts 0, 4, 9.
+    assert read_fasta(tmp_path / "out.fasta") == [
+        ("s1_chunk_1", "ACGTAC"),
+        ("s1_chunk_2", "ACGTAC"),
+        ("s1_chunk_3", "CGTACG"),
+        ("s3_chunk_1", "AC"),
+    ]
+    assert (summary.sequences, summary.empty_sequences, summary.chunks) == (3, 1, 4)
+
+
+def test_chunk_fasta_matches_reference_on_real_contigs(tmp_path, shared_data):
+    source = shared_data / "predict" / "mixed_example.fasta"
+    for chunk_size in (300, 500):
+        chunk_fasta(source, tmp_path / "ours.fasta", chunk_size)
+        reference.chunk_fasta(source, tmp_path / "reference.fasta", chunk_size)
+        ours = (tmp_path / "ours.fasta").read_text()
+        assert ours == (tmp_path / "reference.fasta").read_text()
+
+
+def test_output_written_only_when_complete(tmp_path):
+    source = write_fasta(tmp_path / "in.fasta", [("a", "ACGT"), ("b", "ACGT"), ("a", "ACGT")])
+    with pytest.raises(InputError, match="duplicate sequence id 'a'"):
+        chunk_fasta(source, tmp_path / "out.fasta", 2)
+    assert list(tmp_path.iterdir()) == [source]
