@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from itertools import pairwise
 
 import pytest
 import reference
@@ -48,7 +49,7 @@ def test_chunks_cover_the_sequence_in_order(chunk_size):
         bounds = chunk_bounds(length, chunk_size)
         assert len(bounds) == -(-length // chunk_size)
         assert bounds[0][0] == 0 and bounds[-1][1] == length
-        for (start, end), (next_start, _) in zip(bounds, bounds[1:], strict=False):
+        for (start, end), (next_start, _) in pairwise(bounds):
             assert end - start == chunk_size
             assert start < next_start <= end
 

@@ -78,7 +78,7 @@ def test_rerun_replaces_shards_of_an_earlier_run(tmp_path):
 
 
 def test_protein_file_given_as_nucleotide_is_refused(tmp_path):
-    nucleotide, protein = _pair(tmp_path, "a", ["f1"])
+    _, protein = _pair(tmp_path, "a", ["f1"])
     protein.write_text(">f1\nMKLLEP\n")
     with pytest.raises(InputError, match="'f1' looks like a protein sequence"):
         shard_frames([protein], [protein], tmp_path / "out", 10)

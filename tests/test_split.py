@@ -153,7 +153,7 @@ def test_bad_fractions_are_refused(tmp_path, test_fraction, val_fraction, messag
 def test_duplicate_frame_ids_across_tables_are_refused(tmp_path):
     one = _sources(tmp_path / "one.tsv", [("f1", "g", 1, "v.gbk")])
     two = _sources(tmp_path / "two.tsv", [("f1", "h", 0, "h.gb")])
-    with pytest.raises(InputError, match="duplicate frame id .* 'f1'"):
+    with pytest.raises(InputError, match=r"duplicate frame id .* 'f1'"):
         split_dataset([one, two], tmp_path / "out", 1, 0.1, 0.1, GroupBy.genome)
 
 
