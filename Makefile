@@ -1,0 +1,36 @@
+# Developer entry points. `make demo` and `make test` are the README's quick start;
+# .ci/run calls `make test`.
+PYTHON ?= python3
+VENV := .venv
+NFLINT_VENV := .venv-nflint
+
+.PHONY: demo test lint setup benchmark clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $@
+
+$(NFLINT_VENV)/.installed: tools/nextflow-lint/requirements.txt
+	$(PYTHON) -m venv $(NFLINT_VENV)
+	$(NFLINT_VENV)/bin/pip install --quiet -r tools/nextflow-lint/requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed $(NFLINT_VENV)/.installed
+
+demo: $(VENV)/.installed
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/demo.sh demo
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
+	$(VENV)/bin/python -m pytest
+
+benchmark: $(VENV)/.installed
+	$(VENV)/bin/python benchmarks/preprocess.py
+
+clean:
+	rm -rf demo .pytest_cache .ruff_cache
