@@ -1,0 +1,95 @@
+"""Contract between the Nextflow modules and the bin/ scripts they call.
+
+Nextflow cannot run here, so these tests read each module's script block and
+the ext.args of conf/modules.config, and check that every bin/ command named
+there exists, is executable, and accepts every option it is given.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import pytest
+from conftest import BIN, ROOT, run_script
+
+MODULES = sorted((ROOT / "modules" / "local").glob("*/main.nf"))
+COMMAND = re.compile(r"\b([a-z_]+\.py)\b")
+OPTION = re.compile(r"(?<![\w-])--[a-z][a-z-]*")
+
+
+def script_block(module: Path) -> str:
+    """The text between ``script:`` and ``stub:`` (or the end) of a process."""
+    text = module.read_text()
+    match = re.search(r"^\s*script:\s*$(.*?)(^\s*stub:\s*$|\Z)", text, re.MULTILINE | re.DOTALL)
+    assert match, f"{module}: no script: block"
+    return match.group(1)
+
+
+def process_name(module: Path) -> str:
+    match = re.search(r"^process\s+(\w+)\s*\{", module.read_text(), re.MULTILINE)
+    assert match, f"{module}: no process definition"
+    return match.group(1)
+
+
+def ext_args_options(process: str) -> list[str]:
+    """Options in the ext.args of ``withName: 'PROCESS'`` in conf/modules.config."""
+    config = (ROOT / "conf" / "modules.config").read_text()
+    match = re.search(rf"withName:\s*'{process}'\s*\{{(.*?)\n    \}}", config, re.DOTALL)
+    if not match:
+        return []
+    args = re.search(
+        r"ext\.args\s*=\s*\{(.*?)\}\s*\n\s*(publishDir|ext\.|\Z)", match.group(1), re.DOTALL
+    )
+    return OPTION.findall(args.group(1)) if args else []
+
+
+@cache
+def accepted_options(command: str) -> frozenset[str]:
+    result = run_script(command, "--help")
+    assert result.returncode == 0, f"{command} --help failed: {result.stderr}"
+    return frozenset(OPTION.findall(result.stdout))
+
+
+def test_every_step_has_a_module():
+    assert {module.parent.name for module in MODULES} >= {
+        "chunk_sequences",
+        "select_frames",
+        "build_training_set",
+        "split_dataset",
+        "shard_frames",
+    }
+
+
+@pytest.mark.parametrize("module", MODULES, ids=[module.parent.name for module in MODULES])
+def test_module_calls_one_existing_command_with_accepted_options(module):
+    block = script_block(module)
+    commands = set(COMMAND.findall(block))
+    assert len(commands) == 1, f"{module}: expected one bin/ command, found {sorted(commands)}"
+    command = commands.pop()
+    path = BIN / command
+    assert path.is_file(), f"{module} calls {command}, which is not in bin/"
+    assert path.stat().st_mode & 0o111, f"bin/{command} is not executable"
+    given = set(OPTION.findall(block)) | set(ext_args_options(process_name(module)))
+    unknown = given - accepted_options(command)
+    assert not unknown, f"{module}: {command} does not accept {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("module", MODULES, ids=[module.parent.name for module in MODULES])
+def test_module_has_meta_stub_versions_and_nf_test(module):
+    text = module.read_text()
+    for needed in ("tag ", "label ", "task.ext.args", "stub:", "versions.yml"):
+        assert needed in text, f"{module}: missing {needed!r}"
+    assert (module.parent / "meta.yml").is_file()
+    assert (module.parent / "tests" / "main.nf.test").is_file()
+
+
+def test_contract_check_catches_an_unknown_option():
+    assert "--chunk-size" in accepted_options("chunk_sequences.py")
+    assert "--chunk-length" not in accepted_options("chunk_sequences.py")
+
+
+def test_ext_args_are_found():
+    assert ext_args_options("CHUNK_SEQUENCES") == ["--chunk-size"]
+    assert "--group-by" in ext_args_options("SPLIT_DATASET")
