@@ -1,0 +1,52 @@
+process SHARD_FRAMES {
+    tag "${meta.id}"
+    label 'process_single'
+
+    input:
+    // nucleotide and protein hold one or more FASTA files in matching order;
+    // subfolders keep files with equal names from clashing
+    tuple val(meta), path(nucleotide, arity: '1..*', stageAs: 'nucleotide/*'), path(protein, arity: '1..*', stageAs: 'protein/*')
+    // Optional id lists (TSV with a frame_id column) that restrict the frames kept; [] for none
+    path(ids, arity: '0..*', stageAs: 'ids/*')
+
+    output:
+    // No shard when no frame is left (e.g. every chunk is no_frame): the frames report still lists them
+    tuple val(meta), path("shards/*.nucleotide.fasta", arity: '1..*'), path("shards/*.protein.fasta", arity: '1..*'), emit: shards, optional: true
+    path "versions.yml"                                                                                                             , emit: versions
+
+    script:
+    def args = task.ext.args ?: ''
+    def prefix = task.ext.prefix ?: "${meta.id}"
+    def nucleotide_args = nucleotide.collect { fasta -> "--nucleotide ${fasta}" }.join(' ')
+    def protein_args = protein.collect { fasta -> "--protein ${fasta}" }.join(' ')
+    def ids_args = ids.collect { table -> "--ids ${table}" }.join(' ')
+    """
+    shard_frames.py \\
+        ${nucleotide_args} \\
+        ${protein_args} \\
+        ${ids_args} \\
+        --output-dir shards \\
+        --prefix ${prefix} \\
+        ${args}
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        virnucpro: \$(shard_frames.py --version)
+        python: \$(python3 --version | sed 's/^Python //')
+    END_VERSIONS
+    """
+
+    stub:
+    def prefix = task.ext.prefix ?: "${meta.id}"
+    """
+    mkdir shards
+    touch shards/${prefix}_00001.nucleotide.fasta
+    touch shards/${prefix}_00001.protein.fasta
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        virnucpro: \$(shard_frames.py --version)
+        python: \$(python3 --version | sed 's/^Python //')
+    END_VERSIONS
+    """
+}

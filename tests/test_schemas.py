@@ -1,0 +1,83 @@
+"""The pipeline's JSON schemas are valid and agree with the config and the test data."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+
+import pytest
+from conftest import ROOT
+from jsonschema import Draft202012Validator
+
+PIPELINE_SCHEMA = json.loads((ROOT / "nextflow_schema.json").read_text())
+INPUT_SCHEMA = json.loads((ROOT / "assets" / "schema_input.json").read_text())
+
+
+def config_params() -> dict[str, str]:
+    """``name = value`` pairs of the params block of nextflow.config, values as written."""
+    block = re.search(
+        r"^params \{(.*?)^\}", (ROOT / "nextflow.config").read_text(), re.MULTILINE | re.DOTALL
+    )
+    assert block, "nextflow.config has no params block"
+    return dict(re.findall(r"^\s*(\w+)\s*=\s*(.+?)\s*$", block.group(1), re.MULTILINE))
+
+
+def schema_params() -> dict[str, dict]:
+    return {
+        name: spec
+        for group in PIPELINE_SCHEMA["$defs"].values()
+        for name, spec in group["properties"].items()
+    }
+
+
+@pytest.mark.parametrize(
+    "schema", [PIPELINE_SCHEMA, INPUT_SCHEMA], ids=["nextflow_schema", "schema_input"]
+)
+def test_schemas_are_valid_draft_2020_12(schema):
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_every_param_is_documented_with_its_default():
+    documented = schema_params()
+    for name, value in config_params().items():
+        assert name in documented, f"params.{name} is not in nextflow_schema.json"
+        spec = documented[name]
+        assert spec.get("description"), f"params.{name} has no description"
+        if value != "null":
+            assert json.loads(value.replace("'", '"')) == spec["default"], (
+                f"params.{name} default differs"
+            )
+    assert set(documented) == set(config_params())
+
+
+def _samplesheet_rows(name):
+    with open(ROOT / "assets" / "test" / name) as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.mark.parametrize("name", ["samplesheet_predict.csv", "samplesheet_train.csv"])
+def test_bundled_samplesheets_match_the_input_schema(name):
+    rows = _samplesheet_rows(name)
+    Draft202012Validator(INPUT_SCHEMA).validate(rows)
+    for row in rows:
+        path = row["sequences"].replace("${projectDir}", str(ROOT))
+        assert (ROOT / path).is_file(), path
+
+
+def test_input_schema_refuses_bad_rows():
+    validator = Draft202012Validator(INPUT_SCHEMA)
+    good = {"sample": "a", "sequences": "a.fasta"}
+    assert validator.is_valid([good])
+    assert not validator.is_valid([{**good, "sample": "has space"}])
+    assert not validator.is_valid([{**good, "label": "virus"}])
+    assert not validator.is_valid([{"sample": "a"}])
+    assert not validator.is_valid([{**good, "sequences": "a.txt"}])
+
+
+def test_fixed_choices_are_enums():
+    params = schema_params()
+    assert params["mode"]["enum"] == ["predict", "train"]
+    assert params["group_by"]["enum"] == ["genome", "none"]
+    assert params["chunk_size"]["minimum"] == 1
