@@ -108,3 +108,20 @@ def test_fasta_given_as_genbank_is_refused(tmp_path):
     with pytest.raises(InputError, match="not a GenBank file"):
         _build(tmp_path, ASSETS / "mixed_example.fasta", Label.host)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("LOCUS x\n", "no complete GenBank record"),
+        ("LOCUS       x\n", "not a valid GenBank file: Premature end of line"),
+        ((ASSETS / "EU851978.gbk").read_text() * 2, "duplicate record id 'EU851978.1'"),
+    ],
+    ids=["no-record", "truncated", "duplicate-records"],
+)
+def test_bad_genbank_is_refused(tmp_path, content, message):
+    genbank = tmp_path / "bad.gb"
+    genbank.write_text(content)
+    with pytest.raises(InputError, match=message):
+        _build(tmp_path, genbank, Label.viral)
+    assert [path.name for path in tmp_path.iterdir()] == ["bad.gb"]

@@ -125,11 +125,15 @@ def read_genbank(path: str | os.PathLike[str]) -> Iterator[SeqRecord]:
     with open_text(file) as handle:
         try:
             _check_first_line(handle, file, "LOCUS", "GenBank")
+            records = 0
             for record in SeqIO.parse(handle, "genbank"):
                 ids.add(record.id)
                 if not record.seq.defined:
                     raise InputError(f"{file}: record '{record.id}' has no sequence")
+                records += 1
                 yield record
+            if not records:
+                raise InputError(f"{file}: no complete GenBank record (a record ends with '//')")
         except _READ_ERRORS as error:
             raise InputError(f"{file}: cannot read: {error}") from None
         except ValueError as error:
