@@ -2,6 +2,8 @@
 # .ci/run calls `make test`.
 PYTHON ?= python3
 VENV := .venv
+# PyTorch for a machine without a GPU; a venv that already has torch keeps its own.
+TORCH_SPEC ?= torch==2.13.0
 NFLINT_VENV := .venv-nflint
 
 .PHONY: demo test lint setup benchmark clean
@@ -9,6 +11,7 @@ NFLINT_VENV := .venv-nflint
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/python -c 'import torch' 2>/dev/null || $(VENV)/bin/pip install --quiet '$(TORCH_SPEC)'
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 

@@ -16,16 +16,23 @@ class AtomicOutputs:
     """
 
     def __init__(self) -> None:
-        self._files: list[tuple[Path, Path, TextIO]] = []
+        self._files: list[tuple[Path, Path]] = []
+        self._handles: list[TextIO] = []
 
     def open(self, path: str | os.PathLike[str]) -> TextIO:
         """A text handle that writes to ``path`` once the ``with`` block succeeds."""
+        temporary = self.reserve(path)
+        handle = temporary.open("w", encoding="ascii", newline="\n")
+        self._handles.append(handle)
+        return handle
+
+    def reserve(self, path: str | os.PathLike[str]) -> Path:
+        """A temporary file name for writers that take a path; renamed to ``path`` on success."""
         final = Path(path)
         final.parent.mkdir(parents=True, exist_ok=True)
         temporary = final.with_name(f".{final.name}.partial")
-        handle = temporary.open("w", encoding="ascii", newline="\n")
-        self._files.append((final, temporary, handle))
-        return handle
+        self._files.append((final, temporary))
+        return temporary
 
     def __enter__(self) -> AtomicOutputs:
         return self
@@ -36,9 +43,9 @@ class AtomicOutputs:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        for _, _, handle in self._files:
+        for handle in self._handles:
             handle.close()
-        for final, temporary, _ in self._files:
+        for final, temporary in self._files:
             if exc_type is None:
                 os.replace(temporary, final)
             else:

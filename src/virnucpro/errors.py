@@ -1,5 +1,13 @@
-"""The one exception type for problems with a user's input."""
+"""Exceptions that the command line turns into one message and a documented exit code."""
+
+#: Exit status of an embedding step when one sequence alone does not fit in GPU
+#: memory: the pipeline retries such a task with a smaller token budget.
+EXIT_OUT_OF_MEMORY = 75
 
 
 class InputError(Exception):
-    """Bad input: the command line prints the message as one line and exits non-zero."""
+    """Bad input: the command line prints the message as one line and exits 1."""
+
+
+class OutOfMemory(Exception):
+    """A single sequence does not fit on the device: exit ``EXIT_OUT_OF_MEMORY``."""

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from virnucpro import __version__
-from virnucpro.errors import InputError
+from virnucpro.errors import EXIT_OUT_OF_MEMORY, InputError, OutOfMemory
 
 
 def _print_version(value: bool) -> None:
@@ -34,10 +34,17 @@ def new_app(help_text: str) -> typer.Typer:
 
 
 def run_app(app: typer.Typer) -> None:
-    """Run ``app`` with INFO logging on stderr; bad input exits 1 with one ``error:`` line."""
+    """Run ``app`` with INFO logging on stderr; errors print one ``error:`` line.
+
+    Bad input exits 1; a sequence too large for the device exits
+    ``EXIT_OUT_OF_MEMORY`` (75), which the pipeline retries with less work.
+    """
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
         app()
     except InputError as error:
         typer.echo(f"error: {error}", err=True)
         raise SystemExit(1) from None
+    except OutOfMemory as error:
+        typer.echo(f"error: {error}", err=True)
+        raise SystemExit(EXIT_OUT_OF_MEMORY) from None

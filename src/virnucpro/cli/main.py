@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from virnucpro.cli import chunk, frames, shard, split, training_set
+from virnucpro.cli import chunk, embed, frames, merge, models, shard, split, training_set
 from virnucpro.cli.common import VersionOption, new_app, run_app
 
 app = new_app("VirNucPro: classify short DNA sequences as viral or not.")
@@ -11,6 +11,11 @@ app.command(name="frames")(frames.select_frames_command)
 app.command(name="training-set")(training_set.build_training_set_command)
 app.command(name="split")(split.split_dataset_command)
 app.command(name="shard")(shard.shard_frames_command)
+app.command(name="embed-dna", epilog=embed.EPILOG)(embed.embed_dna_command)
+app.command(name="embed-protein", epilog=embed.EPILOG)(embed.embed_protein_command)
+app.command(name="merge")(merge.merge_features_command)
+app.command(name="model-cache")(models.model_cache_command)
+app.command(name="make-tiny-models")(models.make_tiny_models_command)
 
 
 @app.callback()

@@ -1,0 +1,7 @@
+#!/usr/bin/env python3
+"""Thin wrapper over virnucpro.cli.merge: see `merge_features.py --help`."""
+
+from virnucpro.cli.merge import main
+
+if __name__ == "__main__":
+    main()

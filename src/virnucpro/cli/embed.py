@@ -1,0 +1,122 @@
+"""``embed_dna.py`` and ``embed_protein.py``: frames in, feature files out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.embedders.registry import EMBEDDERS, Modality, get_embedder, spec_for_folder
+from virnucpro.embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.extraction import extract_features
+
+_DNA = ", ".join(name for name, spec in EMBEDDERS.items() if spec.modality is Modality.dna)
+_PROTEIN = ", ".join(name for name, spec in EMBEDDERS.items() if spec.modality is Modality.protein)
+
+Output = Annotated[
+    Path, typer.Option(help="Feature file to write (safetensors: float32 matrix, ids, metadata).")
+]
+Precision = Annotated[
+    Optional[str],
+    typer.Option(
+        help="fp32, bf16 or fp16 [default: the embedder's]. Features are stored as float32."
+    ),
+]
+Device = Annotated[str, typer.Option(help="auto (CUDA if visible), cpu or cuda.")]
+ChunkSize = Annotated[
+    int, typer.Option(help="Chunk size the frames were made with (recorded in the metadata).")
+]
+TokenBudget = Annotated[
+    int,
+    typer.Option(
+        help="Most tokens per batch, padding included; lower it if the GPU runs out of memory."
+    ),
+]
+HfHome = Annotated[
+    Optional[Path], typer.Option(help="Model cache filled by model_cache.py [default: $HF_HOME].")
+]
+RemoteCode = Annotated[
+    bool,
+    typer.Option(
+        help="Load with the model repository's own code instead of ours (runs code from the hub)."
+    ),
+]
+
+EPILOG = (
+    "Exit status: 0 done or already complete, 1 bad input or missing model, "
+    "75 one sequence does not fit in GPU memory (retry with a smaller --token-budget)."
+)
+dna_app = new_app("Embed nucleotide frames with a DNA language model.")
+protein_app = new_app("Embed protein frames with a protein language model.")
+
+
+@dna_app.command(name="embed-dna", epilog=EPILOG)
+def embed_dna_command(
+    input: Annotated[Path, typer.Option(help="Nucleotide frame FASTA (a shard).")],
+    output: Output,
+    chunk_size: ChunkSize,
+    model: Annotated[
+        str, typer.Option(help=f"Registered DNA embedder ({_DNA}) or a model folder.")
+    ] = "dnabert_s",
+    precision: Precision = None,
+    device: Device = "auto",
+    token_budget: TokenBudget = DEFAULT_TOKEN_BUDGET,
+    hf_home: HfHome = None,
+    trust_remote_code: RemoteCode = False,
+    version: VersionOption = False,
+) -> None:
+    """Mean-pool the last hidden state over every token, [CLS] and [SEP] included (SPEC §4).
+
+    Sequences are batched by a token budget, longest first; padding never
+    enters a vector, so each equals the one-sequence-at-a-time result. An
+    output that is already complete for this input and settings is skipped.
+    """
+    folder = Path(model)
+    is_folder = folder.is_dir()
+    spec = spec_for_folder(folder, Modality.dna) if is_folder else get_embedder(model, Modality.dna)
+    extract_features(
+        input, output, spec, precision or spec.default_precision, device, chunk_size, token_budget,
+        model_dir=folder if is_folder else None, hf_home=hf_home, trust_remote_code=trust_remote_code,
+    )  # fmt: skip
+
+
+@protein_app.command(name="embed-protein", epilog=EPILOG)
+def embed_protein_command(
+    input: Annotated[Path, typer.Option(help="Protein frame FASTA (a shard).")],
+    output: Output,
+    embedder: Annotated[str, typer.Option(help=f"Registered protein embedder: {_PROTEIN}.")],
+    chunk_size: ChunkSize,
+    precision: Precision = None,
+    device: Device = "auto",
+    token_budget: TokenBudget = DEFAULT_TOKEN_BUDGET,
+    model_dir: Annotated[
+        Optional[Path],
+        typer.Option(help="Load the embedder's weights from this folder instead of the cache."),
+    ] = None,
+    hf_home: HfHome = None,
+    trust_remote_code: RemoteCode = False,
+    version: VersionOption = False,
+) -> None:
+    """Mean-pool the final hidden state over residues 1..min(L, 1024), without BOS, EOS or padding (SPEC §4).
+
+    Proteins longer than 1024 residues are truncated, as the original tool did.
+    Sequences are batched by a token budget, longest first; an output that is
+    already complete for this input and settings is skipped.
+    """
+    spec = get_embedder(embedder, Modality.protein)
+    extract_features(
+        input, output, spec, precision or spec.default_precision, device, chunk_size, token_budget,
+        model_dir=model_dir, hf_home=hf_home, trust_remote_code=trust_remote_code,
+    )  # fmt: skip
+
+
+def main_dna() -> None:
+    """Entry point of ``bin/embed_dna.py``."""
+    run_app(dna_app)
+
+
+def main_protein() -> None:
+    """Entry point of ``bin/embed_protein.py``."""
+    run_app(protein_app)

@@ -1,0 +1,1 @@
+"""Embedding models: loaders for each architecture, behind one registry."""

@@ -1,0 +1,88 @@
+"""Where model weights live: a Hugging Face cache filled once, read offline by every task.
+
+Pipeline tasks never download: a dedicated step (``virnucpro model-cache``) fills
+``HF_HOME`` on a machine with internet; every other step looks models up with
+``local_files_only`` and, when one is missing, says which command fills the cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from huggingface_hub import HfApi, snapshot_download
+from huggingface_hub.errors import LocalEntryNotFoundError
+
+from virnucpro.embedders.registry import EmbedderSpec
+from virnucpro.errors import InputError
+
+log = logging.getLogger(__name__)
+
+# Formats we never load; safetensors is preferred over pickled .bin when both exist.
+_FOREIGN_WEIGHTS = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "tf_model*", "flax_model*", "*.ckpt"]
+
+
+def resolve_hf_home(hf_home: Path | None = None) -> Path:
+    """The cache root: the option, else $HF_HOME, else ~/.cache/huggingface."""
+    if hf_home is not None:
+        return hf_home
+    return Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+
+
+def bundled_models_dir() -> Path:
+    """Folder of the tiny test models: $VIRNUCPRO_MODELS, else assets/models of this checkout."""
+    override = os.environ.get("VIRNUCPRO_MODELS")
+    return Path(override) if override else Path(__file__).resolve().parents[2] / "assets" / "models"
+
+
+def cache_command(spec: EmbedderSpec, hf_home: Path) -> str:
+    return f"virnucpro model-cache --embedder {spec.name} --hf-home {hf_home}"
+
+
+def model_directory(spec: EmbedderSpec, hf_home: Path | None = None) -> Path:
+    """The local folder holding ``spec``'s weights, without touching the network."""
+    if spec.bundled is not None:
+        folder = bundled_models_dir() / spec.bundled
+        if not (folder / "config.json").is_file():
+            raise InputError(
+                f"test model '{spec.name}' not found in {folder.parent}; "
+                "regenerate it with: make_tiny_models.py --output-dir assets/models"
+            )
+        return folder
+    home = resolve_hf_home(hf_home)
+    try:
+        return Path(
+            snapshot_download(
+                spec.model_id,
+                revision=spec.revision,
+                cache_dir=home / "hub",
+                local_files_only=True,
+            )
+        )
+    except (LocalEntryNotFoundError, FileNotFoundError):
+        raise InputError(
+            f"model {spec.model_id} (revision {spec.revision or 'main'}) of embedder "
+            f"'{spec.name}' is not in the model cache {home}; fill it once, on a machine "
+            f"with internet: {cache_command(spec, home)}"
+        ) from None
+
+
+def fill_cache(specs: Iterable[EmbedderSpec], hf_home: Path | None = None) -> list[Path]:
+    """Download the pinned revision of each model into the cache (skipping what is there)."""
+    home = resolve_hf_home(hf_home)
+    folders = []
+    for spec in specs:
+        if not spec.needs_weights or spec.model_id is None:
+            log.info("%s: nothing to download", spec.name)
+            continue
+        files = HfApi().list_repo_files(spec.model_id, revision=spec.revision)
+        has_safetensors = any(name.endswith(".safetensors") for name in files)
+        ignore = _FOREIGN_WEIGHTS + (["*.bin", "*.pt"] if has_safetensors else [])
+        folder = snapshot_download(
+            spec.model_id, revision=spec.revision, cache_dir=home / "hub", ignore_patterns=ignore
+        )
+        log.info("%s: %s@%s in %s", spec.name, spec.model_id, spec.revision or "main", folder)
+        folders.append(Path(folder))
+    return folders
