@@ -129,7 +129,7 @@ def test_features_of_another_embedder_are_never_overwritten(tmp_path):
 
 
 def test_wrong_modality_inputs_are_refused(tmp_path):
-    nucleotide, protein = _frames(tmp_path)
+    _, protein = _frames(tmp_path)
     with pytest.raises(InputError, match="embedder 'aa_composition' embeds protein, not dna"):
         get_embedder("aa_composition", get_embedder("dnabert_s").modality)
     with pytest.raises(InputError, match="looks like a protein sequence"):
@@ -140,7 +140,7 @@ def test_wrong_modality_inputs_are_refused(tmp_path):
 
 
 def test_merge_concatenates_in_dna_order(tmp_path):
-    nucleotide, protein = _frames(tmp_path)
+    nucleotide, _ = _frames(tmp_path)
     _extract(tmp_path, nucleotide, "nt.safetensors", "dna_composition")
     reordered = write_fasta(
         tmp_path / "aa2.fasta", [(IDS[2], "GPK"), (IDS[0], "MKP"), (IDS[1], "TYV")]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -19,7 +19,7 @@ Output = Annotated[
     Path, typer.Option(help="Feature file to write (safetensors: float32 matrix, ids, metadata).")
 ]
 Precision = Annotated[
-    Optional[str],
+    str | None,
     typer.Option(
         help="fp32, bf16 or fp16 [default: the embedder's]. Features are stored as float32."
     ),
@@ -35,7 +35,7 @@ TokenBudget = Annotated[
     ),
 ]
 HfHome = Annotated[
-    Optional[Path], typer.Option(help="Model cache filled by model_cache.py [default: $HF_HOME].")
+    Path | None, typer.Option(help="Model cache filled by model_cache.py [default: $HF_HOME].")
 ]
 RemoteCode = Annotated[
     bool,
@@ -92,7 +92,7 @@ def embed_protein_command(
     device: Device = "auto",
     token_budget: TokenBudget = DEFAULT_TOKEN_BUDGET,
     model_dir: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option(help="Load the embedder's weights from this folder instead of the cache."),
     ] = None,
     hf_home: HfHome = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -22,7 +22,7 @@ def model_cache_command(
         typer.Option(help=f"Embedder to fetch; repeatable. Known: {', '.join(EMBEDDERS)}."),
     ],
     hf_home: Annotated[
-        Optional[Path], typer.Option(help="Cache folder to fill [default: $HF_HOME].")
+        Path | None, typer.Option(help="Cache folder to fill [default: $HF_HOME].")
     ] = None,
     version: VersionOption = False,
 ) -> None:
