@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -14,6 +15,13 @@ from virnucpro.errors import InputError
 from virnucpro.extraction import extract_features
 from virnucpro.features import Features, read_features, write_features
 from virnucpro.merge import merge_features
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
 
 IDS = ["c_chunk_1F1", "c_chunk_1R2", "d_chunk_1F3"]
 
@@ -53,6 +61,8 @@ def test_round_trip_keeps_ids_matrix_and_metadata(tmp_path):
     assert features.ids == IDS and np.array_equal(features.matrix, matrix)
     assert features.metadata == metadata
     assert [p.name for p in tmp_path.iterdir()] == ["f.safetensors"]
+    # Readable by the group like any new file (safetensors creates its files 0600).
+    assert (tmp_path / "f.safetensors").stat().st_mode & 0o777 == 0o666 & ~_umask()
 
 
 def test_files_that_are_not_feature_files_are_refused(tmp_path):

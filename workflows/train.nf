@@ -1,16 +1,22 @@
 /*
- * train, preprocessing: build labelled frames from GenBank genomes, split them
- * into train / validation / test sets, and write the frames of the three sets
- * into shards (one item per shard).
+ * train: build labelled frames from GenBank genomes, split them into train /
+ * validation / test sets, write the frames of the three sets into shards (one
+ * item per shard), then embed each shard (DNA once, shared by every protein
+ * embedder; protein once per embedder) and merge the features.
  */
 
 include { BUILD_TRAINING_SET } from '../modules/local/build_training_set/main'
 include { SPLIT_DATASET      } from '../modules/local/split_dataset/main'
 include { FRAMES_TO_SHARDS   } from '../subworkflows/local/frames_to_shards/main'
+include { EMBED_AND_MERGE    } from '../subworkflows/local/embed_and_merge/main'
 
 workflow TRAIN {
     take:
-    genomes // channel: [ val(meta), path(genbank) ]; meta.label is 'viral' or 'host'
+    genomes    // channel: [ val(meta), path(genbank) ]; meta.label is 'viral' or 'host'
+    dna_model  // string: registered DNA embedder
+    embedders  // list of strings: registered protein embedders, one classifier each
+    models_dir // path or null: folder of model folders named after the embedders
+    hf_home    // path, value channel or []: model cache; [] uses $HF_HOME
 
     main:
     labelled = genomes.map { meta, genbank ->
@@ -35,13 +41,17 @@ workflow TRAIN {
         .concat(SPLIT_DATASET.out.validation, SPLIT_DATASET.out.test)
         .collect()
     FRAMES_TO_SHARDS(all_frames, split_ids)
+    EMBED_AND_MERGE(FRAMES_TO_SHARDS.out.shards, dna_model, embedders, models_dir, hf_home)
 
     emit:
-    shards     = FRAMES_TO_SHARDS.out.shards     // channel: [ val([id: 'training_set', shard: name]), path(nucleotide), path(protein) ]
-    train      = SPLIT_DATASET.out.train         // channel: path(train.tsv)
-    validation = SPLIT_DATASET.out.validation    // channel: path(validation.tsv)
-    test       = SPLIT_DATASET.out.test          // channel: path(test.tsv)
-    summary    = SPLIT_DATASET.out.summary       // channel: path(summary.tsv)
-    counts     = BUILD_TRAINING_SET.out.counts   // channel: [ val(meta), path(counts.tsv) ]
-    versions   = BUILD_TRAINING_SET.out.versions.mix(SPLIT_DATASET.out.versions, FRAMES_TO_SHARDS.out.versions)
+    shards           = FRAMES_TO_SHARDS.out.shards   // channel: [ val([id: 'training_set', shard: name]), path(nucleotide), path(protein) ]
+    features         = EMBED_AND_MERGE.out.merged    // channel: [ val([id: 'training_set', shard: name]), val(embedder), path(merged.safetensors) ]
+    dna_features     = EMBED_AND_MERGE.out.dna       // channel: [ val([id: 'training_set', shard: name]), path(dna.safetensors) ]
+    protein_features = EMBED_AND_MERGE.out.protein   // channel: [ val([id: 'training_set', shard: name]), val(embedder), path(protein.safetensors) ]
+    train            = SPLIT_DATASET.out.train       // channel: path(train.tsv)
+    validation       = SPLIT_DATASET.out.validation  // channel: path(validation.tsv)
+    test             = SPLIT_DATASET.out.test        // channel: path(test.tsv)
+    summary          = SPLIT_DATASET.out.summary     // channel: path(summary.tsv)
+    counts           = BUILD_TRAINING_SET.out.counts // channel: [ val(meta), path(counts.tsv) ]
+    versions         = BUILD_TRAINING_SET.out.versions.mix(SPLIT_DATASET.out.versions, FRAMES_TO_SHARDS.out.versions, EMBED_AND_MERGE.out.versions)
 }

@@ -8,6 +8,13 @@ from types import TracebackType
 from typing import TextIO
 
 
+def _file_mode() -> int:
+    """Mode for new files under the current umask (temporary files may be created 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 class AtomicOutputs:
     """Opens outputs under temporary names and renames them into place only on success.
 
@@ -47,6 +54,7 @@ class AtomicOutputs:
             handle.close()
         for final, temporary in self._files:
             if exc_type is None:
+                os.chmod(temporary, _file_mode())
                 os.replace(temporary, final)
             else:
                 temporary.unlink(missing_ok=True)

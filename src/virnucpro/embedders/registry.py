@@ -58,6 +58,8 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
             Architecture.dnabert_s,
             "DNABERT-S (MosaicBERT, 768-d), the original tool's DNA model",
             model_id="zhihan1996/DNABERT-S",
+            # The full commit of main (2efd650...) is not known offline: unpinned until
+            # someone with hub access records it here.
             revision=None,
             default_precision="bf16",
         ),
@@ -67,7 +69,7 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
             Architecture.esm,
             "ESM2 3B (36 layers, 2560-d), the original tool's protein model and the baseline",
             model_id="facebook/esm2_t36_3B_UR50D",
-            revision=None,
+            revision="476b639933c8baad5ad09a60ac1a87f987b656fc",
             default_precision="bf16",
         ),
         EmbedderSpec(
@@ -76,7 +78,7 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
             Architecture.esm,
             "ESM2 650M (33 layers, 1280-d)",
             model_id="facebook/esm2_t33_650M_UR50D",
-            revision=None,
+            revision="08e4846e537177426273712802403f7ba8261b6c",
             default_precision="bf16",
         ),
         EmbedderSpec(
@@ -85,7 +87,7 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
             Architecture.esm,
             "FastESM2_650 (ESM2 650M layout, 1280-d), the fast candidate",
             model_id="Synthyra/FastESM2_650",
-            revision=None,
+            revision="888b364d85f1059fc453bb365c7509a4d8f7be3b",
             default_precision="bf16",
         ),
         EmbedderSpec(

@@ -1,0 +1,54 @@
+process EMBED_DNA {
+    tag "${meta.shard ?: meta.id} ${model}"
+    label 'process_gpu'
+
+    // Exit status 75: one sequence does not fit in GPU memory even alone
+    // (retry with a smaller --token-budget). Retrying with the same arguments
+    // would fail again, so conf/base.config does not retry it yet.
+
+    input:
+    tuple val(meta), path(nucleotide)
+    // Registered DNA embedder (dnabert_s, dna_composition, tiny_dnabert_s)
+    val(model)
+    // Optional model folder named after the embedder (staged, so containers see it); [] loads by name
+    path(model_dir)
+    // Optional Hugging Face cache filled by MODEL_CACHE (staged); [] uses $HF_HOME
+    path(hf_home)
+
+    output:
+    tuple val(meta), path("*.safetensors"), emit: features
+    path "versions.yml"                   , emit: versions
+
+    script:
+    def args = task.ext.args ?: ''
+    def prefix = task.ext.prefix ?: "${meta.shard ?: meta.id}"
+    // The staged folder keeps its name, which embed_dna.py records as the embedder
+    def model_arg = model_dir ? "--model ${model_dir}" : "--model ${model}"
+    def hf_home_arg = hf_home ? "--hf-home ${hf_home}" : ''
+    """
+    embed_dna.py \\
+        --input ${nucleotide} \\
+        --output ${prefix}.${model}.dna.safetensors \\
+        ${model_arg} \\
+        ${hf_home_arg} \\
+        ${args}
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        virnucpro: \$(embed_dna.py --version)
+        python: \$(python3 --version | sed 's/^Python //')
+    END_VERSIONS
+    """
+
+    stub:
+    def prefix = task.ext.prefix ?: "${meta.shard ?: meta.id}"
+    """
+    touch ${prefix}.${model}.dna.safetensors
+
+    cat <<-END_VERSIONS > versions.yml
+    "${task.process}":
+        virnucpro: \$(embed_dna.py --version)
+        python: \$(python3 --version | sed 's/^Python //')
+    END_VERSIONS
+    """
+}
