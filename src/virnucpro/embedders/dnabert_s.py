@@ -53,7 +53,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -632,59 +632,31 @@ def _tiny_state_dict(config: DnaBertSConfig, seed: int) -> OrderedDict[str, torc
 
 
 def _tiny_tokenizer(seed: int) -> Any:
-    """A BPE tokenizer shaped like DNABERT-S's, with merges learnt from seeded DNA."""
-    from tokenizers import AddedToken, Tokenizer
+    """A BPE tokenizer shaped like DNABERT-S's, with merges learnt from seeded random DNA.
+
+    The tokenizers library's BPE trainer is deterministic, so the file is reproducible.
+    """
+    from tokenizers import Tokenizer
     from tokenizers.models import BPE
     from tokenizers.pre_tokenizers import Whitespace
     from tokenizers.processors import TemplateProcessing
+    from tokenizers.trainers import BpeTrainer
 
     rng = random.Random(seed)
     corpus = ["".join(rng.choice("ACGT") for _ in range(128)) for _ in range(48)]
-    vocab, merges = _learn_bpe(corpus, TINY_VOCAB_SIZE)
-
-    tokenizer = Tokenizer(BPE(vocab=vocab, merges=merges, unk_token="[UNK]"))
-    tokenizer.add_special_tokens(
-        [AddedToken(token, special=True, normalized=False) for token in SPECIAL_TOKENS]
-    )
+    tokenizer = Tokenizer(BPE(unk_token="[UNK]"))
     tokenizer.pre_tokenizer = Whitespace()
-    cls_id, sep_id = vocab["[CLS]"], vocab["[SEP]"]
+    trainer = BpeTrainer(
+        vocab_size=TINY_VOCAB_SIZE,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=list(TINY_ALPHABET),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(corpus, trainer)
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
     tokenizer.post_processor = TemplateProcessing(
         single="[CLS] $A [SEP]",
         pair="[CLS] $A [SEP] $B:1 [SEP]:1",
         special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
     )
     return tokenizer
-
-
-def _learn_bpe(corpus: list[str], vocab_size: int) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """Plain byte-pair-encoding training: merge the most frequent adjacent pair, repeat.
-
-    Ties go to the alphabetically first pair, so the result depends only on the corpus.
-    """
-    vocab = {token: index for index, token in enumerate(SPECIAL_TOKENS)}
-    for letter in TINY_ALPHABET:
-        vocab[letter] = len(vocab)
-    words = [list(word) for word in corpus]
-    merges: list[tuple[str, str]] = []
-    while len(vocab) < vocab_size:
-        pairs = Counter((word[i], word[i + 1]) for word in words for i in range(len(word) - 1))
-        if not pairs:
-            break
-        (left, right), _ = min(pairs.items(), key=lambda item: (-item[1], item[0]))
-        merges.append((left, right))
-        vocab.setdefault(left + right, len(vocab))
-        words = [_merge_pair(word, left, right) for word in words]
-    return vocab, merges
-
-
-def _merge_pair(word: list[str], left: str, right: str) -> list[str]:
-    merged: list[str] = []
-    i = 0
-    while i < len(word):
-        if i + 1 < len(word) and word[i] == left and word[i + 1] == right:
-            merged.append(left + right)
-            i += 2
-        else:
-            merged.append(word[i])
-            i += 1
-    return merged
