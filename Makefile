@@ -34,6 +34,7 @@ test: lint
 
 benchmark: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/preprocess.py
+	$(VENV)/bin/python benchmarks/embedders.py --device cpu
 
 clean:
 	rm -rf demo .pytest_cache .ruff_cache

@@ -15,6 +15,19 @@ virnucpro frames --input "$out/mixed_example.chunks.fasta" \
 virnucpro shard --nucleotide "$out/mixed_example.nucleotide.fasta" --protein "$out/mixed_example.protein.fasta" \
     --output-dir "$out/predict_shards" --prefix mixed_example --frames-per-shard 200
 
+echo "== features: DNA once per shard, each protein embedder, merged (tiny test models, CPU)"
+for shard in "$out"/predict_shards/*.nucleotide.fasta; do
+    name=$(basename "$shard" .nucleotide.fasta)
+    virnucpro embed-dna --model tiny_dnabert_s --input "$shard" --output "$out/features/$name.tiny_dnabert_s.dna.safetensors" \
+        --chunk-size 300 --precision fp32 --device cpu
+    for embedder in tiny_esm2 aa_composition; do
+        virnucpro embed-protein --embedder "$embedder" --input "$out/predict_shards/$name.protein.fasta" \
+            --output "$out/features/$name.$embedder.protein.safetensors" --chunk-size 300 --precision fp32 --device cpu
+        virnucpro merge --dna "$out/features/$name.tiny_dnabert_s.dna.safetensors" \
+            --protein "$out/features/$name.$embedder.protein.safetensors" --output "$out/features/$name.$embedder.merged.safetensors"
+    done
+done
+
 echo "== train side: training set -> split -> shards"
 sources=() nucleotides=() proteins=()
 while IFS=, read -r sample file label; do
@@ -33,6 +46,7 @@ virnucpro shard "${nucleotides[@]}" "${proteins[@]}" \
 
 echo
 echo "== done: outputs in $out/"
+echo "-- merged feature files: $(ls "$out"/features/*.merged.safetensors | wc -l) in $out/features/"
 echo "-- chunks without a stop-free frame: $(grep -c no_frame "$out/mixed_example.frames.tsv") of $(($(wc -l < "$out/mixed_example.frames.tsv") - 1))"
 echo "-- split summary ($out/split/summary.tsv):"
 column -t "$out/split/summary.tsv"
