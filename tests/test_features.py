@@ -191,6 +191,20 @@ def test_merge_refuses_mismatches_naming_both_sides(tmp_path):
             r"--protein .*nt.safetensors holds dna features \(embedder 'dna_composition'\); --protein needs protein features",
         ),
     ]
+    aa = read_features(tmp_path / "aa.safetensors")
+    metadata = {
+        **aa.metadata,
+        "format": "virnucpro-features/1",
+        "ids": json.dumps(aa.ids),
+        "dimension": "1280",
+    }
+    save_file({"features": aa.matrix}, tmp_path / "aa_dim.safetensors", metadata)
+    cases.append(
+        (
+            "aa_dim.safetensors",
+            r"aa_dim.safetensors: matrix has 420 columns but metadata says dimension 1280",
+        )
+    )
     for protein_file, message in cases:
         with pytest.raises(InputError, match=message):
             merge_features(
