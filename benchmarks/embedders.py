@@ -42,7 +42,7 @@ from tokenizers import Tokenizer
 from virnucpro.chunking import chunk_records
 from virnucpro.embedders.base import Encoder
 from virnucpro.embedders.dnabert_s import DnaBertSConfig, DnaBertSEncoder, MosaicBertModel
-from virnucpro.embedders.esm import load_esm, write_tiny_esm
+from virnucpro.embedders.esm import EsmSizes, load_esm, write_tiny_esm
 from virnucpro.embedding import PRECISIONS, embed_batch, resolve_device, token_batches
 from virnucpro.frames import select_frames
 from virnucpro.seqfiles import read_fasta
@@ -79,8 +79,9 @@ def build(arch: Architecture, device: torch.device, dtype: torch.dtype, work: Pa
     if arch.kind == "esm":
         folder = work / f"esm_{arch.hidden}_{arch.layers}"
         if not folder.exists():
-            write_tiny_esm(folder, "esm", 0, hidden_size=arch.hidden, num_layers=arch.layers,
-                           num_heads=arch.heads, intermediate_size=arch.intermediate)  # fmt: skip
+            write_tiny_esm(
+                folder, "esm", 0, EsmSizes(arch.hidden, arch.layers, arch.heads, arch.intermediate)
+            )
         return load_esm(folder, device, dtype)
     config = DnaBertSConfig(arch.vocab, arch.hidden, arch.layers, arch.heads, arch.intermediate)
     model = MosaicBertModel(config).to(device=device, dtype=dtype).requires_grad_(False)

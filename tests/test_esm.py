@@ -15,6 +15,7 @@ from transformers import EsmTokenizer
 from virnucpro.embedders.esm import (
     ESM2_ALPHABET,
     EsmEncoder,
+    EsmSizes,
     load_esm,
     tiny_esm_tensors,
     write_tiny_esm,
@@ -134,7 +135,7 @@ def test_remote_code_is_never_imported(tiny):
 
 
 def test_dimension_comes_from_the_config(tmp_path):
-    write_tiny_esm(tmp_path, "fastesm", hidden_size=48, num_heads=4, num_layers=1)
+    write_tiny_esm(tmp_path, "fastesm", sizes=EsmSizes(hidden_size=48, num_heads=4, num_layers=1))
     encoder = load_esm(tmp_path, CPU, torch.float32)
     assert encoder.dimension == 48 and encoder.pool_excludes_ends is True
     assert run(encoder, ["MKV"])[0].shape == (1, 5, 48)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -428,19 +429,27 @@ def load_esm(
 
 # --------------------------------------------------------------------------- tiny models
 
-_TINY_SIZES = {"hidden_size": 32, "num_layers": 2, "num_heads": 4, "intermediate_size": 64}
 _MAX_POSITIONS = 1026
 
 
-def _tiny_shared_tensors(
-    seed: int, hidden_size: int, num_layers: int, num_heads: int, intermediate_size: int
-) -> dict[str, torch.Tensor]:
+@dataclass(frozen=True)
+class EsmSizes:
+    """Architecture sizes of a generated checkpoint; the defaults make the tiny test models."""
+
+    hidden_size: int = 32
+    num_layers: int = 2
+    num_heads: int = 4
+    intermediate_size: int = 64
+
+
+def _tiny_shared_tensors(seed: int, sizes: EsmSizes) -> dict[str, torch.Tensor]:
     """Seeded random weights both layouts share, under their ``EsmForMaskedLM`` names.
 
     Linear weights have std 1/sqrt(fan_in) so that attention is sharp and positions (and
     so the rotary precision) matter; layer norms are near identity.
     """
     generator = torch.Generator().manual_seed(seed)
+    hidden_size, intermediate_size = sizes.hidden_size, sizes.intermediate_size
 
     def normal(*shape: int, std: float = 1.0, mean: float = 0.0) -> torch.Tensor:
         return torch.randn(*shape, generator=generator) * std + mean
@@ -453,12 +462,12 @@ def _tiny_shared_tensors(
         tensors[f"{prefix}.weight"] = normal(hidden_size, std=0.1, mean=1.0)
         tensors[f"{prefix}.bias"] = normal(hidden_size, std=0.1)
 
-    head_dim = hidden_size // num_heads
+    head_dim = hidden_size // sizes.num_heads
     inv_freq = 1.0 / (10000 ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
     tensors: dict[str, torch.Tensor] = {
         "esm.embeddings.word_embeddings.weight": normal(len(ESM2_ALPHABET), hidden_size)
     }
-    for layer in range(num_layers):
+    for layer in range(sizes.num_layers):
         prefix = f"esm.encoder.layer.{layer}"
         for projection in ("query", "key", "value"):
             linear(f"{prefix}.attention.self.{projection}", hidden_size, hidden_size)
@@ -475,9 +484,7 @@ def _tiny_shared_tensors(
     return tensors
 
 
-def _layout_extras(
-    layout: Layout, seed: int, hidden_size: int, num_layers: int, num_heads: int
-) -> dict[str, torch.Tensor]:
+def _layout_extras(layout: Layout, seed: int, sizes: EsmSizes) -> dict[str, torch.Tensor]:
     """Tensors only one layout's files hold (none of them reaches the hidden states)."""
     generator = torch.Generator().manual_seed(seed + 7919)
     if layout == "esm":
@@ -486,22 +493,22 @@ def _layout_extras(
         return {
             "esm.embeddings.position_ids": torch.arange(_MAX_POSITIONS).unsqueeze(0),
             "esm.embeddings.position_embeddings.weight": torch.randn(
-                _MAX_POSITIONS, hidden_size, generator=generator
+                _MAX_POSITIONS, sizes.hidden_size, generator=generator
             ),
             "esm.contact_head.regression.weight": torch.randn(
-                1, num_layers * num_heads, generator=generator
+                1, sizes.num_layers * sizes.num_heads, generator=generator
             ),
             "esm.contact_head.regression.bias": torch.randn(1, generator=generator),
         }
     # FastESM: no legacy positions, no contact head, an untied decoder matrix.
     return {
-        "lm_head.decoder.weight": torch.randn(len(ESM2_ALPHABET), hidden_size, generator=generator)
+        "lm_head.decoder.weight": torch.randn(
+            len(ESM2_ALPHABET), sizes.hidden_size, generator=generator
+        )
     }
 
 
-def _esm_config_json(
-    hidden_size: int, num_layers: int, num_heads: int, intermediate: int
-) -> dict[str, Any]:
+def _esm_config_json(sizes: EsmSizes) -> dict[str, Any]:
     # The 25 keys of facebook/esm2_t33_650M_UR50D's config.json (724 bytes), small sizes.
     return {
         "architectures": ["EsmForMaskedLM"],
@@ -511,16 +518,16 @@ def _esm_config_json(
         "esmfold_config": None,
         "hidden_act": "gelu",
         "hidden_dropout_prob": 0.0,
-        "hidden_size": hidden_size,
+        "hidden_size": sizes.hidden_size,
         "initializer_range": 0.02,
-        "intermediate_size": intermediate,
+        "intermediate_size": sizes.intermediate_size,
         "is_folding_model": False,
         "layer_norm_eps": 1e-05,
         "mask_token_id": 32,
         "max_position_embeddings": _MAX_POSITIONS,
         "model_type": "esm",
-        "num_attention_heads": num_heads,
-        "num_hidden_layers": num_layers,
+        "num_attention_heads": sizes.num_heads,
+        "num_hidden_layers": sizes.num_layers,
         "pad_token_id": 1,
         "position_embedding_type": "rotary",
         "token_dropout": True,
@@ -532,9 +539,7 @@ def _esm_config_json(
     }
 
 
-def _fastesm_config_json(
-    hidden_size: int, num_layers: int, num_heads: int, intermediate: int
-) -> dict[str, Any]:
+def _fastesm_config_json(sizes: EsmSizes) -> dict[str, Any]:
     # Synthyra/FastESM2_650's 27 config.json keys: the ESM ones, fast_esm, the remote-code map.
     auto_map = {
         "AutoConfig": "modeling_fastesm.FastEsmConfig",
@@ -543,7 +548,7 @@ def _fastesm_config_json(
         "AutoModelForSequenceClassification": "modeling_fastesm.FastEsmForSequenceClassification",
         "AutoModelForTokenClassification": "modeling_fastesm.FastEsmForTokenClassification",
     }
-    config = _esm_config_json(hidden_size, num_layers, num_heads, intermediate)
+    config = _esm_config_json(sizes)
     config.update(
         _name_or_path="tiny_fastesm2",
         architectures=["FastEsmForMaskedLM"],
@@ -600,30 +605,19 @@ def _write_bytes(path: Path, text: str, crlf: bool = False) -> None:
 
 
 def tiny_esm_tensors(
-    layout: Layout,
-    seed: int = 0,
-    *,
-    hidden_size: int = _TINY_SIZES["hidden_size"],
-    num_layers: int = _TINY_SIZES["num_layers"],
-    num_heads: int = _TINY_SIZES["num_heads"],
-    intermediate_size: int = _TINY_SIZES["intermediate_size"],
+    layout: Layout, seed: int = 0, sizes: EsmSizes = EsmSizes()
 ) -> dict[str, torch.Tensor]:
     """Every tensor ``write_tiny_esm`` stores for ``layout``; same seed, same shared weights."""
-    if hidden_size % num_heads or (hidden_size // num_heads) % 2:
+    if sizes.hidden_size % sizes.num_heads or (sizes.hidden_size // sizes.num_heads) % 2:
         raise ValueError("hidden_size must split into heads of an even size")
-    shared = _tiny_shared_tensors(seed, hidden_size, num_layers, num_heads, intermediate_size)
-    return shared | _layout_extras(layout, seed, hidden_size, num_layers, num_heads)
+    return _tiny_shared_tensors(seed, sizes) | _layout_extras(layout, seed, sizes)
 
 
 def write_tiny_esm(
     directory: Path,
     layout: Layout,
     seed: int = 0,
-    *,
-    hidden_size: int = _TINY_SIZES["hidden_size"],
-    num_layers: int = _TINY_SIZES["num_layers"],
-    num_heads: int = _TINY_SIZES["num_heads"],
-    intermediate_size: int = _TINY_SIZES["intermediate_size"],
+    sizes: EsmSizes = EsmSizes(),
     shards: int = 1,
 ) -> None:
     """A tiny seeded-random checkpoint in the on-disk layout of the real repositories.
@@ -645,19 +639,11 @@ def write_tiny_esm(
     The same ``seed`` gives the same encoder tensors in both layouts, and the same bytes
     on every run.
     """
-    sizes = (hidden_size, num_layers, num_heads, intermediate_size)
-    tensors = tiny_esm_tensors(
-        layout,
-        seed,
-        hidden_size=hidden_size,
-        num_layers=num_layers,
-        num_heads=num_heads,
-        intermediate_size=intermediate_size,
-    )
+    tensors = tiny_esm_tensors(layout, seed, sizes)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     crlf = layout == "fastesm"
-    config = _esm_config_json(*sizes) if layout == "esm" else _fastesm_config_json(*sizes)
+    config = _esm_config_json(sizes) if layout == "esm" else _fastesm_config_json(sizes)
     _write_bytes(directory / "config.json", _json(config))
     for name, text in _tokenizer_files(layout).items():
         _write_bytes(directory / name, text, crlf=crlf)
