@@ -143,3 +143,13 @@ def test_embed_commands_with_tiny_models(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert np.array_equal(read_features(tmp_path / "dir.st").matrix, dna.matrix)
+
+
+def test_remote_code_option_loads_with_the_library_auto_classes():
+    # tiny_esm2 needs no hub code, so AutoModel resolves it; the vectors must match ours.
+    spec = get_embedder("tiny_esm2")
+    remote = load_encoder(spec, model_directory(spec), CPU, torch.float32, trust_remote_code=True)
+    proteins = ["MKVLAAGW", "MEEPQSDPSVEPPLSQETFSDLWKLL", "A"]
+    assert remote.tokenize(proteins[0]) == _encoder("tiny_esm2").tokenize(proteins[0])
+    ours = embed_sequences(_encoder("tiny_esm2"), proteins, CPU)
+    assert np.abs(embed_sequences(remote, proteins, CPU) - ours).max() <= 1e-5
