@@ -14,6 +14,8 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+
 from virnucpro import __version__
 from virnucpro.embedders.composition import amino_acid_composition, nucleotide_composition
 from virnucpro.embedders.loader import load_encoder
@@ -52,6 +54,62 @@ def _finished(output: Path, expected: dict[str, str]) -> bool:
     return all(found.get(key) == value for key, value in expected.items())
 
 
+class SequenceEmbedder:
+    """A registered embedder loaded once on a device, turning sequences into float32 rows."""
+
+    def __init__(
+        self,
+        spec: EmbedderSpec,
+        precision: str,
+        device: str,
+        token_budget: int,
+        model_dir: Path | None = None,
+        hf_home: Path | None = None,
+        trust_remote_code: bool = False,
+    ) -> None:
+        self.spec, self.precision, self.token_budget = spec, precision, token_budget
+        self.device = resolve_device(device)
+        dtype = torch_dtype(precision)
+        self._featurizer = self._encoder = None
+        self.load_seconds = 0.0
+        if spec.architecture is Architecture.composition:
+            protein = spec.modality is Modality.protein
+            self._featurizer = amino_acid_composition() if protein else nucleotide_composition()
+            self.model_id = self.revision = "none"
+            return
+        started = time.perf_counter()
+        folder = model_dir or model_directory(spec, hf_home)
+        self._encoder = load_encoder(spec, folder, self.device, dtype, trust_remote_code)
+        self.load_seconds = time.perf_counter() - started
+        log.info(
+            "loaded %s from %s on %s (%s) in %.1f s",
+            spec.name,
+            folder,
+            self.device,
+            precision,
+            self.load_seconds,
+        )
+        if model_dir is not None:
+            self.model_id, self.revision = str(model_dir), "local"
+        elif spec.model_id is not None:
+            self.model_id, self.revision = spec.model_id, spec.revision or "main"
+        else:
+            self.model_id, self.revision = f"bundled:{spec.bundled}", "bundled"
+
+    def tokens(self, sequences: list[str]) -> int:
+        """Tokens the model reads for ``sequences`` (residues or bases for composition)."""
+        if self._encoder is None:
+            return sum(len(sequence) for sequence in sequences)
+        return sum(len(self._encoder.tokenize(sequence.upper())) for sequence in sequences)
+
+    def embed(self, sequences: list[str]) -> np.ndarray:
+        """One row per sequence (uppercased first), in input order."""
+        upper = [sequence.upper() for sequence in sequences]
+        if self._featurizer is not None:
+            return self._featurizer.embed(upper)
+        return embed_sequences(self._encoder, upper, self.device, self.token_budget)
+
+
 def extract_features(
     input_path: str | os.PathLike[str],
     output_path: str | os.PathLike[str],
@@ -66,7 +124,7 @@ def extract_features(
 ) -> bool:
     """Embed every record of ``input_path`` with ``spec``; False if the output was already done."""
     output = Path(output_path)
-    dtype, torch_device = torch_dtype(precision), resolve_device(device)
+    torch_dtype(precision), resolve_device(device)  # refuse bad options before any work
     check = check_nucleotide if spec.modality is Modality.dna else check_protein
     records = list(read_fasta(input_path, check))
     expected = {
@@ -79,39 +137,16 @@ def extract_features(
     if _finished(output, expected):
         log.info("%s is complete for %s: skipped", output, input_path)
         return False
-    sequences = [sequence.upper() for _, sequence in records]
     started = time.perf_counter()
-    if spec.architecture is Architecture.composition:
-        featurizer = (
-            amino_acid_composition()
-            if spec.modality is Modality.protein
-            else nucleotide_composition()
-        )
-        matrix = featurizer.embed(sequences)
-        model_id = revision = "none"
-    else:
-        folder = model_dir or model_directory(spec, hf_home)
-        encoder = load_encoder(spec, folder, torch_device, dtype, trust_remote_code)
-        log.info(
-            "loaded %s from %s on %s (%s) in %.1f s",
-            spec.name,
-            folder,
-            torch_device,
-            precision,
-            time.perf_counter() - started,
-        )
-        matrix = embed_sequences(encoder, sequences, torch_device, token_budget)
-        if model_dir is not None:
-            model_id, revision = str(model_dir), "local"
-        elif spec.model_id is not None:
-            model_id, revision = spec.model_id, spec.revision or "main"
-        else:
-            model_id, revision = f"bundled:{spec.bundled}", "bundled"
+    embedder = SequenceEmbedder(
+        spec, precision, device, token_budget, model_dir, hf_home, trust_remote_code
+    )
+    matrix = embedder.embed([sequence for _, sequence in records])
     metadata = {
         **expected,
         "modality": spec.modality.value,
-        "model_id": model_id,
-        "revision": revision,
+        "model_id": embedder.model_id,
+        "revision": embedder.revision,
         "dimension": str(matrix.shape[1]),
         "tool_version": __version__,
     }

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from virnucpro.cli import chunk, embed, frames, merge, models, shard, split, training_set
+from virnucpro.cli import (
+    chunk,
+    classifier,
+    compare,
+    embed,
+    frames,
+    merge,
+    models,
+    predict,
+    shard,
+    split,
+    training_set,
+)
 from virnucpro.cli.common import VersionOption, new_app, run_app
 
 app = new_app("VirNucPro: classify short DNA sequences as viral or not.")
@@ -16,6 +28,13 @@ app.command(name="embed-protein", epilog=embed.EPILOG)(embed.embed_protein_comma
 app.command(name="merge")(merge.merge_features_command)
 app.command(name="model-cache")(models.model_cache_command)
 app.command(name="make-tiny-models")(models.make_tiny_models_command)
+app.command(name="train")(classifier.train_classifier_command)
+app.command(name="evaluate")(classifier.evaluate_classifier_command)
+app.command(name="convert-legacy-model")(classifier.convert_legacy_model_command)
+app.command(name="classify", epilog=predict.OUTPUTS)(predict.classify_command)
+app.command(name="predict")(predict.predict_fasta_command)
+app.command(name="benchmark")(compare.benchmark_embedder_command)
+app.command(name="compare")(compare.compare_embedders_command)
 
 
 @app.callback()

@@ -1,0 +1,98 @@
+"""``benchmark_embedder.py`` and ``compare_embedders.py``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.embedding import DEFAULT_TOKEN_BUDGET
+
+benchmark_app = new_app("Measure an embedder's speed and memory on a FASTA of frames.")
+compare_app = new_app(
+    "Compare protein embedders: one table of accuracy and speed, and an HTML report."
+)
+
+
+@benchmark_app.command(name="benchmark-embedder")
+def benchmark_embedder_command(
+    embedder: Annotated[str, typer.Option(help="Registered embedder.")],
+    input: Annotated[
+        Path,
+        typer.Option(
+            help="Frames to embed: protein FASTA for protein embedders, nucleotide for DNA."
+        ),
+    ],
+    output: Annotated[Path, typer.Option(help="JSON file of the figures.")],
+    precision: Annotated[
+        str, typer.Option(help="fp32, bf16 or fp16; use the same for every embedder compared.")
+    ] = "bf16",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    token_budget: Annotated[
+        int, typer.Option(help="Most tokens per batch; use the same for every embedder.")
+    ] = DEFAULT_TOKEN_BUDGET,
+    warmup: Annotated[int, typer.Option(help="Sequences embedded once before timing.")] = 64,
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Load the weights from this folder instead of the cache.")
+    ] = None,
+    hf_home: Annotated[Path | None, typer.Option(help="Model cache [default: $HF_HOME].")] = None,
+    version: VersionOption = False,
+) -> None:
+    """Sequences/s, tokens/s and peak memory after a warm-up, with model load time apart (SPEC §7).
+
+    On a GPU the timed pass is synchronised at both ends and memory is the
+    peak allocated by PyTorch; on a CPU it is the process's peak resident memory.
+    """
+    from virnucpro.embedders.registry import get_embedder
+    from virnucpro.speed import benchmark_embedder
+
+    benchmark_embedder(
+        get_embedder(embedder),
+        input,
+        output,
+        precision,
+        device,
+        token_budget,
+        warmup,
+        model_dir,
+        hf_home,
+    )
+
+
+@compare_app.command(name="compare-embedders")
+def compare_embedders_command(
+    evaluation: Annotated[
+        list[Path], typer.Option(help="evaluation.json of one embedder; repeat for each.")
+    ],
+    output_dir: Annotated[
+        Path, typer.Option(help="Folder for comparison.tsv, comparison.md and report.html.")
+    ],
+    benchmark: Annotated[
+        list[Path] | None, typer.Option(help="Benchmark JSON of one embedder; repeat for each.")
+    ] = None,
+    baseline: Annotated[
+        str, typer.Option(help="Embedder the speedup and ΔF1 are measured against.")
+    ] = "esm2_3b",
+    version: VersionOption = False,
+) -> None:
+    """One row per embedder: dimension, metrics with 95% intervals, speed, memory, speedup and ΔF1.
+
+    Refuses evaluations on different test sets, DNA embedders, chunk sizes or
+    precisions, and benchmarks from different devices, precisions, budgets or
+    inputs: a comparison is only made between like and like.
+    """
+    from virnucpro.compare import compare_embedders
+
+    compare_embedders(evaluation, benchmark or [], output_dir, baseline)
+
+
+def main_benchmark() -> None:
+    """Entry point of ``bin/benchmark_embedder.py``."""
+    run_app(benchmark_app)
+
+
+def main_compare() -> None:
+    """Entry point of ``bin/compare_embedders.py``."""
+    run_app(compare_app)

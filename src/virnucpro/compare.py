@@ -1,0 +1,182 @@
+"""One comparison of protein embedders: accuracy and speed side by side (SPEC §7).
+
+The inputs must be comparable or the comparison is refused: every evaluation on
+the same test frames with the same DNA embedder, chunk size and precision, and
+every benchmark on the same device, precision, token budget and input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from virnucpro.atomic import AtomicOutputs
+from virnucpro.errors import InputError
+from virnucpro.evaluation import FORMAT as EVALUATION_FORMAT
+from virnucpro.evaluation import METRICS
+from virnucpro.report import write_report
+from virnucpro.speed import FORMAT as BENCHMARK_FORMAT
+
+log = logging.getLogger(__name__)
+
+SPEED = ("sequences_per_second", "tokens_per_second", "peak_memory_gib", "load_seconds")
+COLUMNS = (
+    "embedder",
+    "dimension",
+    *[f"{name}{suffix}" for name in METRICS for suffix in ("", "_low", "_high")],
+    *SPEED,
+    "speedup",
+    "delta_f1",
+)
+
+
+def _read(paths: Sequence[Path], expected_format: str, what: str) -> list[dict[str, Any]]:
+    documents = []
+    for path in paths:
+        try:
+            document = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise InputError(f"{path}: cannot read {what} ({error})") from None
+        if not isinstance(document, dict) or document.get("format") != expected_format:
+            raise InputError(f"{path}: not a {what} file")
+        documents.append(document)
+    return documents
+
+
+def _same(
+    documents: list[dict[str, Any]], paths: Sequence[Path], keys: Sequence[str], what: str
+) -> None:
+    for key in keys:
+        values = {str(document[key]) for document in documents}
+        if len(values) > 1:
+            found = ", ".join(
+                f"{Path(p).name}: {d[key]}" for p, d in zip(paths, documents, strict=True)
+            )
+            raise InputError(f"{what} differ in {key} ({found}): the comparison needs them equal")
+
+
+def build_rows(
+    evaluations: list[dict[str, Any]], benchmarks: list[dict[str, Any]], baseline: str
+) -> list[dict[str, Any]]:
+    """One row per evaluated embedder, with speed (or None) and deltas against ``baseline``."""
+    speed = {benchmark["embedder"]: benchmark for benchmark in benchmarks}
+    rows = []
+    for evaluation in evaluations:
+        row: dict[str, Any] = {
+            "embedder": evaluation["embedder"],
+            "dimension": evaluation["dimension"],
+        }
+        for name, value in evaluation["metrics"].items():
+            row.update(
+                {name: value["value"], f"{name}_low": value["low"], f"{name}_high": value["high"]}
+            )
+        benchmark = speed.get(evaluation["embedder"])
+        row.update({key: benchmark[key] if benchmark else None for key in SPEED})
+        rows.append(row)
+    base = next((row for row in rows if row["embedder"] == baseline), None)
+    if base is None:
+        names = ", ".join(row["embedder"] for row in rows)
+        raise InputError(
+            f"baseline '{baseline}' is not among the evaluated embedders ({names}): set --baseline"
+        )
+    for row in rows:
+        row["delta_f1"] = row["f1"] - base["f1"]
+        fast, slow = row["sequences_per_second"], base["sequences_per_second"]
+        row["speedup"] = fast / slow if fast and slow else None
+    return rows
+
+
+def _cell(row: dict[str, Any], key: str) -> str:
+    value = row[key]
+    if value is None:
+        return "n/a"
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def _markdown(rows: list[dict[str, Any]], baseline: str, context: dict[str, str]) -> str:
+    def interval(row: dict[str, Any], name: str) -> str:
+        return f"{row[name]:.3f} [{row[name + '_low']:.3f}, {row[name + '_high']:.3f}]"
+
+    def number(value: float | None, pattern: str) -> str:
+        return "n/a" if value is None else format(value, pattern)
+
+    lines = [
+        f"Baseline: **{baseline}**. "
+        + "; ".join(f"{key}: {value}" for key, value in context.items()),
+        "",
+        "| embedder | dim | F1 | accuracy | precision | recall | AUROC | MCC | seq/s | tokens/s | peak GiB | load s | speedup | ΔF1 |",
+        "|---|---:|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        metrics = " | ".join(
+            interval(row, name)
+            for name in ("f1", "accuracy", "precision", "recall", "auroc", "mcc")
+        )
+        speedup = "n/a" if row["speedup"] is None else f"{row['speedup']:.2f}x"
+        lines.append(
+            f"| {row['embedder']}{' (baseline)' if row['embedder'] == baseline else ''} | {row['dimension']} | "
+            f"{metrics} | {number(row['sequences_per_second'], '.1f')} | {number(row['tokens_per_second'], ',.0f')} | "
+            f"{number(row['peak_memory_gib'], '.2f')} | {number(row['load_seconds'], '.1f')} | {speedup} | {row['delta_f1']:+.3f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def compare_embedders(
+    evaluation_paths: Sequence[Path],
+    benchmark_paths: Sequence[Path],
+    output_dir: Path,
+    baseline: str = "esm2_3b",
+) -> list[dict[str, Any]]:
+    """Write ``comparison.tsv``, ``comparison.md`` and ``report.html``."""
+    if not evaluation_paths:
+        raise InputError("no evaluation files given")
+    evaluations = _read(evaluation_paths, EVALUATION_FORMAT, "evaluation")
+    benchmarks = _read(benchmark_paths, BENCHMARK_FORMAT, "benchmark")
+    _same(
+        evaluations,
+        evaluation_paths,
+        ("test_ids_sha256", "dna_embedder", "chunk_size", "precision"),
+        "evaluations",
+    )
+    if benchmarks:
+        _same(
+            benchmarks,
+            benchmark_paths,
+            ("device", "device_name", "precision", "token_budget", "input_sha256"),
+            "benchmarks",
+        )
+        if benchmarks[0]["precision"] != evaluations[0]["precision"]:
+            raise InputError(
+                f"benchmarks ran in {benchmarks[0]['precision']} but the features were made in "
+                f"{evaluations[0]['precision']}: speed and accuracy must come from the same precision"
+            )
+    names = [evaluation["embedder"] for evaluation in evaluations]
+    if len(set(names)) != len(names):
+        raise InputError(f"an embedder is evaluated twice: {', '.join(names)}")
+    rows = build_rows(evaluations, benchmarks, baseline)
+    for name in sorted(set(names) - {b["embedder"] for b in benchmarks}):
+        log.warning("no benchmark for %s: its speed is n/a", name)
+    context = {
+        "test frames": f"{evaluations[0]['test_frames']} ({evaluations[0]['test_viral_frames']} viral)",
+        "DNA embedder": evaluations[0]["dna_embedder"],
+        "precision": evaluations[0]["precision"],
+        "chunk size": str(evaluations[0]["chunk_size"]),
+    }
+    if benchmarks:
+        context["speed measured on"] = (
+            f"{benchmarks[0]['device_name']} ({benchmarks[0]['device']}), token budget {benchmarks[0]['token_budget']}, {benchmarks[0]['sequences']} sequences"
+        )
+    rocs = {e["embedder"]: (e["roc"]["fpr"], e["roc"]["tpr"]) for e in evaluations}
+    output_dir = Path(output_dir)
+    with AtomicOutputs() as outputs:
+        table = outputs.open(output_dir / "comparison.tsv")
+        table.write("\t".join(COLUMNS) + "\n")
+        for row in rows:
+            table.write("\t".join(_cell(row, key) for key in COLUMNS) + "\n")
+        outputs.open(output_dir / "comparison.md").write(_markdown(rows, baseline, context))
+    write_report(output_dir / "report.html", rows, rocs, baseline, context)
+    log.info("compared %d embedders against %s -> %s", len(rows), baseline, output_dir)
+    return rows

@@ -1,0 +1,92 @@
+"""Measuring an embedder's speed the same way for every embedder (SPEC §7).
+
+Load time is measured apart; a warm-up pass runs first; the timed pass covers
+every input sequence with CUDA synchronised at both ends; memory is the peak
+allocated on the GPU (or the process's peak resident memory on a CPU).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from virnucpro import __version__
+from virnucpro.atomic import AtomicOutputs
+from virnucpro.embedders.registry import EmbedderSpec, Modality
+from virnucpro.extraction import SequenceEmbedder, file_digest
+from virnucpro.seqfiles import check_nucleotide, check_protein, read_fasta
+
+log = logging.getLogger(__name__)
+
+FORMAT = "virnucpro-benchmark/1"
+
+
+def _synchronise(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def benchmark_embedder(
+    spec: EmbedderSpec,
+    input_path: Path,
+    output_path: Path,
+    precision: str,
+    device: str,
+    token_budget: int,
+    warmup: int = 64,
+    model_dir: Path | None = None,
+    hf_home: Path | None = None,
+) -> dict[str, Any]:
+    """Time ``spec`` on every sequence of ``input_path``; write and return the figures."""
+    check = check_nucleotide if spec.modality is Modality.dna else check_protein
+    sequences = [sequence for _, sequence in read_fasta(input_path, check)]
+    embedder = SequenceEmbedder(spec, precision, device, token_budget, model_dir, hf_home)
+    embedder.embed(sequences[:warmup])
+    if embedder.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(embedder.device)
+    _synchronise(embedder.device)
+    started = time.perf_counter()
+    embedder.embed(sequences)
+    _synchronise(embedder.device)
+    seconds = time.perf_counter() - started
+    tokens = embedder.tokens(sequences)
+    if embedder.device.type == "cuda":
+        device_name = torch.cuda.get_device_name(embedder.device)
+        peak, memory = torch.cuda.max_memory_allocated(embedder.device) / 2**30, "gpu_allocated"
+    else:
+        device_name = platform.processor() or platform.machine()
+        peak, memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "process_rss"
+    result = {
+        "format": FORMAT,
+        "embedder": spec.name,
+        "modality": spec.modality.value,
+        "device": embedder.device.type,
+        "device_name": device_name,
+        "precision": precision,
+        "token_budget": token_budget,
+        "input_sha256": file_digest(input_path),
+        "sequences": len(sequences),
+        "tokens": tokens,
+        "load_seconds": round(embedder.load_seconds, 3),
+        "seconds": round(seconds, 3),
+        "sequences_per_second": round(len(sequences) / seconds, 2),
+        "tokens_per_second": round(tokens / seconds, 1),
+        "peak_memory_gib": round(peak, 3),
+        "memory": memory,
+        "tool_version": __version__,
+    }
+    with AtomicOutputs() as outputs:
+        outputs.open(output_path).write(json.dumps(result, indent=2) + "\n")
+    log.info(
+        "%s on %s (%s): %.1f sequences/s, %.0f tokens/s, peak %.2f GiB, load %.1f s",
+        spec.name, device_name, precision, result["sequences_per_second"], result["tokens_per_second"],
+        peak, embedder.load_seconds,
+    )  # fmt: skip
+    return result

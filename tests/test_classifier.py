@@ -1,0 +1,222 @@
+"""The classifier: SPEC §4 architecture, deterministic training, checkpoints, legacy import, metrics."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from virnucpro.classifier import MLPClassifier as VirnucproMLP
+from virnucpro.classifier import load_classifier
+from virnucpro.errors import InputError
+from virnucpro.evaluation import bootstrap_metrics, evaluate_classifier
+from virnucpro.features import Features, write_features
+from virnucpro.legacy import convert_legacy_model
+from virnucpro.training import TrainingSettings, train_classifier
+
+DNA, PROTEIN = 6, 10
+
+
+def _features(tmp_path, name, ids, matrix, protein_embedder="prot", chunk_size="300"):
+    metadata = {
+        "embedder": f"dna+{protein_embedder}", "modality": "merged", "model_id": "m", "revision": "r",
+        "precision": "fp32", "chunk_size": chunk_size, "dna_embedder": "dna", "dna_dimension": str(DNA),
+        "protein_embedder": protein_embedder, "protein_dimension": str(matrix.shape[1] - DNA),
+    }  # fmt: skip
+    path = tmp_path / f"{name}.safetensors"
+    write_features(path, Features(ids, matrix.astype(np.float32), metadata))
+    return path
+
+
+def _dataset(tmp_path, frames=240, seed=0):
+    """Two shards of separable frames (class shifts the mean) and a 60/20/20 split."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(frames) % 2
+    matrix = rng.normal(size=(frames, DNA + PROTEIN)) + labels[:, None] * 1.5
+    ids = [f"g{i}_chunk_1F1" for i in range(frames)]
+    half = frames // 2
+    shards = [
+        _features(tmp_path, "a", ids[:half], matrix[:half]),
+        _features(tmp_path, "b", ids[half:], matrix[half:]),
+    ]
+    lists = {}
+    for name, part in (
+        ("train", range(0, 144)),
+        ("validation", range(144, 192)),
+        ("test", range(192, 240)),
+    ):
+        lists[name] = tmp_path / f"{name}.tsv"
+        lists[name].write_text(
+            "frame_id\tgenome\tlabel\tsource\n"
+            + "".join(f"{ids[i]}\tg{i}\t{labels[i]}\tx\n" for i in part)
+        )
+    return shards, lists
+
+
+def test_architecture_matches_the_original():
+    torch.manual_seed(0)
+    model = VirnucproMLP(3328)
+    layers = [type(m).__name__ for m in model.children()]
+    assert layers == ["Linear", "BatchNorm1d", "ReLU", "Dropout", "Linear"]
+    assert (model.hidden.in_features, model.hidden.out_features, model.output.out_features) == (
+        3328,
+        512,
+        2,
+    )
+    assert model.dropout.p == 0.5
+    bound = (6 / (3328 + 512)) ** 0.5  # Xavier-uniform bound
+    assert (
+        model.hidden.weight.abs().max() <= bound and model.hidden.weight.abs().max() > 0.9 * bound
+    )
+
+
+def test_training_is_deterministic_learns_and_restores_the_best_epoch(tmp_path):
+    shards, lists = _dataset(tmp_path)
+    settings = TrainingSettings(max_epochs=30, patience=3)
+    first = train_classifier(
+        shards, lists["train"], lists["validation"], tmp_path / "one", settings
+    )
+    second = train_classifier(
+        shards, lists["train"], lists["validation"], tmp_path / "two", settings
+    )
+    assert (tmp_path / "one" / "model.safetensors").read_bytes() == (
+        tmp_path / "two" / "model.safetensors"
+    ).read_bytes()
+    log = [
+        line.split("\t")
+        for line in (tmp_path / "one" / "training_log.tsv").read_text().splitlines()[1:]
+    ]
+    losses = [float(row[2]) for row in log]
+    best = first.details["training"]["best_epoch"]
+    assert losses[best - 1] == min(losses)
+    assert first.details["metrics"]["validation_loss"] == pytest.approx(min(losses), abs=1e-6)
+    assert first.details["metrics"]["validation_accuracy"] > 0.85
+    assert len(log) == first.details["training"]["epochs_run"] and second.details == first.details
+    metadata = json.loads((tmp_path / "one" / "classifier.json").read_text())
+    assert metadata["input_dimension"] == DNA + PROTEIN and metadata["embedders"] == {
+        "dna": "dna",
+        "protein": "prot",
+    }
+
+
+def test_checkpoint_round_trip_and_refusal_of_other_features(tmp_path):
+    shards, lists = _dataset(tmp_path)
+    train_classifier(
+        shards,
+        lists["train"],
+        lists["validation"],
+        tmp_path / "model",
+        TrainingSettings(max_epochs=2),
+    )
+    classifier = load_classifier(tmp_path / "model")
+    assert (
+        classifier.dimensions == {"dna": DNA, "protein": PROTEIN} and classifier.chunk_size == 300
+    )
+    other = _features(
+        tmp_path, "other", ["x_chunk_1F1"], np.zeros((1, DNA + 4)), protein_embedder="esm9"
+    )
+    with pytest.raises(
+        InputError,
+        match=r"protein embedder esm9 \(classifier: prot\); protein dimension 4 \(classifier: 10\)",
+    ):
+        evaluate_classifier(tmp_path / "model", [other], lists["test"], tmp_path / "eval")
+    with pytest.raises(InputError, match="not a classifier checkpoint"):
+        load_classifier(tmp_path)
+
+
+def test_evaluation_writes_metrics_roc_and_aligned_predictions(tmp_path):
+    shards, lists = _dataset(tmp_path)
+    train_classifier(
+        shards,
+        lists["train"],
+        lists["validation"],
+        tmp_path / "model",
+        TrainingSettings(max_epochs=20),
+    )
+    result = evaluate_classifier(
+        tmp_path / "model", shards, lists["test"], tmp_path / "eval", resamples=200
+    )
+    assert result["test_frames"] == 48 and result["test_viral_frames"] == 24
+    f1 = result["metrics"]["f1"]
+    assert f1["low"] <= f1["value"] <= f1["high"] and f1["value"] > 0.8
+    confusion = result["confusion"]
+    assert sum(confusion.values()) == 48 and confusion["tp"] + confusion["fn"] == 24
+    rows = [
+        line.split("\t")
+        for line in (tmp_path / "eval" / "test_predictions.tsv").read_text().splitlines()[1:]
+    ]
+    expected = [line.split("\t")[::2] for line in lists["test"].read_text().splitlines()[1:]]
+    assert [[row[0], row[1]] for row in rows] == expected  # ids and labels stay aligned
+    assert result["roc"]["fpr"][0] == 0.0 and result["roc"]["tpr"][-1] == 1.0
+
+
+def test_metrics_by_hand():
+    labels = np.array([1, 1, 1, 0, 0, 0])
+    scores = np.array([[0.1, 0.9], [0.3, 0.7], [0.6, 0.4], [0.2, 0.8], [0.7, 0.3], [0.9, 0.1]])
+    result = bootstrap_metrics(labels, scores, resamples=50, seed=1)
+    # Predicted 1 1 0 1 0 0: TP 2, FN 1, FP 1, TN 2.
+    assert result["accuracy"]["value"] == pytest.approx(4 / 6)
+    assert (
+        result["precision"]["value"]
+        == result["recall"]["value"]
+        == result["f1"]["value"]
+        == pytest.approx(2 / 3)
+    )
+    assert result["mcc"]["value"] == pytest.approx(1 / 3)
+    assert result["auroc"]["value"] == pytest.approx(
+        7 / 9
+    )  # 7 of 9 positive-negative pairs ordered right
+    with pytest.raises(InputError, match="one class only"):
+        bootstrap_metrics(np.ones(3, dtype=int), scores[:3], 10, 0)
+
+
+class MLPClassifier(nn.Module):
+    """The original tool's class layout: what its 300_model.pth pickles whole."""
+
+    def __init__(self, input_dim: int, hidden_dim: int, num_class: int) -> None:
+        super().__init__()
+        self.hidden_layer = nn.Linear(input_dim, hidden_dim)
+        self.batch_norm = nn.BatchNorm1d(hidden_dim)
+        self.relu = nn.ReLU()
+        self.dropout = nn.Dropout(0.5)
+        self.output_layer = nn.Linear(hidden_dim, num_class)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.output_layer(self.dropout(self.relu(self.batch_norm(self.hidden_layer(x)))))
+
+
+def test_legacy_model_is_converted_with_identical_outputs(tmp_path):
+    torch.manual_seed(3)
+    original = MLPClassifier(3328, 512, 2)
+    original.batch_norm.running_mean.uniform_(-1, 1)
+    original.batch_norm.running_var.uniform_(0.5, 2)
+    original.eval()
+    torch.save(original, tmp_path / "300_model.pth")
+    classifier = convert_legacy_model(tmp_path / "300_model.pth", tmp_path / "converted", 300)
+    loaded = load_classifier(tmp_path / "converted")
+    inputs = torch.randn(8, 3328)
+    with torch.inference_mode():
+        expected = torch.softmax(original(inputs), dim=1).numpy()
+    assert np.allclose(loaded.scores(inputs.numpy()), expected, atol=1e-6)
+    assert (
+        loaded.embedders == {"dna": "dnabert_s", "protein": "esm2_3b"} and loaded.chunk_size == 300
+    )
+    assert classifier.details["legacy"]["source"] == "300_model.pth"
+
+
+def test_legacy_import_refuses_foreign_code_and_other_shapes(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    (tmp_path / "evil.pth").write_bytes(pickle.dumps(Evil()))
+    with pytest.raises(InputError, match="not an original VirNucPro model file"):
+        convert_legacy_model(tmp_path / "evil.pth", tmp_path / "out", 300)
+    torch.save(MLPClassifier(1280 + 768, 512, 2), tmp_path / "small.pth")
+    with pytest.raises(InputError, match="a 2048 -> 2 classifier, expected 3328 -> 2"):
+        convert_legacy_model(tmp_path / "small.pth", tmp_path / "out", 300)
+    assert not (tmp_path / "out").exists()
