@@ -29,8 +29,9 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Every test, the slow end-to-end ones included (plain `pytest` skips those).
 test: lint
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/python -m pytest -m "slow or not slow"
 
 benchmark: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/preprocess.py

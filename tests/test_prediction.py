@@ -97,3 +97,28 @@ def test_written_tables_and_viral_fasta(tmp_path):
         "u\t1\t0\t0\tNA\tno_frame",
     ]
     assert (tmp_path / "run.viral.fasta").read_text() == ">s\n" + "ACGT" * 100 + "\n"
+
+
+def test_virnucpro_predict_on_the_mixed_example_with_the_bundled_classifier(tmp_path):
+    from conftest import ASSETS, ROOT, run_script
+
+    result = run_script(
+        "virnucpro", "predict", ASSETS / "mixed_example.fasta", "--model", ROOT / "assets" / "models" / "composition_classifier",
+        "--output-dir", tmp_path, "--device", "cpu",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    frames = (tmp_path / "predictions.frames.tsv").read_text().splitlines()
+    chunks = (tmp_path / "predictions.chunks.tsv").read_text().splitlines()
+    sequences = [
+        line.split("\t")
+        for line in (tmp_path / "predictions.sequences.tsv").read_text().splitlines()[1:]
+    ]
+    # The preprocessing of this file gives 557 chunks, 201 of them without a stop-free frame, and 393 frames.
+    assert len(frames) - 1 == 393 and len(chunks) - 1 == 557
+    assert sum(line.split("\t")[1] == "no_frame" for line in chunks[1:]) == 201
+    assert [row[0] for row in sequences][:2] == ["MH552510.2", "CP003812.1"] and len(
+        sequences
+    ) == 10
+    assert sum(int(row[1]) for row in sequences) == 557
+    viral = {row[0] for row in sequences if row[5] == "virus"}
+    assert (tmp_path / "predictions.viral.fasta").read_text().count(">") == len(viral) > 0

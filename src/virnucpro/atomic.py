@@ -29,7 +29,7 @@ class AtomicOutputs:
     def open(self, path: str | os.PathLike[str]) -> TextIO:
         """A text handle that writes to ``path`` once the ``with`` block succeeds."""
         temporary = self.reserve(path)
-        handle = temporary.open("w", encoding="ascii", newline="\n")
+        handle = temporary.open("w", encoding="utf-8", newline="\n")
         self._handles.append(handle)
         return handle
 

@@ -1,0 +1,120 @@
+"""The comparison table: rows, deltas against the baseline, and refusals of unlike inputs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from virnucpro.compare import compare_embedders
+from virnucpro.errors import InputError
+
+
+def _evaluation(tmp_path, embedder, f1, dimension=1280, **changes):
+    metrics = {
+        name: {"value": 0.9, "low": 0.85, "high": 0.95}
+        for name in ("accuracy", "precision", "recall", "auroc", "mcc")
+    }
+    metrics["f1"] = {"value": f1, "low": f1 - 0.02, "high": f1 + 0.02}
+    document = {
+        "format": "virnucpro-evaluation/1", "embedder": embedder, "dna_embedder": "dnabert_s", "dimension": dimension,
+        "precision": "bf16", "chunk_size": 300, "test_frames": 100, "test_viral_frames": 50, "test_ids_sha256": "abc",
+        "metrics": metrics, "roc": {"fpr": [0.0, 0.1, 1.0], "tpr": [0.0, 0.8, 1.0]}, **changes,
+    }  # fmt: skip
+    path = tmp_path / f"{embedder}.evaluation.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _benchmark(tmp_path, embedder, sequences_per_second, **changes):
+    document = {
+        "format": "virnucpro-benchmark/1", "embedder": embedder, "device": "cuda", "device_name": "GB10",
+        "precision": "bf16", "token_budget": 16384, "input_sha256": "def", "sequences": 512,
+        "sequences_per_second": sequences_per_second, "tokens_per_second": sequences_per_second * 100,
+        "peak_memory_gib": 3.5, "load_seconds": 12.0, **changes,
+    }  # fmt: skip
+    path = tmp_path / f"{embedder}.benchmark.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_rows_state_speedup_and_delta_f1_against_the_baseline(tmp_path):
+    evaluations = [
+        _evaluation(tmp_path, "esm2_3b", 0.95, 2560),
+        _evaluation(tmp_path, "fastesm2_650", 0.93),
+    ]
+    benchmarks = [
+        _benchmark(tmp_path, "esm2_3b", 100.0),
+        _benchmark(tmp_path, "fastesm2_650", 450.0),
+    ]
+    rows = compare_embedders(evaluations, benchmarks, tmp_path / "out")
+    fast = rows[1]
+    assert fast["speedup"] == pytest.approx(4.5) and fast["delta_f1"] == pytest.approx(-0.02)
+    assert rows[0]["speedup"] == 1.0 and rows[0]["delta_f1"] == 0.0
+    table = (tmp_path / "out" / "comparison.tsv").read_text().splitlines()
+    header = table[0].split("\t")
+    assert header[:5] == ["embedder", "dimension", "accuracy", "accuracy_low", "accuracy_high"]
+    assert dict(zip(header, table[2].split("\t"), strict=True))["speedup"] == "4.5"
+    markdown = (tmp_path / "out" / "comparison.md").read_text()
+    assert (
+        "Baseline: **esm2_3b**" in markdown
+        and "| esm2_3b (baseline) | 2560 | 0.950 [0.930, 0.970]" in markdown
+    )
+    assert "| 450.0 | 45,000 | 3.50 | 12.0 | 4.50x | -0.020 |" in markdown
+    assert "fastesm2_650" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_missing_benchmark_gives_na_speed(tmp_path):
+    evaluations = [
+        _evaluation(tmp_path, "esm2_3b", 0.95),
+        _evaluation(tmp_path, "aa_composition", 0.8),
+    ]
+    rows = compare_embedders(
+        evaluations, [_benchmark(tmp_path, "esm2_3b", 100.0)], tmp_path / "out"
+    )
+    assert rows[1]["speedup"] is None and rows[1]["sequences_per_second"] is None
+    assert (
+        "| n/a | n/a | n/a | n/a | n/a | -0.150 |"
+        in (tmp_path / "out" / "comparison.md").read_text()
+    )
+
+
+@pytest.mark.parametrize(
+    ("evaluation_change", "benchmark_change", "message"),
+    [
+        ({"test_ids_sha256": "other"}, {}, "evaluations differ in test_ids_sha256"),
+        ({"precision": "fp32"}, {}, "evaluations differ in precision"),
+        ({}, {"precision": "fp32"}, "benchmarks differ in precision"),
+        ({}, {"device_name": "H100"}, "benchmarks differ in device_name"),
+    ],
+)
+def test_unlike_inputs_are_refused(tmp_path, evaluation_change, benchmark_change, message):
+    evaluations = [
+        _evaluation(tmp_path, "esm2_3b", 0.95),
+        _evaluation(tmp_path, "fastesm2_650", 0.9, **evaluation_change),
+    ]
+    benchmarks = [
+        _benchmark(tmp_path, "esm2_3b", 1.0),
+        _benchmark(tmp_path, "fastesm2_650", 2.0, **benchmark_change),
+    ]
+    with pytest.raises(InputError, match=message):
+        compare_embedders(evaluations, benchmarks, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_speed_must_come_from_the_features_precision(tmp_path):
+    evaluations = [_evaluation(tmp_path, "esm2_3b", 0.95)]
+    with pytest.raises(
+        InputError, match="benchmarks ran in fp32 but the features were made in bf16"
+    ):
+        compare_embedders(
+            evaluations, [_benchmark(tmp_path, "esm2_3b", 1.0, precision="fp32")], tmp_path / "out"
+        )
+
+
+def test_unknown_baseline_is_refused(tmp_path):
+    with pytest.raises(
+        InputError,
+        match=r"baseline 'esm2_3b' is not among the evaluated embedders \(tiny_esm2\): set --baseline",
+    ):
+        compare_embedders([_evaluation(tmp_path, "tiny_esm2", 0.6)], [], tmp_path / "out")
