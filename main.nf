@@ -2,7 +2,8 @@
 /*
  * VirNucPro-NF: classify short DNA sequences as viral or not.
  *
- *   nextflow run main.nf -profile docker --input samplesheet.csv [--mode predict|train]
+ *   nextflow run main.nf -profile docker --input samplesheet.csv --model CLASSIFIER_DIR --embedders EMBEDDER
+ *   nextflow run main.nf -profile docker --input genomes.csv --mode train|compare --embedders esm2_3b,fastesm2_650
  *
  * See nextflow_schema.json (or --help) for the parameters and
  * assets/schema_input.json for the samplesheet columns.
@@ -12,15 +13,14 @@ include { validateParameters; paramsSummaryLog; samplesheetToList } from 'plugin
 include { MODEL_CACHE } from './modules/local/model_cache/main'
 include { PREDICT     } from './workflows/predict'
 include { TRAIN       } from './workflows/train'
+include { COMPARE     } from './workflows/compare'
 
 workflow {
-    if (!(params.mode in ['predict', 'train'])) {
-        error("Unknown --mode '${params.mode}': use 'predict' (classify sequences) or 'train' (build a training set)")
+    if (!(params.mode in ['predict', 'train', 'compare'])) {
+        error("Unknown --mode '${params.mode}': use 'predict' (classify sequences), 'train' (train a classifier per protein embedder) or 'compare' (train, evaluate and compare the protein embedders)")
     }
     validateParameters()
     log.info(paramsSummaryLog(workflow))
-
-    samples = channel.fromList(samplesheetToList(params.input, "${projectDir}/assets/schema_input.json"))
 
     // Embedders: one DNA model, one or more protein embedders (comma-separated)
     dna_model = params.dna_model
@@ -29,6 +29,17 @@ workflow {
         error("--embedders is empty: give one or more protein embedders, comma-separated (e.g. esm2_3b,fastesm2_650)")
     }
     models_dir = params.models_dir ? file(params.models_dir, checkIfExists: true) : null
+
+    // Checks that need no task, so that a mistake stops the run before any embedding
+    model = null
+    if (params.mode == 'predict') {
+        model = classifierFolder(params.model, embedders, dna_model, params.chunk_size)
+    }
+    if (params.mode == 'compare' && !(params.baseline in embedders)) {
+        error("--baseline '${params.baseline}' is not among --embedders (${embedders.join(',')}): the speedup and ΔF1 are measured against it, so compare it too or choose another baseline")
+    }
+
+    samples = channel.fromList(samplesheetToList(params.input, "${projectDir}/assets/schema_input.json"))
 
     // Model cache: filled here (the only task that downloads), or given, or $HF_HOME
     versions = channel.empty()
@@ -45,8 +56,11 @@ workflow {
     if (params.mode == 'train') {
         TRAIN(samples, dna_model, embedders, models_dir, hf_home)
         versions = versions.mix(TRAIN.out.versions)
+    } else if (params.mode == 'compare') {
+        COMPARE(samples, dna_model, embedders, models_dir, hf_home)
+        versions = versions.mix(COMPARE.out.versions)
     } else {
-        PREDICT(samples, dna_model, embedders, models_dir, hf_home)
+        PREDICT(samples, dna_model, embedders, models_dir, hf_home, model)
         versions = versions.mix(PREDICT.out.versions)
     }
 
@@ -55,4 +69,32 @@ workflow {
         .map { yml -> yml.text }
         .unique()
         .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: true, newLine: true)
+}
+
+// The classifier of --mode predict: a checkpoint folder whose embedders and
+// chunk size are those of this run. Predict mode embeds with exactly one
+// protein embedder, the one the classifier was trained with; CLASSIFY refuses
+// mismatched features too, but only after the embedding (hours on a GPU).
+def classifierFolder(path, embedders, dna_model, chunk_size) {
+    if (!path) {
+        error("--model is required in predict mode: give a classifier checkpoint folder, e.g. <outdir>/classifiers/esm2_3b_classifier from --mode train")
+    }
+    def folder = file(path, checkIfExists: true)
+    if (!folder.isDirectory()) {
+        error("--model ${path} is not a folder: give a classifier checkpoint folder holding model.safetensors and classifier.json")
+    }
+    if (embedders.size() != 1) {
+        error("--embedders names ${embedders.size()} protein embedders (${embedders.join(',')}): predict mode needs exactly one, the embedder the classifier (--model) was trained with")
+    }
+    def metadata = folder.resolve('classifier.json')
+    if (!metadata.exists()) {
+        error("--model ${path} has no classifier.json: give a folder written by --mode train or by convert_legacy_model.py")
+    }
+    def classifier = new groovy.json.JsonSlurper().parseText(metadata.text)
+    def expected = [protein: embedders[0], dna: dna_model, chunk_size: chunk_size.toString()]
+    def trained = [protein: classifier.embedders?.protein, dna: classifier.embedders?.dna, chunk_size: classifier.chunk_size?.toString()]
+    if (trained != expected) {
+        error("--model ${path} was trained with protein embedder ${trained.protein}, DNA model ${trained.dna} and chunk size ${trained.chunk_size}, but this run uses --embedders ${expected.protein} --dna_model ${expected.dna} --chunk_size ${expected.chunk_size}: set them to the classifier's")
+    }
+    return folder
 }

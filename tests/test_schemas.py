@@ -78,6 +78,22 @@ def test_input_schema_refuses_bad_rows():
 
 def test_fixed_choices_are_enums():
     params = schema_params()
-    assert params["mode"]["enum"] == ["predict", "train"]
+    assert params["mode"]["enum"] == ["predict", "train", "compare"]
     assert params["group_by"]["enum"] == ["genome", "none"]
     assert params["chunk_size"]["minimum"] == 1
+
+
+def test_embedder_choices_match_the_registry():
+    from virnucpro.embedders.registry import EMBEDDERS, Modality
+
+    params = schema_params()
+    names = {
+        modality: sorted(n for n, s in EMBEDDERS.items() if s.modality is modality)
+        for modality in Modality
+    }
+    assert sorted(params["dna_model"]["enum"]) == names[Modality.dna]
+    assert sorted(params["baseline"]["enum"]) == names[Modality.protein]
+    assert (
+        sorted(set(re.findall(r"\w+", params["embedders"]["pattern"])) - {"s"})
+        == names[Modality.protein]
+    )

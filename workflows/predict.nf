@@ -1,21 +1,25 @@
 /*
  * predict: chunk the input sequences, keep their stop-free frames, write the
- * frames into shards (one item per shard), then embed each shard (DNA once,
- * protein per embedder) and merge the features.
+ * frames into shards (one item per shard), embed each shard (DNA once, protein
+ * with the classifier's embedder), merge the features, then classify each
+ * sample with all its shards: per-frame, per-chunk and per-sequence tables and
+ * the FASTA of the sequences called viral.
  */
 
 include { CHUNK_SEQUENCES  } from '../modules/local/chunk_sequences/main'
 include { SELECT_FRAMES    } from '../modules/local/select_frames/main'
+include { CLASSIFY         } from '../modules/local/classify/main'
 include { FRAMES_TO_SHARDS } from '../subworkflows/local/frames_to_shards/main'
 include { EMBED_AND_MERGE  } from '../subworkflows/local/embed_and_merge/main'
 
 workflow PREDICT {
     take:
     samples    // channel: [ val(meta), path(fasta) ]
-    dna_model  // string: registered DNA embedder
-    embedders  // list of strings: registered protein embedders (the classifier's)
+    dna_model  // string: registered DNA embedder (the classifier's)
+    embedders  // list of strings: the one protein embedder the classifier was trained with
     models_dir // path or null: folder of model folders named after the embedders
     hf_home    // path, value channel or []: model cache; [] uses $HF_HOME
+    model      // path: classifier checkpoint folder (model.safetensors, classifier.json)
 
     main:
     CHUNK_SEQUENCES(samples)
@@ -23,11 +27,40 @@ workflow PREDICT {
     FRAMES_TO_SHARDS(SELECT_FRAMES.out.frames, [])
     EMBED_AND_MERGE(FRAMES_TO_SHARDS.out.shards, dna_model, embedders, models_dir, hf_home)
 
+    // The merged features of all shards of a sample, in shard name order (so
+    // that -resume finds the task again). A sample's features are complete
+    // once every merge has finished.
+    features_per_sample = EMBED_AND_MERGE.out.merged
+        .map { meta, _embedder, merged -> [meta.id, [meta.shard, merged]] }
+        .groupTuple()
+        .map { id, shards -> [id, shards.toSorted { a, b -> a[0] <=> b[0] }.collect { shard -> shard[1] }] }
+
+    // Each sample with its frames report (every chunk, no_frame ones included)
+    // and its input FASTA. A sample without any stop-free frame has no shard,
+    // hence no features and nothing to classify: say so instead of dropping it.
+    reports = SELECT_FRAMES.out.report.map { meta, report -> [meta.id, meta, report] }
+    inputs = samples.map { meta, fasta -> [meta.id, fasta] }
+    to_classify = reports
+        .join(inputs, failOnMismatch: true, failOnDuplicate: true)
+        .join(features_per_sample, remainder: true)
+        .filter { id, _meta, _report, _fasta, features ->
+            if (!features) {
+                log.warn("Sample '${id}' has no chunk with a stop-free frame: nothing to classify (see its frames report)")
+            }
+            features != null
+        }
+        .map { _id, meta, report, fasta, features -> [meta, model, features, report, fasta] }
+    CLASSIFY(to_classify)
+
     emit:
-    shards           = FRAMES_TO_SHARDS.out.shards // channel: [ val(meta + [shard: name]), path(nucleotide), path(protein) ]
-    frames_report    = SELECT_FRAMES.out.report    // channel: [ val(meta), path(frames.tsv) ]
-    features         = EMBED_AND_MERGE.out.merged  // channel: [ val(meta + [shard: name]), val(embedder), path(merged.safetensors) ]
-    dna_features     = EMBED_AND_MERGE.out.dna     // channel: [ val(meta + [shard: name]), path(dna.safetensors) ]
-    protein_features = EMBED_AND_MERGE.out.protein // channel: [ val(meta + [shard: name]), val(embedder), path(protein.safetensors) ]
-    versions         = CHUNK_SEQUENCES.out.versions.mix(SELECT_FRAMES.out.versions, FRAMES_TO_SHARDS.out.versions, EMBED_AND_MERGE.out.versions)
+    frame_calls      = CLASSIFY.out.frames            // channel: [ val(meta), path(frames.tsv) ]: score per frame
+    chunk_calls      = CLASSIFY.out.chunks            // channel: [ val(meta), path(chunks.tsv) ]: call per chunk, no_frame included
+    sequence_calls   = CLASSIFY.out.sequences         // channel: [ val(meta), path(sequences.tsv) ]: call per input sequence
+    viral            = CLASSIFY.out.viral             // channel: [ val(meta), path(viral.fasta) ]
+    shards           = FRAMES_TO_SHARDS.out.shards    // channel: [ val(meta + [shard: name]), path(nucleotide), path(protein) ]
+    frames_report    = SELECT_FRAMES.out.report       // channel: [ val(meta), path(frames.tsv) ]
+    features         = EMBED_AND_MERGE.out.merged     // channel: [ val(meta + [shard: name]), val(embedder), path(merged.safetensors) ]
+    dna_features     = EMBED_AND_MERGE.out.dna        // channel: [ val(meta + [shard: name]), path(dna.safetensors) ]
+    protein_features = EMBED_AND_MERGE.out.protein    // channel: [ val(meta + [shard: name]), val(embedder), path(protein.safetensors) ]
+    versions         = CHUNK_SEQUENCES.out.versions.mix(SELECT_FRAMES.out.versions, FRAMES_TO_SHARDS.out.versions, EMBED_AND_MERGE.out.versions, CLASSIFY.out.versions)
 }

@@ -1,12 +1,14 @@
 /*
  * train: build labelled frames from GenBank genomes, split them into train /
  * validation / test sets, write the frames of the three sets into shards (one
- * item per shard), then embed each shard (DNA once, shared by every protein
- * embedder; protein once per embedder) and merge the features.
+ * item per shard), embed each shard (DNA once, shared by every protein
+ * embedder; protein once per embedder), merge the features, and train one
+ * classifier per protein embedder on the features of all its shards.
  */
 
 include { BUILD_TRAINING_SET } from '../modules/local/build_training_set/main'
 include { SPLIT_DATASET      } from '../modules/local/split_dataset/main'
+include { TRAIN_CLASSIFIER   } from '../modules/local/train_classifier/main'
 include { FRAMES_TO_SHARDS   } from '../subworkflows/local/frames_to_shards/main'
 include { EMBED_AND_MERGE    } from '../subworkflows/local/embed_and_merge/main'
 
@@ -21,7 +23,7 @@ workflow TRAIN {
     main:
     labelled = genomes.map { meta, genbank ->
         if (!meta.label) {
-            error("Sample '${meta.id}' has no label: in train mode every samplesheet row needs a 'label' column set to 'viral' or 'host'")
+            error("Sample '${meta.id}' has no label: in train and compare mode every samplesheet row needs a 'label' column set to 'viral' or 'host'")
         }
         [meta, genbank]
     }
@@ -43,15 +45,26 @@ workflow TRAIN {
     FRAMES_TO_SHARDS(all_frames, split_ids)
     EMBED_AND_MERGE(FRAMES_TO_SHARDS.out.shards, dna_model, embedders, models_dir, hf_home)
 
+    // One classifier per protein embedder, on the merged features of all its
+    // shards; shards in name order, so that -resume finds the task again
+    features_per_embedder = EMBED_AND_MERGE.out.merged
+        .map { meta, embedder, merged -> [embedder, [meta.shard, merged]] }
+        .groupTuple()
+        .map { embedder, shards -> [embedder, shards.toSorted { a, b -> a[0] <=> b[0] }.collect { shard -> shard[1] }] }
+    TRAIN_CLASSIFIER(features_per_embedder, SPLIT_DATASET.out.train, SPLIT_DATASET.out.validation)
+
     emit:
-    shards           = FRAMES_TO_SHARDS.out.shards   // channel: [ val([id: 'training_set', shard: name]), path(nucleotide), path(protein) ]
-    features         = EMBED_AND_MERGE.out.merged    // channel: [ val([id: 'training_set', shard: name]), val(embedder), path(merged.safetensors) ]
-    dna_features     = EMBED_AND_MERGE.out.dna       // channel: [ val([id: 'training_set', shard: name]), path(dna.safetensors) ]
-    protein_features = EMBED_AND_MERGE.out.protein   // channel: [ val([id: 'training_set', shard: name]), val(embedder), path(protein.safetensors) ]
-    train            = SPLIT_DATASET.out.train       // channel: path(train.tsv)
-    validation       = SPLIT_DATASET.out.validation  // channel: path(validation.tsv)
-    test             = SPLIT_DATASET.out.test        // channel: path(test.tsv)
-    summary          = SPLIT_DATASET.out.summary     // channel: path(summary.tsv)
-    counts           = BUILD_TRAINING_SET.out.counts // channel: [ val(meta), path(counts.tsv) ]
-    versions         = BUILD_TRAINING_SET.out.versions.mix(SPLIT_DATASET.out.versions, FRAMES_TO_SHARDS.out.versions, EMBED_AND_MERGE.out.versions)
+    classifiers         = TRAIN_CLASSIFIER.out.model    // channel: [ val(embedder), path({embedder}_classifier) ]
+    training_logs       = TRAIN_CLASSIFIER.out.log      // channel: [ val(embedder), path(training_log.tsv) ]
+    classifier_features = features_per_embedder         // channel: [ val(embedder), [ path(merged.safetensors), ... ] ], shards in name order
+    shards              = FRAMES_TO_SHARDS.out.shards   // channel: [ val([id: 'training_set', shard: name]), path(nucleotide), path(protein) ]
+    features            = EMBED_AND_MERGE.out.merged    // channel: [ val([id: 'training_set', shard: name]), val(embedder), path(merged.safetensors) ]
+    dna_features        = EMBED_AND_MERGE.out.dna       // channel: [ val([id: 'training_set', shard: name]), path(dna.safetensors) ]
+    protein_features    = EMBED_AND_MERGE.out.protein   // channel: [ val([id: 'training_set', shard: name]), val(embedder), path(protein.safetensors) ]
+    train               = SPLIT_DATASET.out.train       // channel: path(train.tsv)
+    validation          = SPLIT_DATASET.out.validation  // channel: path(validation.tsv)
+    test                = SPLIT_DATASET.out.test        // channel: path(test.tsv)
+    summary             = SPLIT_DATASET.out.summary     // channel: path(summary.tsv)
+    counts              = BUILD_TRAINING_SET.out.counts // channel: [ val(meta), path(counts.tsv) ]
+    versions            = BUILD_TRAINING_SET.out.versions.mix(SPLIT_DATASET.out.versions, FRAMES_TO_SHARDS.out.versions, EMBED_AND_MERGE.out.versions, TRAIN_CLASSIFIER.out.versions)
 }
