@@ -1,0 +1,338 @@
+"""The comparison report: one self-contained HTML page of accuracy, speed and ROC curves (SPEC §6, §7).
+
+The page must open from a results folder, an e-mail or an offline server, so CSS and
+plots are inline (SVG drawn by matplotlib) and nothing is fetched. It must also be
+byte-identical across runs so that Nextflow ``-resume`` reuses it (SPEC §8): no dates,
+no random ids, fixed SVG hash salt.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import matplotlib
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from virnucpro.atomic import AtomicOutputs
+
+Row = Mapping[str, object]
+Roc = tuple[Sequence[float], Sequence[float]]
+
+METRICS = [
+    ("f1", "F1"),
+    ("accuracy", "Accuracy"),
+    ("precision", "Precision"),
+    ("recall", "Recall"),
+    ("auroc", "AUROC"),
+    ("mcc", "MCC"),
+]
+# Saturated, colour-blind-friendly-ish tab10 colours without the grey (grey is the chance line).
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+BASELINE_EDGE = "#111111"
+# rcParams for every figure: reproducible ids, real <text> (small, searchable), ASCII minus.
+RC = {
+    "svg.fonttype": "none",
+    "axes.unicode_minus": False,
+    "font.size": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
+  color: #1d2430; margin: 0; background: #f6f7f9; }
+main { max-width: 1240px; margin: 0 auto; padding: 24px 28px 40px; }
+h1 { font-size: 24px; margin: 0 0 4px; }
+h2 { font-size: 17px; margin: 28px 0 10px; }
+p.lead { margin: 0 0 16px; color: #4a5568; }
+dl.context { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0;
+  padding: 12px 16px; background: #fff; border: 1px solid #dde1e7; border-radius: 6px; }
+dl.context dt { font-weight: 600; color: #4a5568; }
+dl.context dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px;
+  overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; background: #fff; border: 1px solid #dde1e7; font-size: 13px;
+  font-variant-numeric: tabular-nums; width: 100%; }
+th, td { padding: 6px 8px; border-bottom: 1px solid #e6e9ee; text-align: right; vertical-align: top;
+  white-space: nowrap; }
+th { background: #eef1f5; font-weight: 600; }
+th:first-child, td:first-child { text-align: left; }
+td .ci { display: block; color: #6b7280; font-size: 11px; }
+tr.baseline td { background: #fff7db; }
+.tag { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 8px; font-size: 11px;
+  background: #1d2430; color: #fff; }
+.swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }
+.better { color: #17803d; } .worse { color: #b42318; }
+.na { color: #9aa1ab; }
+.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 16px; }
+figure { margin: 0; padding: 8px; background: #fff; border: 1px solid #dde1e7; border-radius: 6px; }
+figure svg { display: block; width: 100%; height: auto; }
+figcaption { color: #4a5568; font-size: 13px; padding: 4px 8px 0; }
+p.note { color: #4a5568; font-size: 13px; }
+"""
+
+
+def _number(row: Row, key: str) -> float | None:
+    """A finite float, or None for absent/NaN values (shown as n/a, never as 'nan')."""
+    value = row.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)):
+        raise TypeError(
+            f"report row '{row.get('embedder')}': {key} must be a number, got {value!r}"
+        )
+    return float(value) if math.isfinite(value) else None
+
+
+def _fmt(value: float | None, spec: str, suffix: str = "") -> str:
+    return '<span class="na">n/a</span>' if value is None else f"{value:{spec}}{suffix}"
+
+
+def _signed(value: float | None) -> str:
+    """ΔF1 with an explicit sign; -0.000 is shown as +0.000 so the baseline reads cleanly."""
+    if value is None:
+        return _fmt(None, "")
+    text = f"{value + 0.0:+.3f}" if round(value, 3) != 0 else "+0.000"
+    css = "better" if round(value, 3) > 0 else "worse" if round(value, 3) < 0 else ""
+    return f'<span class="{css}">{text}</span>' if css else text
+
+
+def _interval(row: Row, key: str) -> str:
+    """'0.912 [0.897, 0.926]': the point estimate, then its 95% bootstrap interval."""
+    value, low, high = (_number(row, key + suffix) for suffix in ("", "_low", "_high"))
+    ci = "n/a" if low is None or high is None else f"[{low:.3f}, {high:.3f}]"
+    return f'{_fmt(value, ".3f")} <span class="ci">{ci}</span>'
+
+
+def _name(row: Row) -> str:
+    return str(row["embedder"])
+
+
+def _colours(rows: Sequence[Row]) -> dict[str, str]:
+    """One colour per embedder, shared by the table swatches and every chart."""
+    return {_name(row): PALETTE[index % len(PALETTE)] for index, row in enumerate(rows)}
+
+
+def _mpl_text(text: str) -> str:
+    """Keep '$' literal: matplotlib would otherwise parse embedder names as mathtext."""
+    return text.replace("$", r"\$")
+
+
+def _svg(figure: Figure, prefix: str) -> str:
+    """The figure as an inline <svg> element: no XML prolog, no metadata, ids unique in the page.
+
+    matplotlib numbers groups 'figure_1', 'axes_1', ... in every SVG; two plots in one
+    page would then share ids, so each id (and every reference to it) gets ``prefix``.
+    """
+    buffer = io.StringIO()
+    with matplotlib.rc_context({**RC, "svg.hashsalt": f"virnucpro-{prefix}"}):
+        figure.savefig(buffer, format="svg", metadata={"Date": None})
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
+    svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', svg)
+    svg = re.sub(r'xlink:href="#([^"]+)"', rf'xlink:href="#{prefix}-\1"', svg)
+    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", svg)
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{prefix} chart" ', 1).strip()
+
+
+def _roc_svg(rows: Sequence[Row], rocs: Mapping[str, Roc], baseline: str) -> str:
+    """ROC curves of every embedder on the shared test set, AUROC in the legend."""
+    colours = _colours(rows)
+    with matplotlib.rc_context(RC):
+        figure = Figure(figsize=(5.6, 5.0), layout="constrained")
+        axes = figure.add_subplot()
+        (chance,) = axes.plot([0, 1], [0, 1], ls="--", lw=1, color="#9aa1ab")
+        handles, labels = [], []
+        for row in rows:
+            name = _name(row)
+            if name not in rocs:
+                continue
+            fpr, tpr = rocs[name]
+            (line,) = axes.plot(
+                list(fpr), list(tpr), color=colours[name], lw=2.6 if name == baseline else 1.8
+            )
+            auroc = _number(row, "auroc")
+            label = f"{name} (AUROC {'n/a' if auroc is None else f'{auroc:.3f}'})"
+            handles.append(line)
+            labels.append(_mpl_text(label + (", baseline" if name == baseline else "")))
+        # Explicit handles/labels: a name starting with '_' would otherwise be dropped.
+        axes.legend([*handles, chance], [*labels, "chance"], loc="lower right", frameon=False)
+        axes.set(xlim=(0, 1), ylim=(0, 1.005), aspect="equal")
+        axes.set_xlabel("False positive rate")
+        axes.set_ylabel("True positive rate")
+        axes.grid(alpha=0.25)
+        return _svg(figure, "roc")
+
+
+def _barh(
+    axes: Axes,
+    rows: Sequence[Row],
+    key: str,
+    baseline: str,
+    colours: Mapping[str, str],
+    label: str,
+    describe: Callable[[Row, float], str],
+) -> None:
+    """Horizontal bars of one speed key, top to bottom in table order; the baseline outlined."""
+    measured = [(row, _number(row, key)) for row in rows]
+    kept = [(row, value) for row, value in measured if value is not None]
+    names = [_name(row) for row, _ in kept]
+    positions = list(range(len(kept)))[::-1]
+    bars = axes.barh(
+        positions,
+        [value for _, value in kept],
+        color=[colours[name] for name in names],
+        edgecolor=[BASELINE_EDGE if name == baseline else "none" for name in names],
+        linewidth=2.2,
+        height=0.62,
+    )
+    axes.bar_label(bars, labels=[_mpl_text(describe(row, value)) for row, value in kept], padding=4)
+    axes.set_yticks(positions, [_mpl_text(name) for name in names])
+    for tick, name in zip(axes.get_yticklabels(), names, strict=True):
+        if name == baseline:
+            tick.set_fontweight("bold")
+    axes.set_title(label, loc="left", fontsize=11)
+    axes.margins(x=0.32)
+    axes.set_xlim(left=0)
+    axes.grid(axis="x", alpha=0.25)
+    skipped = [_name(row) for row, value in measured if value is None]
+    if skipped:
+        axes.set_xlabel(_mpl_text("not measured: " + ", ".join(skipped)), color="#6b7280")
+
+
+def _speed_svg(rows: Sequence[Row], baseline: str) -> str | None:
+    """Throughput and peak memory bars; None when no embedder was benchmarked."""
+    if all(
+        _number(row, "sequences_per_second") is None and _number(row, "peak_memory_gib") is None
+        for row in rows
+    ):
+        return None
+    colours = _colours(rows)
+
+    def throughput(row: Row, value: float) -> str:
+        speedup = _number(row, "speedup")
+        return f"{value:,.1f}" + ("" if speedup is None else f" ({speedup:.2f}\u00d7)")
+
+    def memory(row: Row, value: float) -> str:
+        return f"{value:.2f} GiB"
+
+    with matplotlib.rc_context(RC):
+        height = 1.6 + 0.55 * len(rows)
+        figure = Figure(figsize=(5.6, 2 * height), layout="constrained")
+        top, bottom = figure.subplots(2, 1)
+        _barh(top, rows, "sequences_per_second", baseline, colours, "Sequences per second (higher is better)", throughput)  # fmt: skip
+        _barh(bottom, rows, "peak_memory_gib", baseline, colours, "Peak memory, GiB (lower is better)", memory)  # fmt: skip
+        return _svg(figure, "speed")
+
+
+def _table(rows: Sequence[Row], baseline: str) -> str:
+    colours = _colours(rows)
+    head = ["Embedder", "Dim", *(label for _, label in METRICS[:1]), "\u0394F1"]
+    head += [label for _, label in METRICS[1:]]
+    head += ["Seq/s", "Tokens/s", "Speedup", "Peak mem (GiB)", "Load (s)"]
+    lines = [
+        "<thead><tr>" + "".join(f"<th>{cell}</th>" for cell in head) + "</tr></thead>",
+        "<tbody>",
+    ]
+    for row in rows:
+        name = _name(row)
+        tag = '<span class="tag">baseline</span>' if name == baseline else ""
+        dimension = row.get("dimension")
+        cells = [
+            f'<span class="swatch" style="background:{colours[name]}"></span>{html.escape(name)}{tag}',
+            html.escape(str(dimension)) if dimension is not None else _fmt(None, ""),
+            _interval(row, METRICS[0][0]),
+            _signed(_number(row, "delta_f1")),
+            *(_interval(row, key) for key, _ in METRICS[1:]),
+            _fmt(_number(row, "sequences_per_second"), ",.1f"),
+            _fmt(_number(row, "tokens_per_second"), ",.0f"),
+            _fmt(_number(row, "speedup"), ".2f", "\u00d7"),
+            _fmt(_number(row, "peak_memory_gib"), ".2f"),
+            _fmt(_number(row, "load_seconds"), ".1f"),
+        ]
+        css = ' class="baseline"' if name == baseline else ""
+        lines.append(f"<tr{css}>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    lines.append("</tbody>")
+    return '<div class="scroll"><table>\n' + "\n".join(lines) + "\n</table></div>"
+
+
+def _context(context: Mapping[str, str]) -> str:
+    items = (
+        f"<dt>{html.escape(str(key))}</dt><dd>{html.escape(str(value))}</dd>"
+        for key, value in context.items()
+    )
+    return '<dl class="context">\n' + "\n".join(items) + "\n</dl>"
+
+
+def _join(parts: Iterable[str]) -> str:
+    return "\n".join(part for part in parts if part)
+
+
+def render_report(
+    rows: list[dict[str, object]],
+    rocs: dict[str, tuple[list[float], list[float]]],
+    baseline: str,
+    context: dict[str, str],
+) -> str:
+    """The whole page as ASCII HTML (non-ASCII characters become character references)."""
+    names = [_name(row) for row in rows]
+    if baseline not in names:
+        raise ValueError(f"baseline '{baseline}' is not among the report rows: {', '.join(names)}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"embedder names repeat in the report rows: {', '.join(names)}")
+    speed = _speed_svg(rows, baseline)
+    speed_figure = (
+        f"<figure>{speed}<figcaption>Throughput after warm-up, same device, precision and "
+        "token budget; model load time is excluded (table, Load). Outlined: baseline.</figcaption></figure>"
+        if speed
+        else ""
+    )
+    page = _join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en">',
+            '<head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            "<title>VirNucPro embedder comparison</title>",
+            f"<style>{CSS}</style></head>",
+            "<body><main>",
+            "<h1>VirNucPro embedder comparison</h1>",
+            f'<p class="lead">Same test set, DNA features, classifier and precision for every protein '
+            f"embedder. Baseline: <b>{html.escape(baseline)}</b>. Metrics with 95% bootstrap "
+            "intervals; speedup is the sequences/s ratio and \u0394F1 the F1 difference against "
+            "the baseline.</p>",
+            _context(context),
+            "<h2>Comparison</h2>",
+            _table(rows, baseline),
+            "<h2>Curves and speed</h2>",
+            '<div class="figures">',
+            f"<figure>{_roc_svg(rows, rocs, baseline)}<figcaption>ROC curves on the shared test "
+            "set; dashed: chance.</figcaption></figure>",
+            speed_figure,
+            "</div>",
+            "" if speed else '<p class="note">No embedder was benchmarked for speed.</p>',
+            "</main></body>",
+            "</html>",
+        ]
+    )
+    return page.encode("ascii", "xmlcharrefreplace").decode("ascii") + "\n"
+
+
+def write_report(
+    path: str | os.PathLike[str],
+    rows: list[dict[str, object]],
+    rocs: dict[str, tuple[list[float], list[float]]],
+    baseline: str,
+    context: dict[str, str],
+) -> None:
+    """Write the report atomically: a failed render never leaves a half page for -resume."""
+    page = render_report(rows, rocs, baseline, context)
+    with AtomicOutputs() as outputs:
+        outputs.open(path).write(page)

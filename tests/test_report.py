@@ -1,0 +1,76 @@
+"""The HTML comparison report: self-contained, deterministic, and visibly plotted in Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+
+import matplotlib.image
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from virnucpro.report import render_report, write_report
+
+
+def _row(embedder, f1, speed, **changes):
+    row = {"embedder": embedder, "dimension": 1280}
+    for name in ("f1", "accuracy", "precision", "recall", "auroc", "mcc"):
+        row.update({name: f1, f"{name}_low": f1 - 0.02, f"{name}_high": f1 + 0.01})
+    row.update(sequences_per_second=speed, tokens_per_second=speed and speed * 100, peak_memory_gib=speed and 4.0,
+               load_seconds=speed and 9.5, speedup=speed and speed / 100, delta_f1=f1 - 0.95, **changes)  # fmt: skip
+    return row
+
+
+ROWS = [
+    _row("esm2_3b", 0.95, 100.0, dimension=2560),
+    _row("fastesm2_650", 0.93, 450.0),
+    _row("aa_composition", 0.81, None),
+]
+ROCS = {
+    row["embedder"]: ([0.0, 0.05, 0.2, 1.0], [0.0, row["f1"] - 0.2, row["f1"], 1.0]) for row in ROWS
+}
+CONTEXT = {"test frames": "268 (134 viral)", "precision": "bf16"}
+
+
+def test_report_is_self_contained_and_deterministic():
+    page = render_report(ROWS, ROCS, "esm2_3b", CONTEXT)
+    assert page == render_report(ROWS, ROCS, "esm2_3b", CONTEXT)
+    assert page.count("<svg") >= 2
+    without_namespaces = re.sub(r'xmlns(:\w+)?="[^"]*"', "", page)
+    assert not re.search(r"https?://|@import|<script|<link", without_namespaces)
+    assert "0.930" in page and "[0.910, 0.940]" in page
+    assert '<span class="worse">-0.020</span>' in page and "+0.000" in page
+    assert "baseline" in page and "268 (134 viral)" in page
+    assert page.count("n/a") >= 4  # aa_composition was not benchmarked
+
+
+def test_hostile_names_are_escaped(tmp_path):
+    rows = [*ROWS[:2], _row("<script>alert(1)</script>", 0.5, 10.0)]
+    rocs = {**ROCS, rows[2]["embedder"]: ([0.0, 1.0], [0.0, 1.0])}
+    write_report(tmp_path / "report.html", rows, rocs, "esm2_3b", CONTEXT)
+    page = (tmp_path / "report.html").read_text()
+    assert "<script>" not in page and "&lt;script&gt;" in page
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+@pytest.mark.skipif(
+    CHROMIUM is None and os.environ.get("CI") != "true", reason="Debian chromium is not installed"
+)
+def test_report_plots_are_visible_in_headless_chromium(tmp_path):
+    write_report(tmp_path / "report.html", ROWS, ROCS, "esm2_3b", CONTEXT)
+    result = subprocess.run(
+        ["bash", ROOT / "scripts" / "report_screenshot.sh", tmp_path / "report.html", tmp_path / "report.png"],
+        capture_output=True, text=True, check=False, timeout=180,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    pixels = matplotlib.image.imread(tmp_path / "report.png")[..., :3]
+    saturation = pixels.max(axis=2) - pixels.min(axis=2)
+    # The ROC curves and speed bars are the only strongly coloured parts of the page.
+    assert (saturation > 0.4).sum() > 20_000, "no coloured plots rendered"
+    blank = np.ones_like(pixels)
+    assert np.abs(pixels - blank).mean() > 0.02
