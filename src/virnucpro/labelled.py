@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,7 +10,7 @@ import numpy as np
 
 from virnucpro.errors import InputError
 from virnucpro.features import Features, read_features
-from virnucpro.seqfiles import open_text
+from virnucpro.tables import read_table
 
 
 @dataclass
@@ -26,15 +25,11 @@ class LabelledFeatures:
 
 def read_labels(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
     """``(frame_id, label)`` pairs of a split list (TSV with frame_id and label columns)."""
-    with open_text(path) as handle:
-        reader = csv.DictReader(handle, delimiter="\t")
-        if not {"frame_id", "label"} <= set(reader.fieldnames or ()):
-            raise InputError(f"{path}: a split list needs frame_id and label columns")
-        pairs = []
-        for line, row in enumerate(reader, start=2):
-            if row["label"] not in ("0", "1"):
-                raise InputError(f"{path}:{line}: label must be 0 or 1, got {row['label']!r}")
-            pairs.append((row["frame_id"], int(row["label"])))
+    pairs = []
+    for line, row in enumerate(read_table(path, ["frame_id", "label"], "a split list"), start=2):
+        if row["label"] not in ("0", "1"):
+            raise InputError(f"{path}:{line}: label must be 0 or 1, got {row['label']!r}")
+        pairs.append((row["frame_id"], int(row["label"])))
     if not pairs:
         raise InputError(f"{path}: the split list is empty")
     return pairs

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,10 +18,10 @@ import numpy as np
 
 from virnucpro.atomic import AtomicOutputs
 from virnucpro.classifier import LABELS, load_classifier
-from virnucpro.errors import InputError
 from virnucpro.frames import NO_FRAME
 from virnucpro.labelled import read_feature_files
-from virnucpro.seqfiles import open_text, read_fasta, write_fasta
+from virnucpro.seqfiles import read_fasta, write_fasta
+from virnucpro.tables import read_table
 
 log = logging.getLogger(__name__)
 
@@ -161,14 +160,11 @@ def write_predictions(
 
 def read_chunk_ids(report_paths: Iterable[Path]) -> list[str]:
     """Chunk ids of frames reports (select_frames.py), ``no_frame`` chunks included."""
-    chunk_ids: list[str] = []
-    for path in report_paths:
-        with open_text(path) as handle:
-            reader = csv.DictReader(handle, delimiter="\t")
-            if "chunk_id" not in (reader.fieldnames or ()):
-                raise InputError(f"{path}: not a frames report (no chunk_id column)")
-            chunk_ids.extend(row["chunk_id"] for row in reader)
-    return chunk_ids
+    return [
+        row["chunk_id"]
+        for path in report_paths
+        for row in read_table(path, ["chunk_id"], "a frames report")
+    ]
 
 
 def classify_features(

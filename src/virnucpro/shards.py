@@ -7,7 +7,6 @@ must hold the same ids in the same order.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 import re
@@ -18,7 +17,8 @@ from pathlib import Path
 
 from virnucpro.atomic import AtomicOutputs
 from virnucpro.errors import InputError
-from virnucpro.seqfiles import check_protein, open_text, read_fasta, write_fasta
+from virnucpro.seqfiles import check_protein, read_fasta, write_fasta
+from virnucpro.tables import read_table
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +38,9 @@ def shard_name(prefix: str, number: int) -> str:
 
 def read_id_lists(paths: Sequence[str | os.PathLike[str]]) -> set[str]:
     """Frame ids from TSV tables with a ``frame_id`` column (e.g. the split lists)."""
-    ids: set[str] = set()
-    for path in paths:
-        with open_text(path) as handle:
-            reader = csv.DictReader(handle, delimiter="\t")
-            if "frame_id" not in (reader.fieldnames or ()):
-                raise InputError(f"{path}: id list needs a 'frame_id' column in its header")
-            ids.update(row["frame_id"] for row in reader)
-    return ids
+    return {
+        row["frame_id"] for path in paths for row in read_table(path, ["frame_id"], "an id list")
+    }
 
 
 def paired_frames(
