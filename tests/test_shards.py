@@ -94,5 +94,7 @@ def test_id_list_without_frame_id_column_is_refused(tmp_path):
     nucleotide, protein = _pair(tmp_path, "a", ["f1"])
     ids = tmp_path / "ids.tsv"
     ids.write_text("id\nf1\n")
-    with pytest.raises(InputError, match=r"ids.tsv: not an id list \(no frame_id column in the header\)"):
+    with pytest.raises(
+        InputError, match=r"ids.tsv: not an id list \(no frame_id column in the header\)"
+    ):
         shard_frames([nucleotide], [protein], tmp_path / "out", 10, id_lists=[ids])
