@@ -74,3 +74,26 @@ def test_report_plots_are_visible_in_headless_chromium(tmp_path):
     assert (saturation > 0.4).sum() > 20_000, "no coloured plots rendered"
     blank = np.ones_like(pixels)
     assert np.abs(pixels - blank).mean() > 0.02
+
+
+def test_one_row_per_embedder_with_baseline_marked_and_na_speed():
+    page = render_report(ROWS, ROCS, "esm2_3b", CONTEXT)
+    body = page[page.index("<tbody>") : page.index("</tbody>")]
+    cells = [re.sub(r"<[^>]+>", "", row) for row in re.findall(r"<tr.*?</tr>", body)]
+    assert len(cells) == len(ROWS)
+    assert [bool(re.search(r'<tr class="baseline"', row)) for row in re.findall(r"<tr[^>]*>", body)] == [True, False, False]  # fmt: skip
+    assert "0.930 [0.910, 0.940]" in re.sub(r"\s+", " ", cells[1]) and "4.50&#215;" in cells[1]
+    assert cells[2].count("n/a") == 5  # seq/s, tokens/s, speedup, memory, load
+    assert "not measured: aa_composition" in page  # and left out of the speed chart
+
+
+def test_page_is_ascii_with_unique_ids_and_literal_names():
+    rows = [*ROWS[:2], _row("_cost$5 \u00e9", 0.5, None)]
+    rocs = {**ROCS, rows[2]["embedder"]: ([0.0, 1.0], [0.0, 1.0])}
+    page = render_report(rows, rocs, "esm2_3b", CONTEXT)
+    page.encode("ascii")
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids))  # two inline SVGs must not share ids
+    assert "_cost$5 &#233; (AUROC 0.500)" in page  # not hidden as '_…', not parsed as mathtext
+    with pytest.raises(ValueError, match="baseline"):
+        render_report(ROWS, ROCS, "esm1b", CONTEXT)

@@ -35,6 +35,7 @@ METRICS = [
 # Saturated, colour-blind-friendly-ish tab10 colours without the grey (grey is the chance line).
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 BASELINE_EDGE = "#111111"
+SPEED_KEYS = ("sequences_per_second", "peak_memory_gib")
 # rcParams for every figure: reproducible ids, real <text> (small, searchable), ASCII minus.
 RC = {
     "svg.fonttype": "none",
@@ -47,7 +48,7 @@ RC = {
 CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
   color: #1d2430; margin: 0; background: #f6f7f9; }
-main { max-width: 1240px; margin: 0 auto; padding: 24px 28px 40px; }
+main { max-width: 1280px; margin: 0 auto; padding: 20px 20px 32px; }
 h1 { font-size: 24px; margin: 0 0 4px; }
 h2 { font-size: 17px; margin: 28px 0 10px; }
 p.lead { margin: 0 0 16px; color: #4a5568; }
@@ -57,11 +58,11 @@ dl.context dt { font-weight: 600; color: #4a5568; }
 dl.context dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px;
   overflow-wrap: anywhere; }
 .scroll { overflow-x: auto; }
-table { border-collapse: collapse; background: #fff; border: 1px solid #dde1e7; font-size: 13px;
+table { border-collapse: collapse; background: #fff; border: 1px solid #dde1e7; font-size: 12.5px;
   font-variant-numeric: tabular-nums; width: 100%; }
-th, td { padding: 6px 8px; border-bottom: 1px solid #e6e9ee; text-align: right; vertical-align: top;
+th, td { padding: 5px 6px; border-bottom: 1px solid #e6e9ee; text-align: right; vertical-align: top;
   white-space: nowrap; }
-th { background: #eef1f5; font-weight: 600; }
+th { background: #eef1f5; font-weight: 600; vertical-align: bottom; }
 th:first-child, td:first-child { text-align: left; }
 td .ci { display: block; color: #6b7280; font-size: 11px; }
 tr.baseline td { background: #fff7db; }
@@ -224,8 +225,8 @@ def _speed_svg(rows: Sequence[Row], baseline: str) -> str | None:
         return f"{value:.2f} GiB"
 
     with matplotlib.rc_context(RC):
-        height = 1.6 + 0.55 * len(rows)
-        figure = Figure(figsize=(5.6, 2 * height), layout="constrained")
+        bars = max(sum(_number(row, key) is not None for row in rows) for key in SPEED_KEYS)
+        figure = Figure(figsize=(5.6, 2.4 + 0.9 * bars), layout="constrained")
         top, bottom = figure.subplots(2, 1)
         _barh(top, rows, "sequences_per_second", baseline, colours, "Sequences per second (higher is better)", throughput)  # fmt: skip
         _barh(bottom, rows, "peak_memory_gib", baseline, colours, "Peak memory, GiB (lower is better)", memory)  # fmt: skip
@@ -236,7 +237,7 @@ def _table(rows: Sequence[Row], baseline: str) -> str:
     colours = _colours(rows)
     head = ["Embedder", "Dim", *(label for _, label in METRICS[:1]), "\u0394F1"]
     head += [label for _, label in METRICS[1:]]
-    head += ["Seq/s", "Tokens/s", "Speedup", "Peak mem (GiB)", "Load (s)"]
+    head += ["Seq/s", "Tokens/s", "Speedup", "Peak mem<br>(GiB)", "Load<br>(s)"]
     lines = [
         "<thead><tr>" + "".join(f"<th>{cell}</th>" for cell in head) + "</tr></thead>",
         "<tbody>",
