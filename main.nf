@@ -2,8 +2,9 @@
 /*
  * VirNucPro-NF: classify short DNA sequences as viral or not.
  *
- *   nextflow run main.nf -profile docker --input samplesheet.csv --model CLASSIFIER_DIR --embedders EMBEDDER
- *   nextflow run main.nf -profile docker --input genomes.csv --mode train|compare --embedders esm2_3b,fastesm2_650
+ *   nextflow run main.nf -profile gpu,docker --mode cache --hf_home /data/hf_cache --embedders esm2_3b,fastesm2_650
+ *   nextflow run main.nf -profile gpu,docker --input samplesheet.csv --model CLASSIFIER_DIR --embedders EMBEDDER --hf_home /data/hf_cache
+ *   nextflow run main.nf -profile gpu,docker --input genomes.csv --mode train|compare --embedders esm2_3b,fastesm2_650 --hf_home /data/hf_cache
  *
  * See nextflow_schema.json (or --help) for the parameters and
  * assets/schema_input.json for the samplesheet columns.
@@ -11,13 +12,14 @@
 
 include { validateParameters; paramsSummaryLog; samplesheetToList } from 'plugin/nf-schema'
 include { MODEL_CACHE } from './modules/local/model_cache/main'
+include { modelFolder } from './subworkflows/local/embed_and_merge/main'
 include { PREDICT     } from './workflows/predict'
 include { TRAIN       } from './workflows/train'
 include { COMPARE     } from './workflows/compare'
 
 workflow {
-    if (!(params.mode in ['predict', 'train', 'compare'])) {
-        error("Unknown --mode '${params.mode}': use 'predict' (classify sequences), 'train' (train a classifier per protein embedder) or 'compare' (train, evaluate and compare the protein embedders)")
+    if (!(params.mode in ['predict', 'train', 'compare', 'cache'])) {
+        error("Unknown --mode '${params.mode}': use 'predict' (classify sequences), 'train' (train a classifier per protein embedder), 'compare' (train, evaluate and compare the protein embedders) or 'cache' (fill the model cache)")
     }
     validateParameters()
     log.info(paramsSummaryLog(workflow))
@@ -29,45 +31,73 @@ workflow {
         error("--embedders is empty: give one or more protein embedders, comma-separated (e.g. esm2_3b,fastesm2_650)")
     }
     models_dir = params.models_dir ? file(params.models_dir, checkIfExists: true) : null
+    // Models not given as folders under --models_dir come from the cache
+    cached_models = ([dna_model] + embedders).unique().sort().findAll { name -> !modelFolder(models_dir, name) }
 
-    // Checks that need no task, so that a mistake stops the run before any embedding
-    model = null
-    if (params.mode == 'predict') {
-        model = classifierFolder(params.model, embedders, dna_model, params.chunk_size)
-    }
-    if (params.mode == 'compare' && !(params.baseline in embedders)) {
-        error("--baseline '${params.baseline}' is not among --embedders (${embedders.join(',')}): the speedup and ΔF1 are measured against it, so compare it too or choose another baseline")
-    }
-
-    samples = channel.fromList(samplesheetToList(params.input, "${projectDir}/assets/schema_input.json"))
-
-    // Model cache: filled here (the only task that downloads), or given, or $HF_HOME
-    versions = channel.empty()
-    hf_home = params.hf_home ? file(params.hf_home, checkIfExists: true) : []
-    if (params.fill_model_cache.toString().toBoolean()) {
-        if (params.hf_home) {
-            log.warn("--hf_home is ignored with --fill_model_cache: the models are fetched into ${params.outdir}/model_cache/")
+    if (params.mode == 'cache') {
+        // The one entry that downloads: fill --hf_home (or, with --offline, check it)
+        if (!params.hf_home) {
+            error("--mode cache fills the model cache folder given with --hf_home: give one, e.g. --hf_home /data/hf_cache, and pass the same folder to later runs")
         }
-        MODEL_CACHE(([dna_model] + embedders).unique().sort())
-        hf_home = MODEL_CACHE.out.hf_home
-        versions = versions.mix(MODEL_CACHE.out.versions)
-    }
-
-    if (params.mode == 'train') {
-        TRAIN(samples, dna_model, embedders, models_dir, hf_home)
-        versions = versions.mix(TRAIN.out.versions)
-    } else if (params.mode == 'compare') {
-        COMPARE(samples, dna_model, embedders, models_dir, hf_home)
-        versions = versions.mix(COMPARE.out.versions)
+        hf_home = file(params.hf_home)
+        hf_home.mkdirs()
+        MODEL_CACHE(cached_models, hf_home, !params.offline.toString().toBoolean())
+        collectVersions(MODEL_CACHE.out.versions)
     } else {
-        PREDICT(samples, dna_model, embedders, models_dir, hf_home, model)
-        versions = versions.mix(PREDICT.out.versions)
-    }
+        // Checks that need no task, so that a mistake stops the run before any embedding
+        if (!params.input) {
+            error("--input is required in --mode ${params.mode}: a samplesheet CSV (see assets/schema_input.json)")
+        }
+        model = null
+        if (params.mode == 'predict') {
+            model = classifierFolder(params.model, embedders, dna_model, params.chunk_size)
+        }
+        if (params.mode == 'compare' && !(params.baseline in embedders)) {
+            error("--baseline '${params.baseline}' is not among --embedders (${embedders.join(',')}): the speedup and ΔF1 are measured against it, so compare it too or choose another baseline")
+        }
 
-    // One entry per process: tasks of the same process write identical files
+        samples = channel.fromList(samplesheetToList(params.input, "${projectDir}/assets/schema_input.json"))
+
+        // Model cache: checked offline before any embedding, so that a missing model
+        // stops the run at once, named, with the command that fills the cache.
+        // Embedding tasks start once the check has passed.
+        versions = channel.empty()
+        cache_folder = params.hf_home ? file(params.hf_home, checkIfExists: true) : []
+        hf_home = cache_folder
+        if (cached_models) {
+            MODEL_CACHE(cached_models, cache_folder, false)
+            hf_home = MODEL_CACHE.out.report.map { _report -> cache_folder }.first()
+            versions = versions.mix(MODEL_CACHE.out.versions)
+        }
+
+        if (params.mode == 'train') {
+            TRAIN(samples, dna_model, embedders, models_dir, hf_home)
+            versions = versions.mix(TRAIN.out.versions)
+        } else if (params.mode == 'compare') {
+            COMPARE(samples, dna_model, embedders, models_dir, hf_home)
+            versions = versions.mix(COMPARE.out.versions)
+        } else {
+            PREDICT(samples, dna_model, embedders, models_dir, hf_home, model)
+            versions = versions.mix(PREDICT.out.versions)
+        }
+        collectVersions(versions)
+    }
+}
+
+// pipeline_info/software_versions.yml: one entry per process (tasks of the same
+// process write identical files), and the pipeline's own
+def collectVersions(versions) {
+    def pipeline = """\
+        "Workflow":
+            virnucpro-nf: ${workflow.manifest.version}
+            nextflow: ${workflow.nextflow.version}
+            profile: ${workflow.profile}
+            container_engine: ${workflow.containerEngine ?: 'none'}
+        """.stripIndent()
     versions
         .map { yml -> yml.text }
         .unique()
+        .mix(channel.of(pipeline))
         .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: true, newLine: true)
 }
 

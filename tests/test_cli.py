@@ -226,3 +226,32 @@ def test_whole_preprocessing_chain_on_bundled_data(tmp_path):
     )
     shard_ids = (tmp_path / "train" / "train_00001.protein.fasta").read_text().count(">")
     assert shard_ids == split_ids > 0
+
+
+def test_cuda_out_of_memory_exits_75_with_one_error_line(capsys, monkeypatch):
+    import torch
+
+    from virnucpro.cli.common import new_app, run_app
+    from virnucpro.errors import EXIT_OUT_OF_MEMORY
+
+    app = new_app("Commands that fail.")
+
+    @app.command()
+    def load(size: int = 1) -> None:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore")
+
+    @app.command()
+    def other(size: int = 1) -> None:
+        raise ValueError("not a memory problem")
+
+    monkeypatch.setattr("sys.argv", ["prog", "load"])
+    with pytest.raises(SystemExit) as exit_info:
+        run_app(app)
+    assert exit_info.value.code == EXIT_OUT_OF_MEMORY
+    assert capsys.readouterr().err.splitlines() == [
+        "error: out of GPU memory (CUDA out of memory. Tried to allocate 2.00 GiB); "
+        "is another process using the GPU? (see nvidia-smi)"
+    ]
+    monkeypatch.setattr("sys.argv", ["prog", "other"])
+    with pytest.raises(ValueError, match="not a memory problem"):
+        run_app(app)

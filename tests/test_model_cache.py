@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import run_script
 
 from virnucpro.embedders.registry import EMBEDDERS, get_embedder
 from virnucpro.errors import InputError
@@ -58,3 +59,37 @@ def test_every_downloadable_embedder_is_pinned_to_a_commit():
     for name in downloadable - UNPINNED:
         revision = EMBEDDERS[name].revision
         assert revision is not None and len(revision) == 40 and int(revision, 16) >= 0, name
+
+
+def test_offline_check_reports_cached_models_and_skips_weightless_ones(tmp_path):
+    esm = get_embedder("esm2_650m")
+    snapshot = _fake_cache(tmp_path, esm.model_id, esm.revision)
+    (snapshot / "model.safetensors").write_bytes(b"x" * 1000)
+    report = tmp_path / "model_cache.tsv"
+    result = run_script(
+        "model_cache.py",
+        *("--embedder", "esm2_650m", "--embedder", "aa_composition"),
+        *("--embedder", "tiny_esm2", "--hf-home", tmp_path, "--offline", "--report", report),
+    )
+    assert result.returncode == 0, result.stderr
+    rows = report.read_text().splitlines()
+    assert rows == [
+        "embedder\tmodel_id\trevision\tfolder\tsize_bytes",
+        f"esm2_650m\t{esm.model_id}\t{esm.revision}\t{snapshot}\t1002",
+    ]
+
+
+def test_offline_check_lists_every_missing_model_in_one_error(tmp_path):
+    report = tmp_path / "model_cache.tsv"
+    result = run_script(
+        "model_cache.py",
+        *("--embedder", "esm2_3b", "--embedder", "fastesm2_650", "--embedder", "dna_composition"),
+        *("--hf-home", tmp_path, "--offline", "--report", report),
+    )
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert "2 model(s) missing from the model cache" in errors[0]
+    assert "esm2_3b (facebook/esm2_t36_3B_UR50D)" in errors[0]
+    assert "--embedder esm2_3b --embedder fastesm2_650" in errors[0]
+    assert not report.exists()

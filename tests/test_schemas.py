@@ -78,7 +78,7 @@ def test_input_schema_refuses_bad_rows():
 
 def test_fixed_choices_are_enums():
     params = schema_params()
-    assert params["mode"]["enum"] == ["predict", "train", "compare"]
+    assert params["mode"]["enum"] == ["predict", "train", "compare", "cache"]
     assert params["group_by"]["enum"] == ["genome", "none"]
     assert params["chunk_size"]["minimum"] == 1
 

@@ -7,14 +7,17 @@ Pipeline tasks never download: a dedicated step (``virnucpro model-cache``) fill
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import HfApi, snapshot_download
 from huggingface_hub.errors import LocalEntryNotFoundError
 
+from virnucpro.atomic import AtomicOutputs
 from virnucpro.embedders.registry import EmbedderSpec
 from virnucpro.errors import InputError
 
@@ -69,14 +72,23 @@ def model_directory(spec: EmbedderSpec, hf_home: Path | None = None) -> Path:
         ) from None
 
 
+def cached_specs(specs: Iterable[EmbedderSpec]) -> list[EmbedderSpec]:
+    """The embedders whose weights live in the cache: not the model-free baselines,
+    nor the bundled test models (read from their folder)."""
+    kept = []
+    for spec in specs:
+        if spec.needs_weights and spec.model_id is not None:
+            kept.append(spec)
+        else:
+            log.info("%s: no weights in the model cache", spec.name)
+    return kept
+
+
 def fill_cache(specs: Iterable[EmbedderSpec], hf_home: Path | None = None) -> list[Path]:
     """Download the pinned revision of each model into the cache (skipping what is there)."""
     home = resolve_hf_home(hf_home)
     folders = []
-    for spec in specs:
-        if not spec.needs_weights or spec.model_id is None:
-            log.info("%s: nothing to download", spec.name)
-            continue
+    for spec in cached_specs(specs):
         files = HfApi().list_repo_files(spec.model_id, revision=spec.revision)
         has_safetensors = any(name.endswith(".safetensors") for name in files)
         ignore = _FOREIGN_WEIGHTS + (["*.bin", "*.pt"] if has_safetensors else [])
@@ -86,3 +98,49 @@ def fill_cache(specs: Iterable[EmbedderSpec], hf_home: Path | None = None) -> li
         log.info("%s: %s@%s in %s", spec.name, spec.model_id, spec.revision or "main", folder)
         folders.append(Path(folder))
     return folders
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    """One model found in the cache: what a run will load, and how much disk it takes."""
+
+    embedder: str
+    model_id: str
+    revision: str
+    folder: Path
+    size_bytes: int
+
+
+def check_cache(specs: Iterable[EmbedderSpec], hf_home: Path | None = None) -> list[CachedModel]:
+    """Find every model offline; one error lists all that are missing, with the fill command."""
+    home = resolve_hf_home(hf_home)
+    found, missing = [], []
+    for spec in cached_specs(specs):
+        try:
+            folder = model_directory(spec, home)
+        except InputError:
+            missing.append(spec)
+            continue
+        size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+        found.append(CachedModel(spec.name, str(spec.model_id), folder.name, folder, size))
+        log.info("%s: %s@%s, %.1f GB", spec.name, spec.model_id, folder.name, size / 1e9)
+    if missing:
+        names = " ".join(f"--embedder {spec.name}" for spec in missing)
+        listed = ", ".join(f"{spec.name} ({spec.model_id})" for spec in missing)
+        raise InputError(
+            f"{len(missing)} model(s) missing from the model cache {home}: {listed}; fill it "
+            f"once, on a machine with internet: virnucpro model-cache {names} --hf-home {home} "
+            f"(or: nextflow run main.nf --mode cache --hf_home {home} ...)"
+        )
+    return found
+
+
+def write_cache_report(models: Iterable[CachedModel], path: Path) -> None:
+    """TSV of the models a run uses (embedder, repository, commit, folder, size)."""
+    with AtomicOutputs() as outputs:
+        writer = csv.writer(outputs.open(path), delimiter="\t", lineterminator="\n")
+        writer.writerow(["embedder", "model_id", "revision", "folder", "size_bytes"])
+        for model in models:
+            writer.writerow(
+                [model.embedder, model.model_id, model.revision, model.folder, model.size_bytes]
+            )

@@ -36,7 +36,8 @@ def new_app(help_text: str) -> typer.Typer:
 def run_app(app: typer.Typer) -> None:
     """Run ``app`` with INFO logging on stderr; errors print one ``error:`` line.
 
-    Bad input exits 1; a sequence too large for the device exits
+    Bad input exits 1; running out of GPU memory (a sequence too large for the
+    device, or a model that does not fit next to another process) exits
     ``EXIT_OUT_OF_MEMORY`` (75), which the pipeline retries with less work.
     """
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -48,3 +49,20 @@ def run_app(app: typer.Typer) -> None:
     except OutOfMemory as error:
         typer.echo(f"error: {error}", err=True)
         raise SystemExit(EXIT_OUT_OF_MEMORY) from None
+    except Exception as error:
+        if not _is_cuda_out_of_memory(error):
+            raise
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        typer.echo(
+            f"error: out of GPU memory ({first_line}); is another process using the GPU? "
+            "(see nvidia-smi)",
+            err=True,
+        )
+        raise SystemExit(EXIT_OUT_OF_MEMORY) from None
+
+
+def _is_cuda_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is torch's CUDA out-of-memory error, without importing torch
+    into commands that never load it."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(error, torch.cuda.OutOfMemoryError)

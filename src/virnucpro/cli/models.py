@@ -9,7 +9,7 @@ import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
 from virnucpro.embedders.registry import EMBEDDERS, get_embedder
-from virnucpro.model_cache import fill_cache
+from virnucpro.model_cache import check_cache, fill_cache, write_cache_report
 
 cache_app = new_app("Download pinned model revisions into a Hugging Face cache (needs internet).")
 tiny_app = new_app("Write the tiny random test models in the on-disk layout of the real ones.")
@@ -24,15 +24,33 @@ def model_cache_command(
     hf_home: Annotated[
         Path | None, typer.Option(help="Cache folder to fill [default: $HF_HOME].")
     ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Download nothing: check that every model is in the cache, and fail "
+            "listing the missing ones.",
+        ),
+    ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write a TSV of the cached models (revision, folder, size)."),
+    ] = None,
     version: VersionOption = False,
 ) -> None:
     """Fill the model cache once; every other step then runs offline (HF_HUB_OFFLINE=1).
 
     Only the pinned revision of each model is fetched, safetensors weights in
     preference to pickled ones; models already in the cache are not fetched
-    again. Embedders without weights (composition baselines) need nothing.
+    again. Embedders without weights (composition baselines) and the bundled
+    test models need nothing. Either way, the cache is then checked offline.
     """
-    fill_cache([get_embedder(name) for name in embedder], hf_home)
+    specs = [get_embedder(name) for name in embedder]
+    if not offline:
+        fill_cache(specs, hf_home)
+    models = check_cache(specs, hf_home)
+    if report is not None:
+        write_cache_report(models, report)
 
 
 @tiny_app.command(name="make-tiny-models")

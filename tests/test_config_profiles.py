@@ -1,0 +1,222 @@
+"""What every process gets from the config, per profile: containers, GPU options, retries.
+
+Nextflow cannot run here (no `nextflow config`), so tools/nextflow-lint/render_config.py
+evaluates nextflow.config with Nextflow's own config parser, applies the profiles and
+resolves each module's directives (process defaults < withLabel < withName, closures
+called with task.attempt, task.exitStatus and workflow.containerEngine). One JVM
+renders every request of this file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.nextflow
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = REPO / ".venv-nflint" / "bin" / "python"
+RENDER = REPO / "tools" / "nextflow-lint" / "render_config.py"
+VERSION = re.search(r"version\s*=\s*'([^']+)'", (REPO / "nextflow.config").read_text()).group(1)
+GPU_PROCESSES = {"EMBED_DNA", "EMBED_PROTEIN", "BENCHMARK_EMBEDDER"}
+ENGINE_GPU_OPTION = {"docker": "--gpus all", "singularity": "--nv", "apptainer": "--nv", None: ""}
+
+PROFILES = [
+    [],
+    ["docker"],
+    ["singularity"],
+    ["apptainer"],
+    ["conda"],
+    ["test"],
+    ["test", "docker"],
+    ["gpu"],
+    ["gpu", "docker"],
+    ["gpu", "singularity"],
+    ["gpu", "apptainer"],
+    ["gpu", "conda"],
+    ["slurm", "gpu", "apptainer"],
+]
+ENGINES = {"docker": "docker", "singularity": "singularity", "apptainer": "apptainer"}
+
+
+def render(requests: list[dict], root: Path = REPO) -> list[dict]:
+    if not PYTHON.exists():
+        pytest.fail(f"{PYTHON} is missing: run `make setup`")
+    result = subprocess.run(
+        [str(PYTHON), str(RENDER), "--root", str(root)],
+        input=json.dumps(requests),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@cache
+def rendered() -> dict[str, dict]:
+    """Every request this file checks, rendered in one run, keyed by a readable name."""
+    requests = {",".join(profiles) or "none": {"profiles": profiles} for profiles in PROFILES}
+    requests["gpu,docker max_forks=2"] = {
+        "profiles": ["gpu", "docker"],
+        "params": {"gpu_max_forks": 2},
+    }
+    for attempt in (1, 2, 3):
+        requests[f"oom attempt {attempt}"] = {
+            "profiles": ["gpu", "docker"],
+            "attempt": attempt,
+            "exit_status": 75,
+        }
+    for status in (1, 2, 137, 140):
+        requests[f"exit {status}"] = {"profiles": ["gpu", "docker"], "exit_status": status}
+    return dict(zip(requests, render(list(requests.values())), strict=True))
+
+
+def gpu_options(settings: dict) -> dict:
+    """The directives that give a task a GPU, as set for one process."""
+    return {
+        "accelerator": settings.get("accelerator"),
+        "containerOptions": settings.get("containerOptions") or "",
+        "clusterOptions": settings.get("clusterOptions") or "",
+    }
+
+
+def test_gpu_profile_labels_exactly_the_embedding_and_benchmark_modules():
+    processes = rendered()["none"]["processes"]
+    assert len(processes) == 14
+    labelled = {
+        name
+        for name, text in (
+            (path.parent.name.upper(), path.read_text())
+            for path in (REPO / "modules" / "local").glob("*/main.nf")
+        )
+        if "label 'process_gpu'" in text
+    }
+    assert labelled == GPU_PROCESSES
+
+
+@pytest.mark.parametrize("profiles", PROFILES, ids=[",".join(p) or "none" for p in PROFILES])
+def test_gpu_options_reach_only_gpu_tasks_and_only_with_the_gpu_profile(profiles):
+    result = rendered()[",".join(profiles) or "none"]
+    assert sorted(result["applied"]) == sorted(profiles), "a profile is missing from the config"
+    engine = next((ENGINES[p] for p in profiles if p in ENGINES), None)
+    assert result["engine"] == engine
+    for name, settings in result["processes"].items():
+        options = gpu_options(settings)
+        if name in GPU_PROCESSES and "gpu" in profiles:
+            assert options == {
+                "accelerator": 1,
+                "containerOptions": ENGINE_GPU_OPTION[engine],
+                "clusterOptions": "--gres=gpu:1",
+            }, name
+            assert settings["maxForks"] == 1, name
+        else:
+            assert options == {"accelerator": None, "containerOptions": "", "clusterOptions": ""}, (
+                name
+            )
+
+
+@pytest.mark.parametrize("profiles", PROFILES, ids=[",".join(p) or "none" for p in PROFILES])
+def test_every_process_runs_the_pipeline_image_or_environment(profiles):
+    result = rendered()[",".join(profiles) or "none"]
+    for name, settings in result["processes"].items():
+        assert settings["container"] == f"virnucpro-nf:{VERSION}", name
+        if "conda" in profiles:
+            assert Path(settings["conda"]) == REPO / "containers" / "environment.yml", name
+        else:
+            assert "conda" not in settings, name
+        assert settings.get("executor") == ("slurm" if "slurm" in profiles else None), name
+
+
+def test_conda_environment_file_exists_and_the_package_comes_from_src():
+    config = (REPO / "nextflow.config").read_text()
+    assert (REPO / "containers" / "environment.yml").is_file()
+    assert 'env.PYTHONPATH         = "${projectDir}/src"' in config
+
+
+def test_gpu_tasks_run_one_at_a_time_unless_configured():
+    two = rendered()["gpu,docker max_forks=2"]["processes"]
+    assert two["EMBED_DNA"]["maxForks"] == 2
+    assert two["EMBED_PROTEIN"]["maxForks"] == 2
+    # Timed runs never share the device, whatever the setting
+    assert two["BENCHMARK_EMBEDDER"]["maxForks"] == 1
+    assert all("maxForks" not in s for n, s in two.items() if n not in GPU_PROCESSES)
+
+
+def test_out_of_memory_is_retried_with_half_the_token_budget_each_time():
+    budgets = []
+    for attempt in (1, 2, 3):
+        processes = rendered()[f"oom attempt {attempt}"]["processes"]
+        assert all(s["errorStrategy"] == "retry" for s in processes.values())
+        assert all(s["maxRetries"] == 2 for s in processes.values())
+        dna = processes["EMBED_DNA"]["ext"]["args"]
+        protein = processes["EMBED_PROTEIN"]["ext"]["args"]
+        budget = int(re.search(r"--token-budget (\d+)", dna).group(1))
+        assert f"--token-budget {budget}" in protein
+        budgets.append(budget)
+        # The benchmark keeps the run's budget: speeds at different budgets do not compare
+        assert "--token-budget 16384" in processes["BENCHMARK_EMBEDDER"]["ext"]["args"]
+    assert budgets == [16384, 8192, 4096]
+
+
+@pytest.mark.parametrize(
+    ("status", "strategy"), [(1, "terminate"), (2, "terminate"), (137, "retry"), (140, "retry")]
+)
+def test_other_failures_stop_the_run_and_killed_tasks_are_retried(status, strategy):
+    processes = rendered()[f"exit {status}"]["processes"]
+    assert {s["errorStrategy"] for s in processes.values()} == {strategy}
+
+
+def test_test_profile_runs_tiny_models_on_cpu():
+    result = rendered()["test"]
+    params = result["params"]
+    assert params["device"] == "cpu" and params["precision"] == "fp32"
+    assert params["dna_model"] == "tiny_dnabert_s"
+    assert Path(params["models_dir"]) == REPO / "assets" / "models"
+    args = result["processes"]["EMBED_PROTEIN"]["ext"]["args"]
+    assert "--device cpu" in args and "--precision fp32" in args
+
+
+def test_renderer_follows_nextflow_precedence(tmp_path):
+    """The renderer itself, on a config whose outcome is worked out by hand."""
+    module = tmp_path / "modules" / "local" / "a" / "main.nf"
+    module.parent.mkdir(parents=True)
+    module.write_text("process ALPHA {\n    label 'big'\n    script:\n    'true'\n}\n")
+    other = tmp_path / "modules" / "local" / "b" / "main.nf"
+    other.parent.mkdir(parents=True)
+    other.write_text("process BETA {\n    label 'small'\n    script:\n    'true'\n}\n")
+    (tmp_path / "extra.config").write_text("process.queue = 'included'\n")
+    (tmp_path / "nextflow.config").write_text(
+        "params {\n    size = 1\n    name = 'config'\n}\n"
+        "process {\n"
+        "    queue = 'default'\n"
+        "    withName: 'ALPHA' {\n        maxForks = 3\n    }\n"
+        "    withLabel: 'big' {\n        maxForks = 5\n        queue = 'big'\n    }\n"
+        "    withLabel: '!big' {\n        ext.args = { \"--n ${params.size * task.attempt}\" }\n    }\n"
+        "}\n"
+        "profiles {\n"
+        "    second {\n        process.queue = 'second'\n    }\n"
+        "    first {\n        includeConfig 'extra.config'\n        params.name = 'first'\n    }\n"
+        "}\n"
+    )
+    plain, both = render(
+        [
+            {"profiles": [], "attempt": 2},
+            {"profiles": ["first", "second"], "params": {"size": 10}},
+        ],
+        root=tmp_path,
+    )
+    assert plain["processes"] == {
+        # withName wins over withLabel, whatever the order
+        "ALPHA": {"queue": "big", "maxForks": 3},
+        "BETA": {"queue": "default", "ext": {"args": "--n 2"}},
+    }
+    # Profiles apply in the order the config declares them; command-line params win
+    assert both["applied"] == ["second", "first"]
+    assert both["params"] == {"size": 10, "name": "first"}
+    assert both["processes"]["BETA"] == {"queue": "included", "ext": {"args": "--n 10"}}

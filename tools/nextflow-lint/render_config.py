@@ -1,0 +1,179 @@
+#!/usr/bin/env python3
+"""Render the settings every process gets from the pipeline config, per profile.
+
+Nextflow cannot run here, so ``nextflow config`` is not available. This evaluates
+``nextflow.config`` with Nextflow's own config parser (from the language server jar,
+see nextflow_lint.py) and ConfigRenderer.groovy, applies the selected profiles and
+command-line params, and resolves each process's directives as Nextflow does:
+``process`` defaults, then ``withLabel:`` selectors, then ``withName:`` selectors,
+closures called with ``task`` (attempt, exit status) and ``workflow`` (container
+engine). Tests use it to check which tasks get containers, GPU options and retries.
+
+Input (a file or stdin): a JSON list of requests
+``{"profiles": [...], "params": {...}, "attempt": 1, "exit_status": 0}``;
+output (stdout): a JSON list of ``{"profiles", "applied", "params", "executor",
+"engine", "processes": {NAME: {directive: value}}}``.
+Processes are read from ``modules/**/main.nf`` (name and labels).
+Run it with the interpreter of ``.venv-nflint``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from nextflow_lint import REPO_ROOT, SETUP_HINT, find_jar
+
+GROOVY = Path(__file__).with_name("ConfigRenderer.groovy")
+DIRECTIVES = (
+    "accelerator",
+    "clusterOptions",
+    "conda",
+    "container",
+    "containerOptions",
+    "errorStrategy",
+    "executor",
+    "ext",
+    "maxForks",
+    "maxRetries",
+    "queue",
+)
+PROCESS = re.compile(r"^process\s+(\w+)\s*\{", re.MULTILINE)
+LABEL = re.compile(r"^\s*label\s+'([^']+)'", re.MULTILINE)
+ENGINES = ("docker", "singularity", "apptainer", "podman", "charliecloud")
+
+
+def find_processes(root: Path) -> dict[str, list[str]]:
+    """Process name -> labels, for every module of the pipeline (one process per file)."""
+    processes = {}
+    for module in sorted(root.glob("modules/**/main.nf")):
+        text = module.read_text()
+        name = PROCESS.search(text)
+        if name:
+            processes[name.group(1)] = LABEL.findall(text)
+    return processes
+
+
+def selector_matches(key: str, name: str, labels: list[str]) -> bool:
+    """Whether a ``withName:``/``withLabel:`` key applies (regex, ``!`` negates)."""
+    kind, _, pattern = key.partition(":")
+    negate = pattern.startswith("!")
+    pattern = pattern.removeprefix("!")
+    candidates = [name] if kind == "withName" else labels
+    found = any(re.fullmatch(pattern, candidate) for candidate in candidates)
+    return found != negate
+
+
+def to_python(value: Any) -> Any:
+    """A Java/Groovy value as JSON-ready Python."""
+    import jpype
+
+    java = jpype.JClass
+    if isinstance(value, java("java.lang.Boolean")):  # before int: JPype boxes it as one
+        return bool(value.booleanValue())
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, java("java.lang.Number")):
+        number = float(value.doubleValue())
+        return int(number) if number.is_integer() else number
+    if isinstance(value, java("java.util.Map")):
+        return {str(k): to_python(value.get(k)) for k in value.keySet()}
+    if isinstance(value, java("java.util.List")):
+        return [to_python(v) for v in value]
+    return str(value)
+
+
+class Renderer:
+    """One JVM, the Groovy renderer compiled once, many requests."""
+
+    def __init__(self, jar: Path, root: Path) -> None:
+        import jpype
+
+        if not jpype.isJVMStarted():
+            jpype.startJVM(classpath=[str(jar)])
+        loader = jpype.JClass("groovy.lang.GroovyClassLoader")()
+        loader.parseClass(jpype.JClass("java.io.File")(str(GROOVY)))
+        self.rendered = jpype.JClass(loader.loadClass("RenderedConfig"))
+        self.jpype = jpype
+        self.root = root
+        self.processes = find_processes(root)
+
+    def render(self, request: dict[str, Any]) -> dict[str, Any]:
+        java = self.jpype.JClass
+        cli_params = java("java.util.LinkedHashMap")()
+        for key, value in request.get("params", {}).items():
+            cli_params.put(key, value)
+        profiles = java("java.util.ArrayList")()
+        for profile in request.get("profiles", []):
+            profiles.add(profile)
+        config = java("java.nio.file.Path").of(str(self.root / "nextflow.config"))
+        result = self.rendered.evaluate(config, profiles, cli_params)
+        settings = result.get("settings")
+        engine = next(
+            (e for e in ENGINES if (to_python(settings.get(e)) or {}).get("enabled") is True), None
+        )
+        integer = java("java.lang.Integer")  # as Nextflow's: a Long is never `in` [75, ...]
+        task = java("java.util.LinkedHashMap")()
+        task.put("attempt", integer.valueOf(int(request.get("attempt", 1))))
+        task.put("exitStatus", integer.valueOf(int(request.get("exit_status", 0))))
+        workflow = java("java.util.LinkedHashMap")()
+        workflow.put("containerEngine", engine)
+        process = settings.get("process") or java("java.util.LinkedHashMap")()
+        keys = [str(key) for key in process.keySet()]
+        rendered = {}
+        for name, labels in self.processes.items():
+            # Priority, lowest first: process defaults, withLabel, withName
+            scopes = [{key: process.get(key) for key in keys if ":" not in key}]
+            for kind in ("withLabel:", "withName:"):
+                scopes += [
+                    {str(k): block.get(k) for k in block.keySet()}
+                    for key in keys
+                    if key.startswith(kind) and selector_matches(key, name, labels)
+                    for block in [process.get(key)]
+                ]
+            chosen: dict[str, Any] = {}
+            for scope in scopes:
+                for directive, value in scope.items():
+                    if directive not in DIRECTIVES:
+                        continue
+                    resolved = to_python(self.rendered.resolve(value, task, workflow))
+                    if directive == "ext":
+                        chosen.setdefault("ext", {}).update(resolved)
+                    else:
+                        chosen[directive] = resolved
+            rendered[name] = chosen
+        return {
+            "profiles": request.get("profiles", []),
+            "applied": to_python(result.get("applied")),
+            "params": to_python(result.get("params")),
+            "engine": engine,
+            "processes": rendered,
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "requests", nargs="?", type=Path, help="JSON file of requests (default: stdin)"
+    )
+    parser.add_argument(
+        "--root", type=Path, default=REPO_ROOT, help="pipeline folder (with nextflow.config)"
+    )
+    args = parser.parse_args(argv)
+    jar = find_jar()
+    if jar is None:
+        print(f"render_config: the language server jar is missing: {SETUP_HINT}", file=sys.stderr)
+        return 2
+    text = args.requests.read_text() if args.requests else sys.stdin.read()
+    renderer = Renderer(jar, args.root.resolve())
+    json.dump([renderer.render(request) for request in json.loads(text)], sys.stdout, indent=1)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
