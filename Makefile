@@ -28,6 +28,7 @@ demo: $(VENV)/.installed
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/python scripts/params_table.py --check
 
 # Every test, the slow end-to-end ones included (plain `pytest` skips those).
 test: lint
