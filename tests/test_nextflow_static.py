@@ -39,6 +39,8 @@ BROKEN = {
     ),
     "bad_statement.config": ("process {\n    cpus = 2\n    memory 4.GB oops\n}\n", 3),
     "unknown_plugin.nf": ("include { foo } from 'plugin/nf-not-declared'\n", 1),
+    # nf-test files: Groovy syntax; the unclosed block is reported where it opens
+    "unclosed.nf.test": ('nextflow_process {\n    name "x"\n    test("a") {\n    }\n', 1),
 }
 
 VALID = {

@@ -51,8 +51,9 @@ class Problem:
         return f"{self.path}:{self.line}:{self.col}: {self.severity}: {self.message}"
 
 
-def find_sources(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
-    """Split files and directory trees into (scripts, configs), skipping run outputs and venvs."""
+def find_sources(paths: Iterable[Path]) -> tuple[list[Path], list[Path], list[Path]]:
+    """Split files and directory trees into (scripts, configs, nf-tests), skipping run outputs
+    and venvs."""
     found: set[Path] = set()
     for path in paths:
         if path.is_file():
@@ -63,7 +64,30 @@ def find_sources(paths: Iterable[Path]) -> tuple[list[Path], list[Path]]:
             found.update(Path(dirpath, f).resolve() for f in filenames if f not in SKIP_FILES)
     scripts = sorted(p for p in found if p.suffix == ".nf")
     configs = sorted(p for p in found if p.suffix == ".config")
-    return scripts, configs
+    nf_tests = sorted(p for p in found if p.name.endswith(".nf.test"))
+    return scripts, configs, nf_tests
+
+
+def check_nf_tests(files: list[Path]) -> list[Problem]:
+    """Syntax of nf-test files: their DSL is Groovy, so Groovy's own parser checks it
+    (names are resolved only when nf-test runs them)."""
+    import jpype
+
+    shell = jpype.JClass("groovy.lang.GroovyShell")()
+    compilation_failed = jpype.JClass(
+        "org.codehaus.groovy.control.MultipleCompilationErrorsException"
+    )
+    problems = []
+    for index, file in enumerate(files):
+        try:
+            shell.parse(file.read_text(), f"NfTest{index}")
+        except compilation_failed as failure:
+            error = failure.getErrorCollector().getError(0)
+            cause = error.getCause() if hasattr(error, "getCause") else None
+            line, col = (cause.getLine(), cause.getStartColumn()) if cause else (1, 1)
+            message = str(cause.getOriginalMessage()) if cause else str(failure.getMessage())
+            problems.append(Problem(display_path(file.as_uri()), line, col, "error", message))
+    return problems
 
 
 def project_config(start: Path) -> Path | None:
@@ -276,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
 
-    scripts, configs = find_sources(args.paths)
+    scripts, configs, nf_tests = find_sources(args.paths)
     root = Path(
         os.path.commonpath([p.resolve() if p.is_dir() else p.resolve().parent for p in args.paths])
     )
@@ -286,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
 
     server = LanguageServer(jar, root, args.plugin_registry)
     checked, problems = server.check(scripts, configs)
+    problems = sorted(problems + check_nf_tests(nf_tests))
+    checked += len(nf_tests)
     for problem in problems:
         print(problem, file=sys.stderr if problem.severity == "note" else sys.stdout)
     for plugin in sorted(server.unverified):
