@@ -2,9 +2,9 @@ process EMBED_DNA {
     tag "${meta.shard ?: meta.id} ${model}"
     label 'process_gpu'
 
-    // Exit status 75: one sequence does not fit in GPU memory even alone
-    // (retry with a smaller --token-budget). Retrying with the same arguments
-    // would fail again, so conf/base.config does not retry it yet.
+    // Exit status 75: out of GPU memory (one sequence alone, or a model next to
+    // another process). conf/base.config retries it; conf/modules.config halves
+    // the --token-budget on each attempt.
 
     input:
     tuple val(meta), path(nucleotide)
