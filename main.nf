@@ -39,6 +39,9 @@ workflow {
         if (!params.hf_home) {
             error("--mode cache fills the model cache folder given with --hf_home: give one, e.g. --hf_home /data/hf_cache, and pass the same folder to later runs")
         }
+        if (!cached_models) {
+            error("--mode cache: every model (${([dna_model] + embedders).join(', ')}) has a folder under --models_dir, so there is nothing to cache")
+        }
         hf_home = file(params.hf_home)
         hf_home.mkdirs()
         MODEL_CACHE(cached_models, hf_home, !params.offline.toString().toBoolean())
