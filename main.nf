@@ -32,7 +32,8 @@ workflow {
     }
     models_dir = params.models_dir ? file(params.models_dir, checkIfExists: true) : null
     // Models not given as folders under --models_dir come from the cache
-    cached_models = ([dna_model] + embedders).unique().sort().findAll { name -> !modelFolder(models_dir, name) }
+    models = ([dna_model] + embedders).unique().sort()
+    cached_models = models.findAll { name -> !modelFolder(models_dir, name) }
 
     if (params.mode == 'cache') {
         // The one entry that downloads: fill --hf_home (or, with --offline, check it)
@@ -40,7 +41,7 @@ workflow {
             error("--mode cache fills the model cache folder given with --hf_home: give one, e.g. --hf_home /data/hf_cache, and pass the same folder to later runs")
         }
         if (!cached_models) {
-            error("--mode cache: every model (${([dna_model] + embedders).join(', ')}) has a folder under --models_dir, so there is nothing to cache")
+            error("--mode cache: every model (${models.join(', ')}) has a folder under --models_dir, so there is nothing to cache")
         }
         hf_home = file(params.hf_home)
         hf_home.mkdirs()

@@ -57,7 +57,6 @@ class ConfigState {
     Map cliParams = [:]
     List<String> profiles = []
     List<String> applied = []
-    List<String> plugins = []
     Path projectDir
     GroovyShell shell
 }
@@ -124,9 +123,8 @@ abstract class RenderedConfig extends Script {
         }
     }
 
-    /** `plugins { id 'name@version' }`: recorded, not loaded. */
+    /** `plugins { id 'name@version' }`: no process setting comes from a plugin. */
     void id(String plugin) {
-        state.plugins << plugin
     }
 
     void withLabel(String selector, Closure body) {
@@ -170,7 +168,7 @@ abstract class RenderedConfig extends Script {
         script.state = state
         script.file = config
         script.run()
-        return [settings: state.root, params: state.params, applied: state.applied, plugins: state.plugins]
+        return [settings: state.root, params: state.params, applied: state.applied]
     }
 
     /** A directive's value for one task: closures are called with task and workflow. */

@@ -11,8 +11,8 @@ engine). Tests use it to check which tasks get containers, GPU options and retri
 
 Input (a file or stdin): a JSON list of requests
 ``{"profiles": [...], "params": {...}, "attempt": 1, "exit_status": 0}``;
-output (stdout): a JSON list of ``{"profiles", "applied", "params", "executor",
-"engine", "processes": {NAME: {directive: value}}}``.
+output (stdout): a JSON list of ``{"profiles", "applied", "params", "engine",
+"processes": {NAME: {directive: value}}}``.
 Processes are read from ``modules/**/main.nf`` (name and labels).
 Run it with the interpreter of ``.venv-nflint``.
 """
@@ -126,21 +126,22 @@ class Renderer:
         keys = [str(key) for key in process.keySet()]
         rendered = {}
         for name, labels in self.processes.items():
-            # Priority, lowest first: process defaults, withLabel, withName
-            scopes = [{key: process.get(key) for key in keys if ":" not in key}]
-            for kind in ("withLabel:", "withName:"):
-                scopes += [
-                    {str(k): block.get(k) for k in block.keySet()}
-                    for key in keys
-                    if key.startswith(kind) and selector_matches(key, name, labels)
-                    for block in [process.get(key)]
-                ]
+            # Priority, lowest first: process defaults, withLabel, withName (selector
+            # keys of the process scope are not directives, so they are skipped)
+            scopes = [process] + [
+                process.get(key)
+                for kind in ("withLabel:", "withName:")
+                for key in keys
+                if key.startswith(kind) and selector_matches(key, name, labels)
+            ]
             chosen: dict[str, Any] = {}
             for scope in scopes:
-                for directive, value in scope.items():
+                for directive in map(str, scope.keySet()):
                     if directive not in DIRECTIVES:
                         continue
-                    resolved = to_python(self.rendered.resolve(value, task, workflow))
+                    resolved = to_python(
+                        self.rendered.resolve(scope.get(directive), task, workflow)
+                    )
                     if directive == "ext":
                         chosen.setdefault("ext", {}).update(resolved)
                     else:
