@@ -18,7 +18,7 @@ virnucpro shard --nucleotide "$out/mixed_example.nucleotide.fasta" --protein "$o
 echo "== features: DNA once per shard, each protein embedder, merged (tiny test models, CPU)"
 for shard in "$out"/predict_shards/*.nucleotide.fasta; do
     name=$(basename "$shard" .nucleotide.fasta)
-    virnucpro embed-dna --model tiny_dnabert_s --input "$shard" --output "$out/features/$name.tiny_dnabert_s.dna.safetensors" \
+    virnucpro embed-dna --embedder tiny_dnabert_s --input "$shard" --output "$out/features/$name.tiny_dnabert_s.dna.safetensors" \
         --chunk-size 300 --precision fp32 --device cpu
     for embedder in tiny_esm2 aa_composition; do
         virnucpro embed-protein --embedder "$embedder" --input "$out/predict_shards/$name.protein.fasta" \

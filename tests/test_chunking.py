@@ -80,9 +80,10 @@ def test_chunk_fasta_drops_descriptions_and_reads_gzip(tmp_path):
         ("s1_chunk_1", "ACGTAC"),
         ("s1_chunk_2", "ACGTAC"),
         ("s1_chunk_3", "CGTACG"),
+        ("s2_chunk_1", ""),  # kept visible: the prediction tables list it as too_short
         ("s3_chunk_1", "AC"),
     ]
-    assert (summary.sequences, summary.empty_sequences, summary.chunks) == (3, 1, 4)
+    assert (summary.sequences, summary.empty_sequences, summary.chunks) == (3, 1, 5)
 
 
 def test_chunk_fasta_matches_reference_on_real_contigs(tmp_path, shared_data):

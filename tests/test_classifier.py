@@ -1,21 +1,18 @@
-"""The classifier: SPEC §4 architecture, deterministic training, checkpoints, legacy import, metrics."""
+"""The classifier: SPEC §4 architecture, deterministic training, checkpoints, metrics."""
 
 from __future__ import annotations
 
 import json
-import pickle
 
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from virnucpro.classifier import MLPClassifier as VirnucproMLP
 from virnucpro.classifier import load_classifier
 from virnucpro.errors import InputError
 from virnucpro.evaluation import bootstrap_metrics, evaluate_classifier
 from virnucpro.features import Features, write_features
-from virnucpro.legacy import convert_legacy_model
 from virnucpro.training import TrainingSettings, train_classifier
 
 DNA, PROTEIN = 6, 10
@@ -172,51 +169,3 @@ def test_metrics_by_hand():
     )  # 7 of 9 positive-negative pairs ordered right
     with pytest.raises(InputError, match="one class only"):
         bootstrap_metrics(np.ones(3, dtype=int), scores[:3], 10, 0)
-
-
-class MLPClassifier(nn.Module):
-    """The original tool's class layout: what its 300_model.pth pickles whole."""
-
-    def __init__(self, input_dim: int, hidden_dim: int, num_class: int) -> None:
-        super().__init__()
-        self.hidden_layer = nn.Linear(input_dim, hidden_dim)
-        self.batch_norm = nn.BatchNorm1d(hidden_dim)
-        self.relu = nn.ReLU()
-        self.dropout = nn.Dropout(0.5)
-        self.output_layer = nn.Linear(hidden_dim, num_class)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.output_layer(self.dropout(self.relu(self.batch_norm(self.hidden_layer(x)))))
-
-
-def test_legacy_model_is_converted_with_identical_outputs(tmp_path):
-    torch.manual_seed(3)
-    original = MLPClassifier(3328, 512, 2)
-    original.batch_norm.running_mean.uniform_(-1, 1)
-    original.batch_norm.running_var.uniform_(0.5, 2)
-    original.eval()
-    torch.save(original, tmp_path / "300_model.pth")
-    classifier = convert_legacy_model(tmp_path / "300_model.pth", tmp_path / "converted", 300)
-    loaded = load_classifier(tmp_path / "converted")
-    inputs = torch.randn(8, 3328)
-    with torch.inference_mode():
-        expected = torch.softmax(original(inputs), dim=1).numpy()
-    assert np.allclose(loaded.scores(inputs.numpy()), expected, atol=1e-6)
-    assert (
-        loaded.embedders == {"dna": "dnabert_s", "protein": "esm2_3b"} and loaded.chunk_size == 300
-    )
-    assert classifier.details["legacy"]["source"] == "300_model.pth"
-
-
-def test_legacy_import_refuses_foreign_code_and_other_shapes(tmp_path):
-    class Evil:
-        def __reduce__(self):
-            return (print, ("pwned",))
-
-    (tmp_path / "evil.pth").write_bytes(pickle.dumps(Evil()))
-    with pytest.raises(InputError, match="not an original VirNucPro model file"):
-        convert_legacy_model(tmp_path / "evil.pth", tmp_path / "out", 300)
-    torch.save(MLPClassifier(1280 + 768, 512, 2), tmp_path / "small.pth")
-    with pytest.raises(InputError, match="a 2048 -> 2 classifier, expected 3328 -> 2"):
-        convert_legacy_model(tmp_path / "small.pth", tmp_path / "out", 300)
-    assert not (tmp_path / "out").exists()

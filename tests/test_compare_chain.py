@@ -72,7 +72,7 @@ def test_compare_chain_on_shared_genomes(tmp_path, shared_data):
             tmp_path / "shards" / f"{shard}.nucleotide.fasta",
             "--output",
             dna,
-            "--model",
+            "--embedder",
             "dna_composition",
             *COMMON,
         )

@@ -24,8 +24,11 @@ class TableEncoder:
     dimension = 2
     pad_token_id = 0
 
-    def __init__(self, pool_excludes_ends: bool, fits: int | None = None) -> None:
+    def __init__(
+        self, pool_excludes_ends: bool, fits: int | None = None, max_pooled: int | None = None
+    ) -> None:
         self.pool_excludes_ends = pool_excludes_ends
+        self.max_pooled = max_pooled
         self.fits = fits  # largest batch that "fits in memory"
         self.batches: list[int] = []
 
@@ -63,6 +66,20 @@ def test_mean_pool_excludes_bos_eos_and_padding():
     assert mean_pool(hidden, mask, exclude_ends=True).tolist() == [[15.0], [30.0]]
     # DNABERT-S style: every real token, [CLS] and [SEP] included, padding excluded.
     assert mean_pool(hidden, mask, exclude_ends=False).tolist() == [[33.0 / 4], [33.0 / 3]]
+
+
+def test_mean_pool_stops_after_max_pooled_tokens():
+    # Tokens [BOS 10 20 30 EOS] and [BOS 40 EOS PAD PAD]: at most two tokens after BOS.
+    hidden = torch.tensor(
+        [[[1.0], [10.0], [20.0], [30.0], [2.0]], [[1.0], [40.0], [2.0], [99.0], [99.0]]]
+    )
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    assert mean_pool(hidden, mask, True, max_pooled=2).tolist() == [[15.0], [40.0]]
+    assert mean_pool(hidden, mask, True).tolist() == [[20.0], [40.0]]
+    # The encoder's limit is applied in the extraction loop too.
+    encoder = TableEncoder(pool_excludes_ends=True, max_pooled=2)
+    vector = embed_sequences(encoder, ["ACW"], torch.device("cpu"))[0]
+    assert vector.tolist() == [(ord("A") + ord("C")) / 2, ord("A") + ord("C")]
 
 
 def test_mean_pool_is_float32_from_bf16_states():

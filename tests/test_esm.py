@@ -20,7 +20,7 @@ from virnucpro.embedders.esm import (
     tiny_esm_tensors,
     write_tiny_esm,
 )
-from virnucpro.embedding import mean_pool
+from virnucpro.embedding import embed_sequences, mean_pool
 from virnucpro.errors import InputError
 
 CPU = torch.device("cpu")
@@ -265,14 +265,30 @@ def test_tokenize_matches_esm_tokenizer_and_maps_unknown_letters_to_unk(tiny, en
         assert encoder.tokenize(sequence) == tokenizer.encode(sequence), sequence
 
 
-def test_truncation_keeps_the_first_residues(tiny, encoder):
-    short = load_esm(tiny["esm"], CPU, torch.float32, max_residues=5)
-    assert short.tokenize("MKVLAAGIV") == [0, *encoder.tokenize("MKVLA")[1:-1], 2]
-    assert short.tokenize("MKV") == encoder.tokenize("MKV")
-    protein = random_protein(1500)
+def test_long_proteins_are_read_whole_and_only_the_mean_stops_at_residue_1024(encoder):
+    # SPEC §4: BOS + all 1212 residues + EOS go through the model; the mean covers
+    # residues 1..1024 of those states (not the states of a protein cut to 1024).
+    protein = random_protein(1212)
     tokens = encoder.tokenize(protein)
-    assert len(tokens) == 1026 and tokens[0] == 0 and tokens[-1] == 2
-    assert tokens == encoder.tokenize(protein[:1024])
+    assert len(tokens) == 1214 and tokens[0] == 0 and tokens[-1] == 2
+    states, _ = run(encoder, [protein])
+    expected = states[0, 1:1025].mean(dim=0)
+    vector = embed_sequences(encoder, [protein], CPU)[0]
+    assert torch.allclose(torch.from_numpy(vector), expected, atol=1e-6)
+    cut = embed_sequences(encoder, [protein[:1024]], CPU)[0]
+    assert not torch.allclose(torch.from_numpy(cut), expected, atol=1e-4)
+    # Batched with a short protein, padding included, the vector stays the same.
+    batched = embed_sequences(encoder, [protein, "MKV"], CPU, token_budget=10**6)[0]
+    assert torch.allclose(torch.from_numpy(batched), expected, atol=1e-5)
+
+
+def test_pooled_residues_sets_where_the_mean_stops(tiny, encoder):
+    five = load_esm(tiny["esm"], CPU, torch.float32, pooled_residues=5)
+    protein = "MKVLAAGIVW"
+    assert five.tokenize(protein) == encoder.tokenize(protein)
+    states, _ = run(five, [protein])
+    vector = embed_sequences(five, [protein], CPU)[0]
+    assert torch.allclose(torch.from_numpy(vector), states[0, 1:6].mean(dim=0), atol=1e-6)
 
 
 def test_without_vocab_txt_the_fixed_esm2_alphabet_is_used(tiny, encoder, tmp_path):

@@ -222,7 +222,7 @@ def test_embed_and_merge_commands(tmp_path):
             nucleotide,
             "--output",
             tmp_path / "nt.st",
-            "--model",
+            "--embedder",
             "dna_composition",
             "--chunk-size",
             "300",

@@ -93,3 +93,20 @@ def test_contract_check_catches_an_unknown_option():
 def test_ext_args_are_found():
     assert ext_args_options("CHUNK_SEQUENCES") == ["--chunk-size"]
     assert "--group-by" in ext_args_options("SPLIT_DATASET")
+
+
+UNQUOTED = re.compile(r"(?<![\w-])--[a-z][a-z-]* \$\{")
+
+
+@pytest.mark.parametrize("module", MODULES, ids=[module.parent.name for module in MODULES])
+def test_module_scripts_quote_every_value_they_interpolate(module):
+    # Names and staged file names go to the shell in single quotes, so a character
+    # the checks missed cannot split an argument or run a command.
+    block = script_block(module)
+    assert not UNQUOTED.findall(block), f"{module}: unquoted {UNQUOTED.findall(block)}"
+    assert "'${" in block
+
+
+def test_quoting_check_catches_an_unquoted_value():
+    assert UNQUOTED.findall('chunk_sequences.py --input ${sequences} --output "x"')
+    assert not UNQUOTED.findall("chunk_sequences.py --input '${sequences}'")

@@ -10,6 +10,8 @@ import pytest
 from conftest import ROOT
 from jsonschema import Draft202012Validator
 
+from virnucpro.names import SAFE_NAME
+
 PIPELINE_SCHEMA = json.loads((ROOT / "nextflow_schema.json").read_text())
 INPUT_SCHEMA = json.loads((ROOT / "assets" / "schema_input.json").read_text())
 
@@ -74,6 +76,25 @@ def test_input_schema_refuses_bad_rows():
     assert not validator.is_valid([{**good, "label": "virus"}])
     assert not validator.is_valid([{"sample": "a"}])
     assert not validator.is_valid([{**good, "sequences": "a.txt"}])
+
+
+@pytest.mark.parametrize(
+    "sample", ["../x", "a/b", "a;b", "$(touch x)", "`id`", ".hidden", "-rf", "a'b", "é"]
+)
+def test_sample_names_outside_the_safe_set_are_refused(sample):
+    # Sample names become file names that module scripts interpolate.
+    validator = Draft202012Validator(INPUT_SCHEMA)
+    assert not validator.is_valid([{"sample": sample, "sequences": "a.fasta"}])
+    assert validator.is_valid([{"sample": "NC_001.2-x_y", "sequences": "a.fasta"}])
+    pattern = INPUT_SCHEMA["items"]["properties"]["sample"]["pattern"]
+    assert pattern == f"^{SAFE_NAME.pattern}$"  # the same rule as the Python commands'
+
+
+@pytest.mark.parametrize("path", ["a'b.fasta", "$(id).fa", "x;y.fa", "a b.fa", "`x`.fa"])
+def test_sequence_paths_with_shell_characters_are_refused(path):
+    validator = Draft202012Validator(INPUT_SCHEMA)
+    assert not validator.is_valid([{"sample": "a", "sequences": path}])
+    assert validator.is_valid([{"sample": "a", "sequences": "/data/run-1/x_y.fasta.gz"}])
 
 
 def test_fixed_choices_are_enums():

@@ -81,14 +81,17 @@ def test_dnabert_s_pool_includes_cls_and_sep():
     assert not np.allclose(vector, states[1:-1].mean(0).numpy(), atol=1e-4)
 
 
-def test_proteins_are_truncated_at_1024_residues():
-    encoder = _encoder("tiny_esm2")
+@pytest.mark.parametrize("trust_remote_code", [False, True])
+def test_proteins_longer_than_1024_residues_are_read_whole(trust_remote_code):
+    spec = get_embedder("tiny_esm2")
+    encoder = load_encoder(spec, model_directory(spec), CPU, torch.float32, trust_remote_code)
     rng = np.random.default_rng(0)
-    protein = "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), 1500))
-    assert len(encoder.tokenize(protein)) == 1026
-    long, cut = embed_sequences(encoder, [protein, protein[:1024]], CPU)
-    assert np.array_equal(long, cut)
-    assert not np.allclose(cut, embed_sequences(encoder, [protein[:1000]], CPU)[0])
+    protein = "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), 1212))
+    assert len(encoder.tokenize(protein)) == 1214
+    whole, cut = embed_sequences(encoder, [protein, protein[:1024]], CPU)
+    # The residues after 1024 change the states of the first 1024 through attention.
+    assert np.abs(whole - cut).max() > 1e-3
+    assert np.abs(whole - embed_sequences(_encoder("tiny_esm2"), [protein], CPU)[0]).max() <= 1e-5
 
 
 def test_fastesm_layout_gives_the_same_vectors_as_esm_layout(shared_data):
@@ -106,7 +109,7 @@ def test_embed_commands_with_tiny_models(tmp_path):
     for script, *args in [
         (
             "embed_dna.py",
-            "--model",
+            "--embedder",
             "tiny_dnabert_s",
             "--input",
             nucleotide,
@@ -130,7 +133,9 @@ def test_embed_commands_with_tiny_models(tmp_path):
     assert aa.metadata["model_id"] == "bundled:tiny_fastesm2" and aa.metadata["precision"] == "fp32"
     result = run_script(
         "embed_dna.py",
-        "--model",
+        "--embedder",
+        "tiny_dnabert_s",
+        "--model-dir",
         ROOT / "assets" / "models" / "tiny_dnabert_s",
         "--input",
         nucleotide,

@@ -35,21 +35,16 @@ workflow PREDICT {
         .groupTuple()
         .map { id, shards -> [id, shards.toSorted { a, b -> a[0] <=> b[0] }.collect { shard -> shard[1] }] }
 
-    // Each sample with its frames report (every chunk, no_frame ones included)
-    // and its input FASTA. A sample without any stop-free frame has no shard,
-    // hence no features and nothing to classify: say so instead of dropping it.
+    // Each sample with its frames report (every chunk, no_frame and too_short
+    // ones included) and its input FASTA. A sample without any stop-free frame
+    // has no shard, hence no features: it is classified with none, so that each
+    // of its sequences still gets a row in the tables.
     reports = SELECT_FRAMES.out.report.map { meta, report -> [meta.id, meta, report] }
     inputs = samples.map { meta, fasta -> [meta.id, fasta] }
     to_classify = reports
         .join(inputs, failOnMismatch: true, failOnDuplicate: true)
         .join(features_per_sample, remainder: true)
-        .filter { id, _meta, _report, _fasta, features ->
-            if (!features) {
-                log.warn("Sample '${id}' has no chunk with a stop-free frame: nothing to classify (see its frames report)")
-            }
-            features != null
-        }
-        .map { _id, meta, report, fasta, features -> [meta, model, features, report, fasta] }
+        .map { _id, meta, report, fasta, features -> [meta, model, features ?: [], report, fasta] }
     CLASSIFY(to_classify)
 
     emit:

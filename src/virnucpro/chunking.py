@@ -10,7 +10,7 @@ from itertools import accumulate
 
 from virnucpro.atomic import AtomicOutputs
 from virnucpro.errors import InputError
-from virnucpro.seqfiles import read_fasta, write_fasta
+from virnucpro.seqfiles import read_dna, write_fasta
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,15 @@ def chunk_bounds(length: int, chunk_size: int) -> list[tuple[int, int]]:
 
 
 def chunk_records(records: Iterable[tuple[str, str]], chunk_size: int) -> Iterator[tuple[str, str]]:
-    """``(chunk_id, sequence)`` for every chunk of every record, ids ``{id}_chunk_{i}``."""
+    """``(chunk_id, sequence)`` for every chunk of every record, ids ``{id}_chunk_{i}``.
+
+    An empty record gives one empty chunk (the original tool gave none), so that
+    it still reaches the prediction tables, as ``too_short``, instead of vanishing.
+    """
     check_chunk_size(chunk_size)
     for record_id, sequence in records:
-        for number, (start, end) in enumerate(chunk_bounds(len(sequence), chunk_size), start=1):
+        bounds = chunk_bounds(len(sequence), chunk_size) or [(0, 0)]
+        for number, (start, end) in enumerate(bounds, start=1):
             yield f"{record_id}_chunk_{number}", sequence[start:end]
 
 
@@ -68,12 +73,12 @@ def chunk_fasta(
     summary = ChunkSummary()
     with AtomicOutputs() as outputs:
         output = outputs.open(output_path)
-        for record_id, sequence in read_fasta(input_path):
+        for record_id, sequence in read_dna(input_path):
             summary.sequences += 1
             summary.bases += len(sequence)
             if not sequence:
                 summary.empty_sequences += 1
-                log.warning("sequence '%s' is empty: no chunks", record_id)
+                log.warning("sequence '%s' is empty: one empty chunk (too_short)", record_id)
             for chunk_id, chunk in chunk_records([(record_id, sequence)], chunk_size):
                 write_fasta(output, chunk_id, chunk)
                 summary.chunks += 1

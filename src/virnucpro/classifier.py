@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save
 from torch import nn
 
 from virnucpro import __version__
 from virnucpro.atomic import AtomicOutputs
 from virnucpro.errors import InputError
-from virnucpro.features import Features
+from virnucpro.features import Features, deterministic_safetensors
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,9 @@ FORMAT = "virnucpro-classifier/1"
 WEIGHTS = "model.safetensors"
 METADATA = "classifier.json"
 LABELS = ("others", "virus")  # class 0, class 1
+MODALITIES = ("dna", "protein")
+# Far above any real embedding (ESM2-15B is 5120-d): a larger value is a corrupt file.
+_MAX_DIMENSION = 1 << 16
 
 
 class MLPClassifier(nn.Module):
@@ -117,7 +121,7 @@ class Classifier:
             name: tensor.detach().contiguous() for name, tensor in self.model.state_dict().items()
         }
         with AtomicOutputs() as outputs:
-            save_file(state, outputs.reserve(folder / WEIGHTS))
+            outputs.write_bytes(folder / WEIGHTS, deterministic_safetensors(save(state)))
             outputs.open(folder / METADATA).write(
                 json.dumps(metadata, indent=2, sort_keys=True) + "\n"
             )
@@ -135,48 +139,103 @@ def features_description(features: Features) -> tuple[dict[str, str], dict[str, 
     return embedders, dimensions, int(meta["chunk_size"]), meta["precision"]
 
 
+# Keys every classifier.json must hold.
+_FIELDS = (
+    "format",
+    "input_dimension",
+    "hidden",
+    "dropout",
+    "embedders",
+    "dimensions",
+    "chunk_size",
+    "precision",
+)
+
+
+def _read_metadata(file: Path) -> dict[str, Any]:
+    """``classifier.json``, checked field by field: one clear line for any defect."""
+    try:
+        metadata = json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"{file}: not valid JSON ({error})") from None
+    if not isinstance(metadata, dict):
+        raise InputError(f"{file}: not a JSON object")
+    if metadata.get("format") != FORMAT:
+        raise InputError(f"{file}: not a virnucpro classifier (format {metadata.get('format')!r})")
+    missing = [key for key in _FIELDS if key not in metadata]
+    if missing:
+        raise InputError(f"{file}: lacks {', '.join(missing)}")
+
+    def whole(value: Any, low: int, high: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+    wrong = [
+        key
+        for key in ("input_dimension", "hidden", "chunk_size")
+        if not whole(metadata[key], 1, _MAX_DIMENSION if key != "chunk_size" else 1 << 20)
+    ]
+    for key in ("embedders", "dimensions"):
+        value = metadata[key]
+        if not isinstance(value, dict) or sorted(value) != sorted(MODALITIES):
+            wrong.append(f"{key} (needs 'dna' and 'protein')")
+    if not wrong:
+        if not all(isinstance(name, str) and name for name in metadata["embedders"].values()):
+            wrong.append("embedders")
+        if not all(whole(d, 1, _MAX_DIMENSION) for d in metadata["dimensions"].values()):
+            wrong.append("dimensions")
+    dropout = metadata["dropout"]
+    if not isinstance(dropout, int | float) or isinstance(dropout, bool) or not 0 <= dropout < 1:
+        wrong.append("dropout")
+    if not isinstance(metadata["precision"], str):
+        wrong.append("precision")
+    if wrong:
+        raise InputError(f"{file}: invalid {', '.join(wrong)}")
+    if sum(metadata["dimensions"].values()) != metadata["input_dimension"]:
+        raise InputError(
+            f"{file}: dimensions {metadata['dimensions']} do not add up to "
+            f"{metadata['input_dimension']}"
+        )
+    return metadata
+
+
+def _read_weights(file: Path, model: MLPClassifier) -> dict[str, torch.Tensor]:
+    """The weights of ``file``, which must be exactly the tensors of ``model``."""
+    expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+    try:
+        with safe_open(file, "pt") as handle:
+            shapes = {name: tuple(handle.get_slice(name).get_shape()) for name in handle.keys()}  # noqa: SIM118
+            if shapes != expected:
+                wrong = sorted(set(shapes.items()) ^ set(expected.items()))
+                raise InputError(
+                    f"{file}: weights do not fit classifier.json (e.g. {wrong[0][0]} {wrong[0][1]})"
+                )
+            return {name: handle.get_tensor(name) for name in expected}
+    except (SafetensorError, OSError) as error:
+        raise InputError(f"{file}: not a readable safetensors file ({error})") from None
+
+
 def load_classifier(folder: Path) -> Classifier:
-    """Read a checkpoint folder, checking its format and that weights fit the metadata."""
+    """Read a checkpoint folder, checking its metadata and that the weights fit it."""
     folder = Path(folder)
     metadata_file, weights_file = folder / METADATA, folder / WEIGHTS
     for file in (metadata_file, weights_file):
         if not file.is_file():
             raise InputError(f"{folder}: not a classifier checkpoint (no {file.name})")
-    try:
-        metadata = json.loads(metadata_file.read_text())
-    except json.JSONDecodeError as error:
-        raise InputError(f"{metadata_file}: not valid JSON ({error})") from None
-    if metadata.get("format") != FORMAT:
-        raise InputError(
-            f"{metadata_file}: not a virnucpro classifier (format {metadata.get('format')!r})"
-        )
-    dimensions = {key: int(value) for key, value in metadata["dimensions"].items()}
-    if sum(dimensions.values()) != metadata["input_dimension"]:
-        raise InputError(
-            f"{metadata_file}: dimensions {dimensions} do not add up to {metadata['input_dimension']}"
-        )
+    metadata = _read_metadata(metadata_file)
+    with torch.device("meta"):
+        shapes = MLPClassifier(metadata["input_dimension"], metadata["hidden"], metadata["dropout"])
+    state = _read_weights(weights_file, shapes)
     model = MLPClassifier(metadata["input_dimension"], metadata["hidden"], metadata["dropout"])
-    try:
-        model.load_state_dict(load_file(weights_file))
-    except RuntimeError as error:
-        raise InputError(f"{weights_file}: weights do not fit {metadata_file}: {error}") from None
+    model.load_state_dict(state)
+    if not all(bool(torch.isfinite(tensor).all()) for tensor in state.values()):
+        raise InputError(f"{weights_file}: the weights hold NaN or Inf")
     model.eval()
-    known = {
-        "format",
-        "input_dimension",
-        "hidden",
-        "dropout",
-        "embedders",
-        "dimensions",
-        "chunk_size",
-        "precision",
-        "tool_version",
-    }
+    known = {*_FIELDS, "tool_version"}
     details = {key: value for key, value in metadata.items() if key not in known}
     return Classifier(
         model,
         metadata["embedders"],
-        dimensions,
+        dict(metadata["dimensions"]),
         metadata["chunk_size"],
         metadata["precision"],
         details,

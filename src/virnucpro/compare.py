@@ -97,11 +97,12 @@ def _cell(row: dict[str, Any], key: str) -> str:
 
 
 def _markdown(rows: list[dict[str, Any]], baseline: str, context: dict[str, str]) -> str:
-    def interval(row: dict[str, Any], name: str) -> str:
-        return f"{row[name]:.3f} [{row[name + '_low']:.3f}, {row[name + '_high']:.3f}]"
-
     def number(value: float | None, pattern: str) -> str:
         return "n/a" if value is None else format(value, pattern)
+
+    def interval(row: dict[str, Any], name: str) -> str:
+        low, high = (number(row[f"{name}_{end}"], ".3f") for end in ("low", "high"))
+        return f"{number(row[name], '.3f')} [{low}, {high}]"
 
     lines = [
         f"Baseline: **{baseline}**. "

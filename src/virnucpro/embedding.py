@@ -48,13 +48,17 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def check_token_budget(token_budget: int) -> None:
+    if token_budget < 1:
+        raise InputError(f"token budget must be at least 1, got {token_budget}")
+
+
 def token_batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
     """Indices grouped longest first so that count x longest <= budget in every batch.
 
     A sequence longer than the budget gets a batch of its own.
     """
-    if token_budget < 1:
-        raise InputError(f"token budget must be at least 1, got {token_budget}")
+    check_token_budget(token_budget)
     batches: list[list[int]] = []
     for index in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
         batch = batches[-1] if batches else None
@@ -66,14 +70,23 @@ def token_batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
 
 
 def mean_pool(
-    hidden: torch.Tensor, attention_mask: torch.Tensor, exclude_ends: bool
+    hidden: torch.Tensor,
+    attention_mask: torch.Tensor,
+    exclude_ends: bool,
+    max_pooled: int | None = None,
 ) -> torch.Tensor:
-    """Float32 mean of the hidden states over real tokens (without the first and last if asked)."""
+    """Float32 mean of the hidden states over real tokens.
+
+    Without the first and last token if asked, and over at most ``max_pooled``
+    tokens after the first (the states of later tokens still saw the whole input).
+    """
     weights = attention_mask.to(torch.float32)
     if exclude_ends:
         rows = torch.arange(len(weights), device=weights.device)
         weights[:, 0] = 0
         weights[rows, attention_mask.sum(dim=1) - 1] = 0
+    if max_pooled is not None:
+        weights[:, 1 + max_pooled :] = 0
     counts = weights.sum(dim=1, keepdim=True)
     if bool((counts == 0).any()):
         raise InputError("a sequence has no token to pool (empty sequence)")
@@ -98,7 +111,8 @@ def embed_batch(
         input_ids, attention_mask = _pad(token_lists, encoder.pad_token_id, device)
         hidden = encoder.hidden_states(input_ids, attention_mask)
         # .cpu() waits for the device to finish before the values are read.
-        return mean_pool(hidden, attention_mask, encoder.pool_excludes_ends).cpu().numpy()
+        pooled = mean_pool(hidden, attention_mask, encoder.pool_excludes_ends, encoder.max_pooled)
+        return pooled.cpu().numpy()
     except torch.cuda.OutOfMemoryError:
         if device.type == "cuda":
             torch.cuda.empty_cache()

@@ -3,6 +3,8 @@
 #: Exit status of an embedding step when one sequence alone does not fit in GPU
 #: memory: the pipeline retries such a task with a smaller token budget.
 EXIT_OUT_OF_MEMORY = 75
+#: Exit status of a usage error (unknown or missing option, value out of range), as Click's.
+EXIT_USAGE = 2
 
 
 class InputError(Exception):

@@ -38,8 +38,11 @@ def bootstrap_metrics(
 ) -> dict[str, dict[str, float]]:
     """Each metric with its 2.5% and 97.5% percentiles over seeded resamples of the test set.
 
-    Resamples holding one class only have no AUROC and are left out of its interval.
+    Resamples holding one class only have no AUROC and are left out of its interval;
+    a bound that cannot be computed is None (``null`` in JSON, never ``NaN``).
     """
+    if resamples < 1:
+        raise InputError(f"bootstrap resamples must be at least 1, got {resamples}")
     if len(set(labels.tolist())) < 2:
         raise InputError("the test set holds one class only: metrics need viral and host frames")
     predicted = scores.argmax(axis=1)
@@ -54,11 +57,11 @@ def bootstrap_metrics(
                 draws[name].append(metric(labels[pick], predicted[pick], virus[pick]))
     result = {}
     for name, metric in METRICS.items():
-        low, high = np.percentile(draws[name], [2.5, 97.5]) if draws[name] else (np.nan, np.nan)
+        low, high = np.percentile(draws[name], [2.5, 97.5]) if draws[name] else (None, None)
         result[name] = {
             "value": float(metric(labels, predicted, virus)),
-            "low": float(low),
-            "high": float(high),
+            "low": None if low is None else float(low),
+            "high": None if high is None else float(high),
         }
     return result
 
@@ -99,7 +102,9 @@ def evaluate_classifier(
     }
     out = Path(output_dir)
     with AtomicOutputs() as outputs:
-        outputs.open(out / "evaluation.json").write(json.dumps(result, indent=2) + "\n")
+        outputs.open(out / "evaluation.json").write(
+            json.dumps(result, indent=2, allow_nan=False) + "\n"
+        )
         table = outputs.open(out / "test_predictions.tsv")
         table.write("frame_id\tlabel\tprediction\tscore1\tscore2\n")
         for frame_id, label, (others, virus) in zip(test.ids, test.labels, scores, strict=True):

@@ -11,22 +11,27 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import time
 from pathlib import Path
 
 import numpy as np
 
 from virnucpro import __version__
+from virnucpro.chunking import check_chunk_size
 from virnucpro.embedders.composition import amino_acid_composition, nucleotide_composition
 from virnucpro.embedders.loader import load_encoder
 from virnucpro.embedders.registry import Architecture, EmbedderSpec, Modality
-from virnucpro.embedding import embed_sequences, resolve_device, torch_dtype
+from virnucpro.embedding import check_token_budget, embed_sequences, resolve_device, torch_dtype
 from virnucpro.errors import InputError
 from virnucpro.features import Features, read_metadata, write_features
 from virnucpro.model_cache import model_directory
-from virnucpro.seqfiles import check_nucleotide, check_protein, read_fasta
+from virnucpro.seqfiles import read_dna, read_proteins
 
 log = logging.getLogger(__name__)
+
+# A Hugging Face snapshot folder is named after the commit it holds.
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
@@ -67,6 +72,7 @@ class SequenceEmbedder:
         hf_home: Path | None = None,
         trust_remote_code: bool = False,
     ) -> None:
+        check_token_budget(token_budget)
         self.spec, self.precision, self.token_budget = spec, precision, token_budget
         self.device = resolve_device(device)
         dtype = torch_dtype(precision)
@@ -92,9 +98,16 @@ class SequenceEmbedder:
         if model_dir is not None:
             self.model_id, self.revision = str(model_dir), "local"
         elif spec.model_id is not None:
-            self.model_id, self.revision = spec.model_id, spec.revision or "main"
+            # The commit actually loaded, also for an embedder not pinned in the registry.
+            commit = folder.name if _COMMIT.fullmatch(folder.name) else None
+            self.model_id, self.revision = spec.model_id, commit or spec.revision or "main"
         else:
             self.model_id, self.revision = f"bundled:{spec.bundled}", "bundled"
+
+    @property
+    def dimension(self) -> int:
+        """Width of the vectors, from the model's config (or the composition's size)."""
+        return (self._featurizer or self._encoder).dimension
 
     def tokens(self, sequences: list[str]) -> int:
         """Tokens the model reads for ``sequences`` (residues or bases for composition)."""
@@ -108,6 +121,11 @@ class SequenceEmbedder:
         if self._featurizer is not None:
             return self._featurizer.embed(upper)
         return embed_sequences(self._encoder, upper, self.device, self.token_budget)
+
+
+def read_frames(path: str | os.PathLike[str], modality: Modality) -> list[tuple[str, str]]:
+    """The frames an embedder of ``modality`` reads: DNA (RNA read as DNA) or proteins."""
+    return list(read_dna(path) if modality is Modality.dna else read_proteins(path))
 
 
 def extract_features(
@@ -124,9 +142,10 @@ def extract_features(
 ) -> bool:
     """Embed every record of ``input_path`` with ``spec``; False if the output was already done."""
     output = Path(output_path)
-    torch_dtype(precision), resolve_device(device)  # refuse bad options before any work
-    check = check_nucleotide if spec.modality is Modality.dna else check_protein
-    records = list(read_fasta(input_path, check))
+    # Refuse bad options before any work.
+    torch_dtype(precision), resolve_device(device), check_chunk_size(chunk_size)
+    check_token_budget(token_budget)
+    records = read_frames(input_path, spec.modality)
     expected = {
         "embedder": spec.name,
         "precision": precision,

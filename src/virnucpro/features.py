@@ -2,7 +2,12 @@
 
 No pickle: safetensors holds the matrix (tensor ``features``, one row per id);
 the header metadata holds the ids in row order (JSON) and where the vectors came
-from (SPEC §6). Readers check the metadata before any use.
+from (SPEC §6). Readers check the metadata before any use. NaN and Inf are
+refused on writing and on reading, naming the row: a non-finite vector would
+give ``nan`` scores that compare false and end up as a confident call.
+
+Files are byte-identical for identical inputs: safetensors writes its metadata
+in a per-process hash order, so the header is rewritten with sorted keys.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from safetensors import SafetensorError, safe_open
-from safetensors.numpy import save_file
+from safetensors.numpy import save
 
 from virnucpro.atomic import AtomicOutputs
 from virnucpro.errors import InputError
@@ -46,15 +51,38 @@ class Features:
         return self.matrix.shape[1]
 
 
+def deterministic_safetensors(data: bytes) -> bytes:
+    """The same safetensors file with its header's metadata in sorted key order."""
+    size = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + size])
+    if "__metadata__" in header:
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # the data must stay 8-byte aligned
+    return len(text).to_bytes(8, "little") + text + data[8 + size :]
+
+
+def _first_non_finite(matrix: np.ndarray) -> int | None:
+    rows = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    return int(rows[0]) if rows.size else None
+
+
 def write_features(path: str | os.PathLike[str], features: Features) -> None:
     """Write ``features`` atomically, checking that rows, ids and dimension agree."""
     matrix = np.ascontiguousarray(features.matrix, dtype=np.float32)
     if matrix.ndim != 2 or matrix.shape[0] != len(features.ids):
         raise ValueError(f"{matrix.shape} matrix for {len(features.ids)} ids")
+    row = _first_non_finite(matrix)
+    if row is not None:
+        raise InputError(
+            f"{path}: not written: the vector of '{features.ids[row]}' (row {row + 1}) holds NaN "
+            f"or Inf (a numeric overflow in {features.metadata.get('precision', '?')}? try fp32)"
+        )
     metadata = {**features.metadata, "format": FORMAT, "ids": json.dumps(features.ids)}
     metadata["dimension"] = str(matrix.shape[1])
+    data = deterministic_safetensors(save({TENSOR: matrix}, metadata=metadata))
     with AtomicOutputs() as outputs:
-        save_file({TENSOR: matrix}, outputs.reserve(path), metadata=metadata)
+        outputs.write_bytes(path, data)
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
@@ -77,12 +105,28 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     return metadata
 
 
+def _ids(path: str | os.PathLike[str], text: str) -> list[str]:
+    """The row ids of the metadata: a JSON list of distinct non-empty strings."""
+    try:
+        ids = json.loads(text)
+    except ValueError:
+        raise InputError(f"{path}: the feature ids in the metadata are not valid JSON") from None
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise InputError(f"{path}: the feature ids in the metadata are not a list of names")
+    if len(set(ids)) != len(ids):
+        raise InputError(f"{path}: a feature id is listed twice in the metadata")
+    return ids
+
+
 def read_features(path: str | os.PathLike[str]) -> Features:
-    """Read and check a feature file: ids, rows and dimension must agree."""
+    """Read and check a feature file: ids, rows and dimension must agree, values be finite."""
     metadata = read_metadata(path)
-    with safe_open(path, "np") as handle:
-        matrix = handle.get_tensor(TENSOR)
-    ids = json.loads(metadata.pop("ids"))
+    try:
+        with safe_open(path, "np") as handle:
+            matrix = handle.get_tensor(TENSOR)
+    except (SafetensorError, OSError) as error:
+        raise InputError(f"{path}: no readable '{TENSOR}' matrix ({error})") from None
+    ids = _ids(path, metadata.pop("ids"))
     metadata.pop("format")
     if matrix.dtype != np.float32 or matrix.ndim != 2:
         raise InputError(
@@ -95,4 +139,7 @@ def read_features(path: str | os.PathLike[str]) -> Features:
             f"{path}: matrix has {matrix.shape[1]} columns but metadata says dimension "
             f"{metadata['dimension']}"
         )
+    row = _first_non_finite(matrix)
+    if row is not None:
+        raise InputError(f"{path}: row {row + 1} ('{ids[row]}') holds NaN or Inf")
     return Features(ids, matrix, metadata)

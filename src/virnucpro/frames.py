@@ -22,7 +22,7 @@ from Bio.Data.CodonTable import standard_dna_table
 from tqdm import tqdm
 
 from virnucpro.atomic import AtomicOutputs
-from virnucpro.seqfiles import read_fasta, write_fasta
+from virnucpro.seqfiles import read_dna, write_fasta
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,7 @@ def select_frames_fasta(
 ) -> FrameSummary:
     """Write the stop-free frames of every chunk, and one report row per chunk."""
     summary = FrameSummary()
-    chunks = read_fasta(input_path)
+    chunks = read_dna(input_path)
     with AtomicOutputs() as outputs, tqdm(desc="chunks", unit=" chunks", disable=None) as bar:
         nucleotides = outputs.open(nucleotide_path)
         proteins = outputs.open(protein_path)

@@ -88,13 +88,25 @@ def fill_cache(specs: Iterable[EmbedderSpec], hf_home: Path | None = None) -> li
     """Download the pinned revision of each model into the cache (skipping what is there)."""
     home = resolve_hf_home(hf_home)
     folders = []
+    # The hub client logs every retry of a failing request; the failure itself is one error.
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     for spec in cached_specs(specs):
-        files = HfApi().list_repo_files(spec.model_id, revision=spec.revision)
-        has_safetensors = any(name.endswith(".safetensors") for name in files)
-        ignore = _FOREIGN_WEIGHTS + (["*.bin", "*.pt"] if has_safetensors else [])
-        folder = snapshot_download(
-            spec.model_id, revision=spec.revision, cache_dir=home / "hub", ignore_patterns=ignore
-        )
+        try:
+            files = HfApi().list_repo_files(spec.model_id, revision=spec.revision)
+            has_safetensors = any(name.endswith(".safetensors") for name in files)
+            ignore = _FOREIGN_WEIGHTS + (["*.bin", "*.pt"] if has_safetensors else [])
+            folder = snapshot_download(
+                spec.model_id,
+                revision=spec.revision,
+                cache_dir=home / "hub",
+                ignore_patterns=ignore,
+            )
+        except Exception as error:  # the hub client raises its HTTP library's own errors
+            first_line = (str(error).splitlines() or [type(error).__name__])[0]
+            raise InputError(
+                f"cannot download {spec.model_id} for '{spec.name}' into {home} "
+                f"({type(error).__name__}: {first_line}): is the Hugging Face hub reachable?"
+            ) from None
         log.info("%s: %s@%s in %s", spec.name, spec.model_id, spec.revision or "main", folder)
         folders.append(Path(folder))
     return folders

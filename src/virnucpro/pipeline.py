@@ -17,10 +17,12 @@ from virnucpro.chunking import chunk_records
 from virnucpro.classifier import load_classifier
 from virnucpro.embedders.registry import Modality, get_embedder
 from virnucpro.embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.errors import InputError
 from virnucpro.extraction import SequenceEmbedder
-from virnucpro.frames import select_frames
-from virnucpro.prediction import SequenceCall, write_predictions
-from virnucpro.seqfiles import read_fasta
+from virnucpro.frames import frame_label, select_frames
+from virnucpro.names import check_name
+from virnucpro.prediction import Chunk, SequenceCall, check_fraction, write_predictions
+from virnucpro.seqfiles import read_dna
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,12 @@ def predict_fasta(
     min_viral_fraction: float = 0.5,
     batch_chunks: int = 4096,
 ) -> list[SequenceCall]:
-    """Classify every sequence of ``input_path`` with the classifier in ``model_dir``."""
+    """Classify every sequence of ``input_path`` with the classifier in ``model_dir``.
+
+    Options, classifier and models are checked before anything is embedded.
+    """
+    check_name(prefix, "prefix")
+    check_fraction(min_viral_fraction)
     classifier = load_classifier(model_dir)
     precision = precision or classifier.precision
     dna, protein = (
@@ -50,26 +57,40 @@ def predict_fasta(
         )
         for m in (Modality.dna, Modality.protein)
     )
-    chunks = chunk_records(read_fasta(input_path), classifier.chunk_size)
-    chunk_ids: list[str] = []
+    for modality, embedder in ((Modality.dna, dna), (Modality.protein, protein)):
+        expected = classifier.dimensions[modality.value]
+        if embedder.dimension != expected:
+            raise InputError(
+                f"{model_dir}: the classifier expects {expected}-d {modality.value} features, "
+                f"but {embedder.spec.name} gives {embedder.dimension}-d"
+            )
+    records = chunk_records(read_dna(input_path), classifier.chunk_size)
+    chunks: list[Chunk] = []
     frame_ids: list[str] = []
     scores: list[np.ndarray] = []
-    while batch := list(islice(chunks, batch_chunks)):
-        chunk_ids.extend(chunk_id for chunk_id, _ in batch)
-        frames = [frame for kept in select_frames(batch) for frame in kept]
+    while batch := list(islice(records, batch_chunks)):
+        kept = select_frames(batch)
+        chunks.extend(
+            Chunk(chunk_id, len(sequence), tuple(frame_label(frame.id) for frame in frames))
+            for (chunk_id, sequence), frames in zip(batch, kept, strict=True)
+        )
+        frames = [frame for chunk_frames in kept for frame in chunk_frames]
         if not frames:
             continue
         merged = np.hstack(
             [dna.embed([f.nucleotide for f in frames]), protein.embed([f.protein for f in frames])]
         )
-        if merged.shape[1] != classifier.model.hidden.in_features:
-            raise ValueError(
-                f"{merged.shape[1]}-d features for a {classifier.model.hidden.in_features}-d classifier"
-            )
         frame_ids.extend(frame.id for frame in frames)
         scores.append(classifier.scores(merged))
-        log.info("classified %d chunks so far (%d frames)", len(chunk_ids), len(frame_ids))
+        log.info("classified %d chunks so far (%d frames)", len(chunks), len(frame_ids))
     all_scores = np.concatenate(scores) if scores else np.empty((0, 2), dtype=np.float32)
     return write_predictions(
-        output_dir, prefix, frame_ids, all_scores, chunk_ids, input_path, min_viral_fraction
+        output_dir,
+        prefix,
+        chunks,
+        frame_ids,
+        all_scores,
+        classifier.chunk_size,
+        input_path,
+        min_viral_fraction,
     )

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from virnucpro.atomic import AtomicOutputs
 from virnucpro.errors import InputError
-from virnucpro.seqfiles import check_protein, read_fasta, write_fasta
+from virnucpro.names import check_name
+from virnucpro.seqfiles import read_fasta, read_proteins, write_fasta
 from virnucpro.tables import read_table
 
 log = logging.getLogger(__name__)
@@ -54,9 +55,7 @@ def paired_frames(
             "they must come in pairs"
         )
     for nucleotide_path, protein_path in zip(nucleotide_paths, protein_paths, strict=True):
-        pairs = zip(
-            read_fasta(nucleotide_path), read_fasta(protein_path, check_protein), strict=True
-        )
+        pairs = zip(read_fasta(nucleotide_path), read_proteins(protein_path), strict=True)
         try:
             for number, (nucleotide, protein) in enumerate(pairs, start=1):
                 if nucleotide[0] != protein[0]:
@@ -87,10 +86,7 @@ def shard_frames(
     """
     if frames_per_shard < 1:
         raise InputError(f"frames per shard must be at least 1, got {frames_per_shard}")
-    if not re.fullmatch(r"[\w.-]+", prefix):
-        raise InputError(
-            f"shard prefix may hold letters, digits, '_', '.' and '-' only: {prefix!r}"
-        )
+    check_name(prefix, "shard prefix")
     wanted = read_id_lists(id_lists) if id_lists else None
     frames = paired_frames(nucleotide_paths, protein_paths)
     if wanted is not None:

@@ -19,9 +19,9 @@ import torch
 
 from virnucpro import __version__
 from virnucpro.atomic import AtomicOutputs
-from virnucpro.embedders.registry import EmbedderSpec, Modality
-from virnucpro.extraction import SequenceEmbedder, file_digest
-from virnucpro.seqfiles import check_nucleotide, check_protein, read_fasta
+from virnucpro.embedders.registry import EmbedderSpec
+from virnucpro.errors import InputError
+from virnucpro.extraction import SequenceEmbedder, file_digest, read_frames
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,9 @@ def benchmark_embedder(
     hf_home: Path | None = None,
 ) -> dict[str, Any]:
     """Time ``spec`` on every sequence of ``input_path``; write and return the figures."""
-    check = check_nucleotide if spec.modality is Modality.dna else check_protein
-    sequences = [sequence for _, sequence in read_fasta(input_path, check)]
+    if warmup < 0:
+        raise InputError(f"warm-up must be 0 or more sequences, got {warmup}")
+    sequences = [sequence for _, sequence in read_frames(input_path, spec.modality)]
     embedder = SequenceEmbedder(spec, precision, device, token_budget, model_dir, hf_home)
     embedder.embed(sequences[:warmup])
     if embedder.device.type == "cuda":

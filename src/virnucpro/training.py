@@ -44,6 +44,26 @@ class TrainingSettings:
     hidden: int = 512
     dropout: float = 0.5
 
+    def __post_init__(self) -> None:
+        """Refuse settings that cannot train, instead of failing inside torch."""
+        wrong = [
+            f"{name} must be {rule}, got {getattr(self, name)}"
+            for name, rule, valid in (
+                ("max_epochs", "at least 1", self.max_epochs >= 1),
+                ("batch_size", "at least 2 (BatchNorm needs two frames)", self.batch_size >= 2),
+                ("learning_rate", "positive", self.learning_rate > 0),
+                ("momentum", "in [0, 1)", 0 <= self.momentum < 1),
+                ("step_size", "at least 1", self.step_size >= 1),
+                ("gamma", "in (0, 1]", 0 < self.gamma <= 1),
+                ("patience", "at least 1", self.patience >= 1),
+                ("hidden", "at least 1", self.hidden >= 1),
+                ("dropout", "in [0, 1)", 0 <= self.dropout < 1),
+            )
+            if not valid
+        ]
+        if wrong:
+            raise InputError("training settings: " + "; ".join(wrong))
+
 
 @dataclass
 class Epoch:

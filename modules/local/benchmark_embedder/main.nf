@@ -19,13 +19,13 @@ process BENCHMARK_EMBEDDER {
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${embedder}"
-    def model_dir_arg = model_dir ? "--model-dir ${model_dir}" : ''
-    def hf_home_arg = hf_home ? "--hf-home ${hf_home}" : ''
+    def model_dir_arg = model_dir ? "--model-dir '${model_dir}'" : ''
+    def hf_home_arg = hf_home ? "--hf-home '${hf_home}'" : ''
     """
     benchmark_embedder.py \\
-        --embedder ${embedder} \\
-        --input ${input_fasta} \\
-        --output ${prefix}.benchmark.json \\
+        --embedder '${embedder}' \\
+        --input '${input_fasta}' \\
+        --output '${prefix}.benchmark.json' \\
         ${model_dir_arg} \\
         ${hf_home_arg} \\
         ${args}

@@ -16,12 +16,12 @@ process BUILD_TRAINING_SET {
     def prefix = task.ext.prefix ?: "${meta.id}"
     """
     build_training_set.py \\
-        --genbank ${genbank} \\
-        --label ${meta.label} \\
-        --nucleotide ${prefix}.nucleotide.fasta \\
-        --protein ${prefix}.protein.fasta \\
-        --sources ${prefix}.sources.tsv \\
-        --counts ${prefix}.counts.tsv \\
+        --genbank '${genbank}' \\
+        --label '${meta.label}' \\
+        --nucleotide '${prefix}.nucleotide.fasta' \\
+        --protein '${prefix}.protein.fasta' \\
+        --sources '${prefix}.sources.tsv' \\
+        --counts '${prefix}.counts.tsv' \\
         ${args}
 
     cat <<-END_VERSIONS > versions.yml

@@ -14,8 +14,8 @@ process CHUNK_SEQUENCES {
     def prefix = task.ext.prefix ?: "${meta.id}"
     """
     chunk_sequences.py \\
-        --input ${sequences} \\
-        --output ${prefix}.chunks.fasta \\
+        --input '${sequences}' \\
+        --output '${prefix}.chunks.fasta' \\
         ${args}
 
     cat <<-END_VERSIONS > versions.yml

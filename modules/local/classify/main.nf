@@ -4,11 +4,12 @@ process CLASSIFY {
 
     input:
     // One sample: a classifier checkpoint, the merged features of every shard
-    // of the sample (from the classifier's embedder), its frames report(s)
+    // of the sample (from the classifier's embedder; none for a sample without
+    // any stop-free frame, which still gets its tables), its frames report(s)
     // (SELECT_FRAMES: every chunk, no_frame ones included) and its input FASTA
     // ([] to skip the FASTA of viral sequences). Subfolders keep the inputs
     // apart from the outputs, which share their names with the frames report.
-    tuple val(meta), path(model), path(features, arity: '1..*', stageAs: 'features/*'), path(reports, arity: '1..*', stageAs: 'reports/*'), path(sequences, stageAs: 'input/*')
+    tuple val(meta), path(model), path(features, arity: '0..*', stageAs: 'features/*'), path(reports, arity: '1..*', stageAs: 'reports/*'), path(sequences, stageAs: 'input/*')
 
     output:
     tuple val(meta), path("*.frames.tsv")   , emit: frames
@@ -20,17 +21,17 @@ process CLASSIFY {
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"
-    def feature_args = features.collect { merged -> "--features ${merged}" }.join(' ')
-    def report_args = reports.collect { report -> "--report ${report}" }.join(' ')
-    def sequences_arg = sequences ? "--sequences ${sequences}" : ''
+    def feature_args = features.collect { merged -> "--features '${merged}'" }.join(' ')
+    def report_args = reports.collect { report -> "--report '${report}'" }.join(' ')
+    def sequences_arg = sequences ? "--sequences '${sequences}'" : ''
     """
     predict.py \\
-        --model ${model} \\
+        --model '${model}' \\
         ${feature_args} \\
         ${report_args} \\
         ${sequences_arg} \\
         --output-dir . \\
-        --prefix ${prefix} \\
+        --prefix '${prefix}' \\
         ${args}
 
     cat <<-END_VERSIONS > versions.yml

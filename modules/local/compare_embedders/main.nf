@@ -17,8 +17,8 @@ process COMPARE_EMBEDDERS {
 
     script:
     def args = task.ext.args ?: ''
-    def evaluation_args = evaluations.collect { evaluation -> "--evaluation ${evaluation}" }.join(' ')
-    def benchmark_args = benchmarks.collect { benchmark -> "--benchmark ${benchmark}" }.join(' ')
+    def evaluation_args = evaluations.collect { evaluation -> "--evaluation '${evaluation}'" }.join(' ')
+    def benchmark_args = benchmarks.collect { benchmark -> "--benchmark '${benchmark}'" }.join(' ')
     """
     compare_embedders.py \\
         ${evaluation_args} \\

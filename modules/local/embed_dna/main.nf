@@ -22,14 +22,14 @@ process EMBED_DNA {
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.shard ?: meta.id}"
-    // The staged folder keeps its name, which embed_dna.py records as the embedder
-    def model_arg = model_dir ? "--model ${model_dir}" : "--model ${model}"
-    def hf_home_arg = hf_home ? "--hf-home ${hf_home}" : ''
+    def model_dir_arg = model_dir ? "--model-dir '${model_dir}'" : ''
+    def hf_home_arg = hf_home ? "--hf-home '${hf_home}'" : ''
     """
     embed_dna.py \\
-        --input ${nucleotide} \\
-        --output ${prefix}.${model}.dna.safetensors \\
-        ${model_arg} \\
+        --input '${nucleotide}' \\
+        --output '${prefix}.${model}.dna.safetensors' \\
+        --embedder '${model}' \\
+        ${model_dir_arg} \\
         ${hf_home_arg} \\
         ${args}
 

@@ -21,13 +21,13 @@ process EMBED_PROTEIN {
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.shard ?: meta.id}"
-    def model_dir_arg = model_dir ? "--model-dir ${model_dir}" : ''
-    def hf_home_arg = hf_home ? "--hf-home ${hf_home}" : ''
+    def model_dir_arg = model_dir ? "--model-dir '${model_dir}'" : ''
+    def hf_home_arg = hf_home ? "--hf-home '${hf_home}'" : ''
     """
     embed_protein.py \\
-        --input ${protein} \\
-        --output ${prefix}.${embedder}.protein.safetensors \\
-        --embedder ${embedder} \\
+        --input '${protein}' \\
+        --output '${prefix}.${embedder}.protein.safetensors' \\
+        --embedder '${embedder}' \\
         ${model_dir_arg} \\
         ${hf_home_arg} \\
         ${args}

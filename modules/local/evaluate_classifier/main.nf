@@ -18,13 +18,13 @@ process EVALUATE_CLASSIFIER {
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${embedder}"
-    def feature_args = features.collect { merged -> "--features ${merged}" }.join(' ')
+    def feature_args = features.collect { merged -> "--features '${merged}'" }.join(' ')
     """
     evaluate_classifier.py \\
-        --model ${model} \\
+        --model '${model}' \\
         ${feature_args} \\
-        --test ${test} \\
-        --output-dir ${prefix} \\
+        --test '${test}' \\
+        --output-dir '${prefix}' \\
         ${args}
 
     cat <<-END_VERSIONS > versions.yml

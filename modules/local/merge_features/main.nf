@@ -15,9 +15,9 @@ process MERGE_FEATURES {
     def prefix = task.ext.prefix ?: "${meta.shard ?: meta.id}"
     """
     merge_features.py \\
-        --dna ${dna} \\
-        --protein ${protein} \\
-        --output ${prefix}.${embedder}.merged.safetensors \\
+        --dna '${dna}' \\
+        --protein '${protein}' \\
+        --output '${prefix}.${embedder}.merged.safetensors' \\
         ${args}
 
     cat <<-END_VERSIONS > versions.yml

@@ -20,8 +20,8 @@ process MODEL_CACHE {
 
     script:
     def args = task.ext.args ?: ''
-    def embedder_args = embedders.collect { name -> "--embedder ${name}" }.join(' ')
-    def hf_home_arg = hf_home ? "--hf-home ${hf_home}" : ''
+    def embedder_args = embedders.collect { name -> "--embedder '${name}'" }.join(' ')
+    def hf_home_arg = hf_home ? "--hf-home '${hf_home}'" : ''
     // The only task that may download: it lifts the HF_HUB_OFFLINE=1 of nextflow.config
     def network = download ? 'export HF_HUB_OFFLINE=0' : ''
     def offline_arg = download ? '' : '--offline'

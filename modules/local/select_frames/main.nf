@@ -15,10 +15,10 @@ process SELECT_FRAMES {
     def prefix = task.ext.prefix ?: "${meta.id}"
     """
     select_frames.py \\
-        --input ${chunks} \\
-        --nucleotide ${prefix}.nucleotide.fasta \\
-        --protein ${prefix}.protein.fasta \\
-        --report ${prefix}.frames.tsv \\
+        --input '${chunks}' \\
+        --nucleotide '${prefix}.nucleotide.fasta' \\
+        --protein '${prefix}.protein.fasta' \\
+        --report '${prefix}.frames.tsv' \\
         ${args}
 
     cat <<-END_VERSIONS > versions.yml

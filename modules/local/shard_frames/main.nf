@@ -17,16 +17,16 @@ process SHARD_FRAMES {
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"
-    def nucleotide_args = nucleotide.collect { fasta -> "--nucleotide ${fasta}" }.join(' ')
-    def protein_args = protein.collect { fasta -> "--protein ${fasta}" }.join(' ')
-    def ids_args = ids.collect { table -> "--ids ${table}" }.join(' ')
+    def nucleotide_args = nucleotide.collect { fasta -> "--nucleotide '${fasta}'" }.join(' ')
+    def protein_args = protein.collect { fasta -> "--protein '${fasta}'" }.join(' ')
+    def ids_args = ids.collect { table -> "--ids '${table}'" }.join(' ')
     """
     shard_frames.py \\
         ${nucleotide_args} \\
         ${protein_args} \\
         ${ids_args} \\
         --output-dir shards \\
-        --prefix ${prefix} \\
+        --prefix '${prefix}' \\
         ${args}
 
     cat <<-END_VERSIONS > versions.yml

@@ -15,7 +15,7 @@ process SPLIT_DATASET {
 
     script:
     def args = task.ext.args ?: ''
-    def source_args = sources.collect { table -> "--sources ${table}" }.join(' ')
+    def source_args = sources.collect { table -> "--sources '${table}'" }.join(' ')
     """
     split_dataset.py \\
         ${source_args} \\

@@ -19,13 +19,13 @@ process TRAIN_CLASSIFIER {
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${embedder}"
-    def feature_args = features.collect { merged -> "--features ${merged}" }.join(' ')
+    def feature_args = features.collect { merged -> "--features '${merged}'" }.join(' ')
     """
     train_classifier.py \\
         ${feature_args} \\
-        --train ${train} \\
-        --validation ${validation} \\
-        --output-dir ${prefix}_classifier \\
+        --train '${train}' \\
+        --validation '${validation}' \\
+        --output-dir '${prefix}_classifier' \\
         ${args}
 
     cat <<-END_VERSIONS > versions.yml

@@ -110,8 +110,12 @@ def convert_legacy_model_command(
 ) -> None:
     """Convert a pickled MLPClassifier (DNABERT-S 768 + ESM2-3B 2560 inputs) into a checkpoint.
 
-    Only PyTorch classes are unpickled. The checkpoint expects dnabert_s +
-    esm2_3b features, so ESM2-3B predictions can be compared with the published models.
+    The file (torch.save zip or legacy format) is read without torch.load: its
+    pickles may name only tensor storages, OrderedDict/set and the Linear,
+    BatchNorm1d, ReLU, Dropout, Sequential and MLPClassifier classes, which are
+    read as inert stand-ins; anything else is refused and no code from the file
+    runs. The checkpoint expects dnabert_s + esm2_3b features, so ESM2-3B
+    predictions can be compared with the published models.
     """
     from virnucpro.legacy import convert_legacy_model
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from virnucpro import __version__
-from virnucpro.errors import EXIT_OUT_OF_MEMORY, InputError, OutOfMemory
+from virnucpro.errors import EXIT_OUT_OF_MEMORY, EXIT_USAGE, InputError, OutOfMemory
 
 
 def _print_version(value: bool) -> None:
@@ -27,38 +27,64 @@ VersionOption = Annotated[
 
 
 def new_app(help_text: str) -> typer.Typer:
-    """A Typer app configured the same way for every command."""
+    """A Typer app configured the same way for every command.
+
+    Help text is plain (no Rich markup), so that ``[k-1 : k+3L]`` or
+    ``[default: $HF_HOME]`` in a help string is printed as written.
+    """
     return typer.Typer(
-        help=help_text, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False
+        help=help_text,
+        add_completion=False,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
     )
 
 
-def run_app(app: typer.Typer) -> None:
-    """Run ``app`` with INFO logging on stderr; errors print one ``error:`` line.
+def _fail(message: str, status: int) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise SystemExit(status) from None
 
-    Bad input exits 1; running out of GPU memory (a sequence too large for the
-    device, or a model that does not fit next to another process) exits
-    ``EXIT_OUT_OF_MEMORY`` (75), which the pipeline retries with less work.
+
+def run_app(app: typer.Typer) -> None:
+    """Run ``app`` with INFO logging on stderr; every error prints one ``error:`` line.
+
+    Exit status: 1 bad input (or an input/output failure such as a full disk);
+    2 a usage error (unknown or missing option, a value out of range); 75
+    (``EXIT_OUT_OF_MEMORY``) out of GPU memory (a sequence too large for the
+    device, or a model that does not fit next to another process), which the
+    pipeline retries with less work.
     """
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
-        app()
+        status = app(standalone_mode=False)
+    except typer.TyperException as error:  # Typer's (vendored Click's) usage and file errors
+        context = getattr(error, "ctx", None)
+        if type(error).__name__ == "NoArgsIsHelpError":
+            typer.echo(error.format_message())
+            raise SystemExit(EXIT_USAGE) from None
+        hint = f" (see '{context.command_path} --help')" if context is not None else ""
+        _fail(f"{error.format_message()}{hint}", error.exit_code)
+    except typer.Abort:
+        _fail("interrupted", 130)
     except InputError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise SystemExit(1) from None
+        _fail(str(error), 1)
     except OutOfMemory as error:
-        typer.echo(f"error: {error}", err=True)
-        raise SystemExit(EXIT_OUT_OF_MEMORY) from None
+        _fail(str(error), EXIT_OUT_OF_MEMORY)
+    except OSError as error:
+        if error.filename is not None:
+            _fail(f"{error.filename}: {error.strerror or error}", 1)
+        _fail(str(error), 1)
     except Exception as error:
         if not _is_cuda_out_of_memory(error):
             raise
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        typer.echo(
-            f"error: out of GPU memory ({first_line}); is another process using the GPU? "
-            "(see nvidia-smi)",
-            err=True,
+        _fail(
+            f"out of GPU memory ({first_line}); is another process using the GPU? (see nvidia-smi)",
+            EXIT_OUT_OF_MEMORY,
         )
-        raise SystemExit(EXIT_OUT_OF_MEMORY) from None
+    if isinstance(status, int) and status:
+        raise SystemExit(status)
 
 
 def _is_cuda_out_of_memory(error: BaseException) -> bool:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
-from virnucpro.embedders.registry import EMBEDDERS, Modality, get_embedder, spec_for_folder
+from virnucpro.embedders.registry import EMBEDDERS, Modality, get_embedder
 from virnucpro.embedding import DEFAULT_TOKEN_BUDGET
 from virnucpro.extraction import extract_features
 
@@ -37,6 +37,10 @@ TokenBudget = Annotated[
 HfHome = Annotated[
     Path | None, typer.Option(help="Model cache filled by model_cache.py [default: $HF_HOME].")
 ]
+ModelDir = Annotated[
+    Path | None,
+    typer.Option(help="Load the embedder's weights from this folder instead of the cache."),
+]
 RemoteCode = Annotated[
     bool,
     typer.Option(
@@ -45,7 +49,7 @@ RemoteCode = Annotated[
 ]
 
 EPILOG = (
-    "Exit status: 0 done or already complete, 1 bad input or missing model, "
+    "Exit status: 0 done or already complete, 1 bad input or missing model, 2 usage error, "
     "75 one sequence does not fit in GPU memory (retry with a smaller --token-budget)."
 )
 dna_app = new_app("Embed nucleotide frames with a DNA language model.")
@@ -57,12 +61,11 @@ def embed_dna_command(
     input: Annotated[Path, typer.Option(help="Nucleotide frame FASTA (a shard).")],
     output: Output,
     chunk_size: ChunkSize,
-    model: Annotated[
-        str, typer.Option(help=f"Registered DNA embedder ({_DNA}) or a model folder.")
-    ] = "dnabert_s",
+    embedder: Annotated[str, typer.Option(help=f"Registered DNA embedder: {_DNA}.")] = "dnabert_s",
     precision: Precision = None,
     device: Device = "auto",
     token_budget: TokenBudget = DEFAULT_TOKEN_BUDGET,
+    model_dir: ModelDir = None,
     hf_home: HfHome = None,
     trust_remote_code: RemoteCode = False,
     version: VersionOption = False,
@@ -70,16 +73,12 @@ def embed_dna_command(
     """Mean-pool the last hidden state over every token, [CLS] and [SEP] included (SPEC §4).
 
     Sequences are batched by a token budget, longest first; padding never
-    enters a vector, so each equals the one-sequence-at-a-time result. An
-    output that is already complete for this input and settings is skipped.
+    enters a vector, so each equals the one-sequence-at-a-time result. RNA (U)
+    is read as DNA. An output that is already complete for this input and
+    settings is skipped.
     """
-    folder = Path(model)
-    is_folder = folder.is_dir()
-    spec = spec_for_folder(folder, Modality.dna) if is_folder else get_embedder(model, Modality.dna)
-    extract_features(
-        input, output, spec, precision or spec.default_precision, device, chunk_size, token_budget,
-        model_dir=folder if is_folder else None, hf_home=hf_home, trust_remote_code=trust_remote_code,
-    )  # fmt: skip
+    _embed(Modality.dna, embedder, input, output, chunk_size, precision, device, token_budget,
+           model_dir, hf_home, trust_remote_code)  # fmt: skip
 
 
 @protein_app.command(name="embed-protein", epilog=EPILOG)
@@ -91,21 +90,37 @@ def embed_protein_command(
     precision: Precision = None,
     device: Device = "auto",
     token_budget: TokenBudget = DEFAULT_TOKEN_BUDGET,
-    model_dir: Annotated[
-        Path | None,
-        typer.Option(help="Load the embedder's weights from this folder instead of the cache."),
-    ] = None,
+    model_dir: ModelDir = None,
     hf_home: HfHome = None,
     trust_remote_code: RemoteCode = False,
     version: VersionOption = False,
 ) -> None:
     """Mean-pool the final hidden state over residues 1..min(L, 1024), without BOS, EOS or padding (SPEC §4).
 
-    Proteins longer than 1024 residues are truncated, as the original tool did.
-    Sequences are batched by a token budget, longest first; an output that is
-    already complete for this input and settings is skipped.
+    The model reads the whole protein, however long; only the average stops at
+    residue 1024, as in the original tool. A file made of nucleotide letters only
+    is refused (swapped frame files). Sequences are batched by a token budget,
+    longest first; an output that is already complete for this input and
+    settings is skipped.
     """
-    spec = get_embedder(embedder, Modality.protein)
+    _embed(Modality.protein, embedder, input, output, chunk_size, precision, device, token_budget,
+           model_dir, hf_home, trust_remote_code)  # fmt: skip
+
+
+def _embed(
+    modality: Modality,
+    embedder: str,
+    input: Path,
+    output: Path,
+    chunk_size: int,
+    precision: str | None,
+    device: str,
+    token_budget: int,
+    model_dir: Path | None,
+    hf_home: Path | None,
+    trust_remote_code: bool,
+) -> None:
+    spec = get_embedder(embedder, modality)
     extract_features(
         input, output, spec, precision or spec.default_precision, device, chunk_size, token_budget,
         model_dir=model_dir, hf_home=hf_home, trust_remote_code=trust_remote_code,

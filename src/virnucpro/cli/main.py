@@ -14,6 +14,7 @@ from virnucpro.cli import (
     shard,
     split,
     training_set,
+    verify,
 )
 from virnucpro.cli.common import VersionOption, new_app, run_app
 
@@ -35,6 +36,7 @@ app.command(name="classify", epilog=predict.OUTPUTS)(predict.classify_command)
 app.command(name="predict")(predict.predict_fasta_command)
 app.command(name="benchmark")(compare.benchmark_embedder_command)
 app.command(name="compare")(compare.compare_embedders_command)
+app.command(name="verify-embedder")(verify.verify_embedder_command)
 
 
 @app.callback()

@@ -13,8 +13,11 @@ from virnucpro.embedding import DEFAULT_TOKEN_BUDGET
 OUTPUTS = (
     "Writes PREFIX.frames.tsv (Sequence_ID, Prediction, score1 = P(others), score2 = P(virus)), "
     "PREFIX.chunks.tsv (virus if the best virus score of a chunk's frames is at least its best "
-    "others score; no_frame for chunks without a stop-free frame), PREFIX.sequences.tsv (chunks, "
-    "chunks with frames, viral chunks, best virus score, call) and PREFIX.viral.fasta."
+    "others score; no_frame for chunks without a stop-free frame; too_short, never scored, for "
+    "chunks shorter than half the chunk size, i.e. whole input sequences under 150 bp at 300, "
+    "250 bp at 500), PREFIX.sequences.tsv (every input sequence: chunks, chunks with frames, "
+    "viral chunks, best virus score, call: virus, others, no_frame or too_short) and "
+    "PREFIX.viral.fasta. PREFIX may hold letters, digits, '.', '_' and '-'."
 )
 MinViralFraction = Annotated[
     float,
@@ -29,14 +32,18 @@ classify_app = new_app("Classify merged features and write the prediction tables
 @classify_app.command(name="predict", epilog=OUTPUTS)
 def classify_command(
     model: Annotated[Path, typer.Option(help="Classifier checkpoint folder.")],
-    features: Annotated[
-        list[Path], typer.Option(help="Merged feature file of the sample; repeat for every shard.")
-    ],
     report: Annotated[
         list[Path],
         typer.Option(help="Frames report (select_frames.py), listing every chunk; repeatable."),
     ],
     output_dir: Annotated[Path, typer.Option(help="Folder for the tables and the viral FASTA.")],
+    features: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Merged feature file of the sample; repeat for every shard (none for a sample "
+            "without any stop-free frame)."
+        ),
+    ] = None,
     prefix: Annotated[str, typer.Option(help="File name prefix.")] = "predictions",
     sequences: Annotated[
         Path | None, typer.Option(help="The input FASTA, to write the sequences called virus.")
@@ -44,10 +51,17 @@ def classify_command(
     min_viral_fraction: MinViralFraction = 0.5,
     version: VersionOption = False,
 ) -> None:
-    """Score every frame, then call chunks and input sequences (SPEC §4)."""
+    """Score every frame, then call chunks and input sequences (SPEC §4).
+
+    The features must hold exactly the frames the reports list, each once, and
+    --sequences exactly the reports' sequences: a missing or doubled shard, or
+    another sample's file, stops with a message naming what differs.
+    """
     from virnucpro.prediction import classify_features
 
-    classify_features(model, features, report, output_dir, prefix, sequences, min_viral_fraction)
+    classify_features(
+        model, features or [], report, output_dir, prefix, sequences, min_viral_fraction
+    )
 
 
 def predict_fasta_command(

@@ -22,9 +22,12 @@ class Encoder(Protocol):
     #: True: pool tokens 1..n-2 (ESM drops BOS and EOS); False: pool every real token
     #: (DNABERT-S keeps [CLS] and [SEP]).
     pool_excludes_ends: bool
+    #: At most this many tokens after the first enter the pool (ESM: residues 1..1024,
+    #: while the model reads the whole protein); None: every token.
+    max_pooled: int | None
 
     def tokenize(self, sequence: str) -> list[int]:
-        """Token ids of one sequence, special tokens included and truncation applied."""
+        """Token ids of one sequence, special tokens included, never truncated."""
         ...
 
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -321,6 +321,7 @@ class DnaBertSEncoder:
     """
 
     pool_excludes_ends = False
+    max_pooled = None
 
     def __init__(
         self,

@@ -55,8 +55,9 @@ ESM2_ALPHABET: tuple[str, ...] = (
     "<mask>",
 )
 
-#: Residues per sequence kept by the original tool (SPEC §4): BOS + 1024 + EOS tokens.
-MAX_RESIDUES = 1024
+#: Residues averaged by the original tool (SPEC §4): the model reads the whole protein,
+#: the mean covers residues 1..min(L, 1024).
+POOLED_RESIDUES = 1024
 
 # Config fields the encoder's arithmetic depends on; a checkpoint must state each one.
 _REQUIRED_FIELDS = (
@@ -300,8 +301,9 @@ def _load_tokenizer(model_dir: Path, config: EsmConfig) -> EsmTokenizer:
 class EsmEncoder:
     """An ``EsmModel`` in eval mode with its tokenizer: the ``Encoder`` protocol for ESM.
 
-    Tokens are ``<cls>`` + the first ``max_residues`` residues + ``<eos>``; the pool
-    covers residues only (``pool_excludes_ends``).
+    Tokens are ``<cls>`` + every residue + ``<eos>``: the model reads the whole protein,
+    as the original tool's fair-esm batch converter did; the pool covers residues
+    ``1..min(L, pooled_residues)`` only (``pool_excludes_ends``, ``max_pooled``).
     """
 
     pool_excludes_ends = True
@@ -311,23 +313,19 @@ class EsmEncoder:
         model: EsmModel,
         tokenizer: EsmTokenizer,
         layout: Layout,
-        max_residues: int = MAX_RESIDUES,
+        pooled_residues: int = POOLED_RESIDUES,
     ) -> None:
-        if max_residues < 1:
-            raise InputError(f"max_residues must be at least 1, not {max_residues}")
+        if pooled_residues < 1:
+            raise InputError(f"pooled_residues must be at least 1, not {pooled_residues}")
         config = model.config
-        if (
-            config.position_embedding_type == "absolute"
-            and max_residues + 2 > config.max_position_embeddings
-        ):
-            raise InputError(
-                f"max_residues {max_residues} exceeds the model's "
-                f"{config.max_position_embeddings - 2} positions"
-            )
         self.model = model
         self.tokenizer = tokenizer
         self.layout: Layout = layout
-        self.max_residues = max_residues
+        self.max_pooled: int | None = pooled_residues
+        # Absolute position embeddings (ESM-1 style) cannot read past their table; rotary can.
+        self._max_tokens = (
+            config.max_position_embeddings if config.position_embedding_type == "absolute" else None
+        )
         self.dimension: int = config.hidden_size
         self.pad_token_id: int = tokenizer.pad_token_id
         self._bos = tokenizer.cls_token_id
@@ -349,18 +347,19 @@ class EsmEncoder:
         return self.model.embeddings.word_embeddings.weight.dtype
 
     def tokenize(self, sequence: str) -> list[int]:
-        """``<cls>`` + ids of the first ``max_residues`` characters + ``<eos>``.
+        """``<cls>`` + the id of every character + ``<eos>``, never truncated.
 
         Each character is one token; one outside the vocabulary (a lowercase letter,
         ``*``, ``J``, even a space or ``<``) is ``<unk>``.
         """
+        if self._max_tokens is not None and len(sequence) + 2 > self._max_tokens:
+            raise InputError(
+                f"a protein of {len(sequence)} residues is longer than this model's "
+                f"{self._max_tokens - 2} positions"
+            )
         ids = self._residue_ids
         unk = self._unk
-        return [
-            self._bos,
-            *(ids.get(char, unk) for char in sequence[: self.max_residues]),
-            self._eos,
-        ]
+        return [self._bos, *(ids.get(char, unk) for char in sequence), self._eos]
 
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Last hidden state after ``emb_layer_norm_after``, in the model's dtype."""
@@ -390,7 +389,7 @@ def load_esm(
     model_dir: Path,
     device: torch.device,
     dtype: torch.dtype,
-    max_residues: int = MAX_RESIDUES,
+    pooled_residues: int = POOLED_RESIDUES,
 ) -> EsmEncoder:
     """Load an ESM2 or FastESM2 folder into ``transformers.EsmModel`` on ``device``.
 
@@ -424,7 +423,7 @@ def load_esm(
     model.to(device)
     model.eval()
     model.requires_grad_(False)
-    return EsmEncoder(model, tokenizer, layout, max_residues)
+    return EsmEncoder(model, tokenizer, layout, pooled_residues)
 
 
 # --------------------------------------------------------------------------- tiny models

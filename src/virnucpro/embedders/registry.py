@@ -8,10 +8,8 @@ they are read from the model's config when it is loaded.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 
 from virnucpro.errors import InputError
 
@@ -140,20 +138,3 @@ def get_embedder(name: str, modality: Modality | None = None) -> EmbedderSpec:
             f"embedder '{name}' embeds {spec.modality.value}, not {modality.value} (use one of: {names})"
         )
     return spec
-
-
-def spec_for_folder(folder: Path, modality: Modality) -> EmbedderSpec:
-    """An ad-hoc entry for a model folder given on the command line, named after the folder."""
-    config_file = folder / "config.json"
-    if not config_file.is_file():
-        raise InputError(f"{folder}: not a model folder (no config.json)")
-    model_type = str(json.loads(config_file.read_text()).get("model_type", ""))
-    if "esm" in model_type:
-        architecture = Architecture.esm
-    elif model_type == "bert":
-        architecture = Architecture.dnabert_s
-    else:
-        raise InputError(
-            f"{folder}: unsupported model type '{model_type}' (expected ESM or DNABERT-S)"
-        )
-    return EmbedderSpec(folder.name, modality, architecture, f"model folder {folder}")

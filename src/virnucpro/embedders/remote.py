@@ -12,10 +12,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoTokenizer
 
+from virnucpro.embedders.esm import POOLED_RESIDUES
 from virnucpro.embedders.registry import Modality
-
-#: ESM truncates proteins to 1024 residues: BOS + 1024 + EOS tokens.
-_ESM_MAX_TOKENS = 1026
 
 
 class RemoteEncoder:
@@ -25,16 +23,14 @@ class RemoteEncoder:
         self._tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
         self._model = AutoModel.from_pretrained(folder, trust_remote_code=True, dtype=dtype)
         self._model.to(device).eval()
-        self._max_tokens = _ESM_MAX_TOKENS if modality is Modality.protein else None
         self.dimension = int(self._model.config.hidden_size)
         self.pad_token_id = int(self._tokenizer.pad_token_id)
         self.pool_excludes_ends = modality is Modality.protein
+        # Proteins are read whole and averaged over residues 1..1024, as natively (SPEC §4).
+        self.max_pooled = POOLED_RESIDUES if modality is Modality.protein else None
 
     def tokenize(self, sequence: str) -> list[int]:
-        tokens = self._tokenizer(
-            sequence, truncation=self._max_tokens is not None, max_length=self._max_tokens
-        )
-        return list(tokens["input_ids"])
+        return list(self._tokenizer(sequence, truncation=False)["input_ids"])
 
     @torch.inference_mode()
     def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,87 @@
+"""``virnucpro verify-embedder``: check our native loader against the model repository's code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from virnucpro.cli.common import VersionOption
+from virnucpro.embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.verification import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_FRAMES,
+    DEFAULT_MAX_ABS,
+    DEFAULT_MIN_COSINE,
+    FP32_MIN_COSINE,
+)
+
+
+def verify_embedder_command(
+    name: Annotated[str, typer.Argument(help="Registered embedder, e.g. fastesm2_650.")],
+    frames: Annotated[
+        int, typer.Option(help="How many stop-free frames to embed (the first, in input order).")
+    ] = DEFAULT_FRAMES,
+    input: Annotated[
+        Path | None,
+        typer.Option(help="Nucleotide FASTA to take frames from (default: the bundled example)."),
+    ] = None,
+    chunk_size: Annotated[int, typer.Option(help="Chunk size the frames are cut with.")] = (
+        DEFAULT_CHUNK_SIZE
+    ),
+    device: Annotated[str, typer.Option(help="auto (CUDA if visible), cpu or cuda.")] = "auto",
+    precision: Annotated[
+        str | None,
+        typer.Option(help="Second precision checked after fp32 (default: the embedder's)."),
+    ] = None,
+    token_budget: Annotated[int, typer.Option(help="Most tokens per batch.")] = (
+        DEFAULT_TOKEN_BUDGET
+    ),
+    max_abs: Annotated[
+        float, typer.Option(help="Largest absolute difference allowed at fp32.")
+    ] = DEFAULT_MAX_ABS,
+    min_cosine: Annotated[
+        float,
+        typer.Option(
+            help=f"Smallest cosine similarity allowed at --precision (fp32: {FP32_MIN_COSINE})."
+        ),
+    ] = DEFAULT_MIN_COSINE,
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Load the weights from this folder instead of the cache.")
+    ] = None,
+    hf_home: Annotated[Path | None, typer.Option(help="Model cache (default: $HF_HOME).")] = None,
+    output: Annotated[Path | None, typer.Option(help="Also write the figures as JSON.")] = None,
+    version: VersionOption = False,
+) -> None:
+    """Check that our native loader gives the same vectors as the model repository's code.
+
+    Embeds the first --frames stop-free frames of a FASTA with virnucpro's own loader
+    and with the code shipped in the model repository (trust_remote_code: this RUNS
+    THAT CODE), at fp32 and at --precision, and compares the vectors row by row.
+    Passes when, at fp32, the smallest cosine similarity is at least 0.99999 and the
+    largest absolute difference at most --max-abs, and at --precision the cosine is
+    at least --min-cosine. Prints one table row per precision and a final
+    "verify-embedder NAME: PASS" or "... FAIL (...)" line; exit status 0 on pass, 1 on
+    failure or when the repository's code does not load or run.
+
+    Nothing is downloaded: the weights (and the repository's code) must already be in
+    the model cache, filled once with: virnucpro model-cache --embedder NAME
+    """
+    from virnucpro.embedders.registry import get_embedder
+    from virnucpro.verification import run_verification
+
+    run_verification(
+        get_embedder(name),
+        output=output,
+        frames=frames,
+        input_path=input,
+        chunk_size=chunk_size,
+        device=device,
+        precision=precision,
+        token_budget=token_budget,
+        hf_home=hf_home,
+        model_dir=model_dir,
+        max_abs=max_abs,
+        min_cosine=min_cosine,
+    )
