@@ -124,7 +124,15 @@ def classifierFolder(path, embedders, dna_model, chunk_size) {
     if (!metadata.exists()) {
         error("--model ${path} has no classifier.json: give a folder written by --mode train or by convert_legacy_model.py")
     }
-    def classifier = new groovy.json.JsonSlurper().parseText(metadata.text)
+    def classifier = null
+    try {
+        classifier = new groovy.json.JsonSlurper().parseText(metadata.text)
+    } catch (Exception e) {
+        error("--model ${path}: classifier.json is not valid JSON (${e.message?.readLines()?.first()})")
+    }
+    if (!(classifier instanceof Map)) {
+        error("--model ${path}: classifier.json is not a JSON object")
+    }
     def expected = [protein: embedders[0], dna: dna_model, chunk_size: chunk_size.toString()]
     def trained = [protein: classifier.embedders?.protein, dna: classifier.embedders?.dna, chunk_size: classifier.chunk_size?.toString()]
     if (trained != expected) {

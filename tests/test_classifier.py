@@ -100,6 +100,29 @@ def test_training_is_deterministic_learns_and_restores_the_best_epoch(tmp_path):
     }
 
 
+def test_saved_weights_are_those_of_the_best_epoch_not_the_last(tmp_path):
+    # Early stopping must write the weights of the epoch with the lowest validation
+    # loss: the checkpoint read back from disk scores that loss, not the last epoch's.
+    from virnucpro.labelled import read_feature_files, select_labelled
+    from virnucpro.training import _evaluate
+
+    shards, lists = _dataset(tmp_path)
+    settings = TrainingSettings(max_epochs=60, patience=3, learning_rate=2e-2)
+    trained = train_classifier(
+        shards, lists["train"], lists["validation"], tmp_path / "m", settings
+    )
+    best, run = trained.details["training"]["best_epoch"], trained.details["training"]["epochs_run"]
+    assert run == best + 3  # stopped early, three epochs after the best one
+    log = (tmp_path / "m" / "training_log.tsv").read_text().splitlines()[1:]
+    losses = [float(line.split("\t")[2]) for line in log]
+    validation = select_labelled(read_feature_files(shards), lists["validation"])
+    saved, _ = _evaluate(
+        load_classifier(tmp_path / "m").model, validation, torch.nn.CrossEntropyLoss()
+    )
+    assert saved == pytest.approx(losses[best - 1], abs=1e-6)
+    assert abs(losses[-1] - losses[best - 1]) > 1e-4  # the last epoch's weights would differ
+
+
 def test_checkpoint_round_trip_and_refusal_of_other_features(tmp_path):
     shards, lists = _dataset(tmp_path)
     train_classifier(

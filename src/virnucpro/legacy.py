@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from virnucpro.chunking import check_chunk_size
 from virnucpro.classifier import Classifier, MLPClassifier
 from virnucpro.errors import InputError
 
@@ -529,6 +530,7 @@ def _build(pickled: object, storages: _Storages, source: Path) -> MLPClassifier:
 
 def convert_legacy_model(source: Path, output_dir: Path, chunk_size: int) -> Classifier:
     """Read an original ``*_model.pth`` and write it as a virnucpro classifier checkpoint."""
+    check_chunk_size(chunk_size)
     if not source.is_file():
         raise InputError(f"{source}: no such model file")
     if source.stat().st_size > _MAX_FILE_BYTES:

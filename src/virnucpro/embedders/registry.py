@@ -56,8 +56,10 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
             Architecture.dnabert_s,
             "DNABERT-S (MosaicBERT, 768-d), the original tool's DNA model",
             model_id="zhihan1996/DNABERT-S",
-            # The full commit of main (2efd650...) is not known offline: unpinned until
-            # someone with hub access records it here.
+            # Not pinned: which commit holds the weights the original tool used cannot be
+            # established offline (a short hash 2efd650 and a cached snapshot 00e47f96...
+            # have both been seen). The cache fills main; the features and the cache
+            # report record the commit actually loaded (the snapshot folder's name).
             revision=None,
             default_precision="bf16",
         ),
