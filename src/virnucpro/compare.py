@@ -37,8 +37,8 @@ def _read(paths: Sequence[Path], expected_format: str, what: str) -> list[dict[s
     documents = []
     for path in paths:
         try:
-            document = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError) as error:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise InputError(f"{path}: cannot read {what} ({error})") from None
         if not isinstance(document, dict) or document.get("format") != expected_format:
             raise InputError(f"{path}: not a {what} file")

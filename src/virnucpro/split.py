@@ -7,7 +7,6 @@ and seed always give the same split.
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 from collections import defaultdict
@@ -20,7 +19,7 @@ import numpy as np
 
 from virnucpro.atomic import AtomicOutputs
 from virnucpro.errors import InputError
-from virnucpro.seqfiles import open_text
+from virnucpro.tables import read_table
 from virnucpro.training_set import SOURCES_HEADER
 from virnucpro.unique_ids import UniqueIds
 
@@ -52,19 +51,14 @@ def read_sources(paths: Iterable[str | os.PathLike[str]]) -> list[SourcedFrame]:
     frames: list[SourcedFrame] = []
     ids = UniqueIds("duplicate frame id across the sources tables:")
     for path in paths:
-        with open_text(path) as handle:
-            reader = csv.DictReader(handle, delimiter="\t")
-            if tuple(reader.fieldnames or ()) != SOURCES_HEADER:
-                raise InputError(
-                    f"{path}: not a sources table (header should be {' '.join(SOURCES_HEADER)})"
-                )
-            for line, row in enumerate(reader, start=2):
-                if row["label"] not in ("0", "1"):
-                    raise InputError(f"{path}:{line}: label must be 0 or 1, got {row['label']!r}")
-                ids.add(row["frame_id"])
-                frames.append(
-                    SourcedFrame(row["frame_id"], row["genome"], int(row["label"]), row["source"])
-                )
+        rows = read_table(path, SOURCES_HEADER, "a sources table")
+        for line, row in enumerate(rows, start=2):
+            if row["label"] not in ("0", "1"):
+                raise InputError(f"{path}:{line}: label must be 0 or 1, got {row['label']!r}")
+            ids.add(row["frame_id"])
+            frames.append(
+                SourcedFrame(row["frame_id"], row["genome"], int(row["label"]), row["source"])
+            )
     ids.close()
     return frames
 

@@ -39,7 +39,7 @@ from virnucpro.embedding import DEFAULT_TOKEN_BUDGET, embed_sequences, resolve_d
 from virnucpro.errors import InputError, OutOfMemory
 from virnucpro.frames import select_frames
 from virnucpro.model_cache import model_directory
-from virnucpro.seqfiles import read_fasta
+from virnucpro.seqfiles import read_dna
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def first_frames(input_path: Path, chunk_size: int, count: int, modality: Modali
     slices for a DNA embedder, proteins for a protein embedder."""
     if count < 1:
         raise InputError(f"--frames must be at least 1, got {count}")
-    chunks: Iterator[tuple[str, str]] = chunk_records(read_fasta(input_path), chunk_size)
+    chunks: Iterator[tuple[str, str]] = chunk_records(read_dna(input_path), chunk_size)
     sequences: list[str] = []
     while len(sequences) < count and (batch := list(islice(chunks, _CHUNK_BATCH))):
         for kept in select_frames(batch):
