@@ -23,8 +23,11 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-def run_script(script: str, *args: str | os.PathLike[str], cwd: Path | None = None):
-    """Run ``bin/<script>`` as Nextflow would: found on PATH, with this Python first on PATH."""
+def run_script(
+    script: str, *args: str | os.PathLike[str], cwd: Path | None = None, stdin: str | None = None
+):
+    """Run ``bin/<script>`` as Nextflow would: found on PATH, with this Python first on PATH
+    (``stdin``: text piped in)."""
     env = {
         **os.environ,
         "PATH": os.pathsep.join([str(BIN), str(Path(sys.executable).parent), os.environ["PATH"]]),
@@ -33,7 +36,13 @@ def run_script(script: str, *args: str | os.PathLike[str], cwd: Path | None = No
         "TERM": "dumb",
     }
     return subprocess.run(
-        [script, *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd, check=False
+        [script, *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        check=False,
     )
 
 

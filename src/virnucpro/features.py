@@ -74,9 +74,11 @@ def write_features(path: str | os.PathLike[str], features: Features) -> None:
         raise ValueError(f"{matrix.shape} matrix for {len(features.ids)} ids")
     row = _first_non_finite(matrix)
     if row is not None:
+        precision = features.metadata.get("precision", "fp32")
+        hint = "" if precision == "fp32" else f" (an overflow in {precision}? try fp32)"
         raise InputError(
             f"{path}: not written: the vector of '{features.ids[row]}' (row {row + 1}) holds NaN "
-            f"or Inf (a numeric overflow in {features.metadata.get('precision', '?')}? try fp32)"
+            f"or Inf{hint}"
         )
     metadata = {**features.metadata, "format": FORMAT, "ids": json.dumps(features.ids)}
     metadata["dimension"] = str(matrix.shape[1])

@@ -45,6 +45,8 @@ def predict_fasta(
     """
     check_name(prefix, "prefix")
     check_fraction(min_viral_fraction)
+    if output_dir.exists() and not output_dir.is_dir():  # known now, not after hours of embedding
+        raise InputError(f"cannot write to {output_dir}: it is a file, not a folder")
     classifier = load_classifier(model_dir)
     precision = precision or classifier.precision
     dna, protein = (
