@@ -219,7 +219,8 @@ class AtomicOutputs:
         if exc is not None:
             self._discard()
             if isinstance(exc, OSError) and exc.errno in _DISK_FULL and self._outputs:
-                raise InputError(f"cannot write {self._names(exc)}: {_reason_of(exc)}") from exc
+                reason = _reason(self._outputs[0].final, exc)
+                raise InputError(f"cannot write {self._names(exc)}: {reason}") from exc
             return
         try:
             self._finish()
@@ -364,7 +365,3 @@ class AtomicOutputs:
         if len(names) > 3:
             return f"{', '.join(names[:3])} and {len(names) - 3} more"
         return ", ".join(names)
-
-
-def _reason_of(error: OSError) -> str:
-    return error.strerror or str(error)
