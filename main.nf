@@ -3,8 +3,10 @@
  * VirNucPro-NF: classify short DNA sequences as viral or not.
  *
  *   nextflow run main.nf -profile gpu,docker --mode cache --hf_home /data/hf_cache --embedders esm2_3b,fastesm2_650
- *   nextflow run main.nf -profile gpu,docker --input samplesheet.csv --model CLASSIFIER_DIR --embedders EMBEDDER --hf_home /data/hf_cache
+ *   nextflow run main.nf -profile gpu,docker --input samplesheet.csv --classifier CLASSIFIER_DIR --embedders EMBEDDER --hf_home /data/hf_cache
  *   nextflow run main.nf -profile gpu,docker --input genomes.csv --mode train|compare --embedders esm2_3b,fastesm2_650 --hf_home /data/hf_cache
+ *
+ *   nextflow run main.nf -profile test,docker    (or test_compare: the bundled data, on the CPU)
  *
  * See nextflow_schema.json (or --help) for the parameters and
  * assets/schema_input.json for the samplesheet columns.
@@ -23,6 +25,7 @@ workflow {
     }
     validateParameters()
     log.info(paramsSummaryLog(workflow))
+    checkGpuScheduling()
 
     // Embedders: one DNA model, one or more protein embedders (comma-separated)
     dna_model = params.dna_model
@@ -30,6 +33,7 @@ workflow {
     if (!embedders) {
         error("--embedders is empty: give one or more protein embedders, comma-separated (e.g. esm2_3b,fastesm2_650)")
     }
+    chunk_size = params.chunk_size as Integer
     models_dir = params.models_dir ? file(params.models_dir, checkIfExists: true) : null
     // Models not given as folders under --models_dir come from the cache
     models = ([dna_model] + embedders).unique().sort()
@@ -46,63 +50,116 @@ workflow {
         hf_home = file(params.hf_home)
         hf_home.mkdirs()
         MODEL_CACHE(cached_models, hf_home, !params.offline.toString().toBoolean())
-        collectVersions(MODEL_CACHE.out.versions)
     } else {
         // Checks that need no task, so that a mistake stops the run before any embedding
         if (!params.input) {
             error("--input is required in --mode ${params.mode}: a samplesheet CSV (see assets/schema_input.json)")
         }
-        model = null
+        classifier = null
         if (params.mode == 'predict') {
-            model = classifierFolder(params.model, embedders, dna_model, params.chunk_size)
+            classifier = classifierFolder(params.classifier, embedders, dna_model, chunk_size)
         }
         if (params.mode == 'compare' && !(params.baseline in embedders)) {
             error("--baseline '${params.baseline}' is not among --embedders (${embedders.join(',')}): the speedup and ΔF1 are measured against it, so compare it too or choose another baseline")
         }
 
+        samplesheet = file(params.input, checkIfExists: true)
         samples = channel.fromList(samplesheetToList(params.input, "${projectDir}/assets/schema_input.json"))
+            .map { meta, sequences -> [meta, sampleFile(samplesheet, meta.id, sequences)] }
 
         // Model cache: checked offline before any embedding, so that a missing model
         // stops the run at once, named, with the command that fills the cache.
-        // Embedding tasks start once the check has passed.
-        versions = channel.empty()
+        // Embedding tasks start once the check has passed (MODEL_CACHE has only
+        // value inputs, so its report is a value channel).
         cache_folder = params.hf_home ? file(params.hf_home, checkIfExists: true) : []
         hf_home = cache_folder
         if (cached_models) {
             MODEL_CACHE(cached_models, cache_folder, false)
-            hf_home = MODEL_CACHE.out.report.map { _report -> cache_folder }.first()
-            versions = versions.mix(MODEL_CACHE.out.versions)
+            hf_home = MODEL_CACHE.out.report.map { _report -> cache_folder }
         }
 
         if (params.mode == 'train') {
-            TRAIN(samples, dna_model, embedders, models_dir, hf_home)
-            versions = versions.mix(TRAIN.out.versions)
+            TRAIN(samples, dna_model, embedders, models_dir, hf_home, chunk_size)
         } else if (params.mode == 'compare') {
-            COMPARE(samples, dna_model, embedders, models_dir, hf_home)
-            versions = versions.mix(COMPARE.out.versions)
+            COMPARE(samples, dna_model, embedders, models_dir, hf_home, chunk_size)
         } else {
-            PREDICT(samples, dna_model, embedders, models_dir, hf_home, model)
-            versions = versions.mix(PREDICT.out.versions)
+            PREDICT(samples, dna_model, embedders, models_dir, hf_home, classifier, chunk_size)
         }
-        collectVersions(versions)
     }
+    softwareVersions(channel.topic('versions'))
 }
 
-// pipeline_info/software_versions.yml: one entry per process (tasks of the same
-// process write identical files), and the pipeline's own
-def collectVersions(versions) {
-    def pipeline = """\
-        "Workflow":
-            virnucpro-nf: ${workflow.manifest.version}
-            nextflow: ${workflow.nextflow.version}
-            profile: ${workflow.profile}
-            container_engine: ${workflow.containerEngine ?: 'none'}
-        """.stripIndent()
+// pipeline_info/software_versions.yml: for each process, the version of every
+// tool its tasks reported on the versions topic (process, tool, version), and
+// the pipeline's own. Tasks of one process on different GPUs list each GPU.
+def softwareVersions(versions) {
+    def pipeline = [
+        'virnucpro-nf': workflow.manifest.version,
+        nextflow: workflow.nextflow.version.toString(),
+        profile: workflow.profile,
+        container_engine: workflow.containerEngine ?: 'none'
+    ]
     versions
-        .map { yml -> yml.text }
+        .map { process, tool, version -> [process.tokenize(':').last(), tool, version.toString().trim()] }
         .unique()
-        .mix(channel.of(pipeline))
-        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info", sort: true, newLine: true)
+        .toList()
+        .map { rows -> versionsYaml(rows, pipeline) }
+        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info")
+}
+
+// YAML text of {process: {tool: version}} in name order, the pipeline last as "Workflow"
+def versionsYaml(rows, pipeline) {
+    def by_process = rows.groupBy { row -> row[0] }.sort()
+    def lines = by_process.collect { process, entries ->
+        def tools = entries.groupBy { entry -> entry[1] }.sort()
+        ["${process}:"] + tools.collect { tool, found -> "    ${tool}: ${yamlString(found.collect { entry -> entry[2] }.unique().sort().join('; '))}" }
+    }.flatten()
+    lines += ['Workflow:'] + pipeline.collect { key, value -> "    ${key}: ${yamlString(value)}" }
+    return lines.join('\n') + '\n'
+}
+
+// A YAML double-quoted scalar: versions such as 12.4 or 2.13.0+cpu stay strings
+def yamlString(value) {
+    return '"' + value.toString().replace('\\', '\\\\').replace('"', '\\"') + '"'
+}
+
+// A samplesheet's sequences path: absolute paths and URLs as given; a relative
+// path from the samplesheet's own folder, else from the launch folder. A path
+// found in both places, as two different files, is refused: either could be meant.
+def sampleFile(samplesheet, id, value) {
+    if (value ==~ /^[A-Za-z][A-Za-z0-9+.-]*:\/\/.*/ || value.startsWith('/')) {
+        def given = file(value)
+        if (!given.exists()) {
+            error("Samplesheet ${samplesheet}, sample '${id}': ${value} does not exist")
+        }
+        return given
+    }
+    def beside_sheet = samplesheet.parent.resolve(value)
+    def from_launch = workflow.launchDir.resolve(value)
+    def found = [beside_sheet, from_launch].findAll { candidate -> candidate.exists() }.unique { candidate -> candidate.toRealPath() }
+    if (!found) {
+        error("Samplesheet ${samplesheet}, sample '${id}': ${value} does not exist (looked for ${beside_sheet}, beside the samplesheet, and ${from_launch}, from the launch folder)")
+    }
+    if (found.size() > 1) {
+        error("Samplesheet ${samplesheet}, sample '${id}': ${value} names two different files, ${beside_sheet} (beside the samplesheet) and ${from_launch} (from the launch folder): give an absolute path")
+    }
+    return found[0]
+}
+
+// -profile gpu on one server: Nextflow's local executor gives each GPU task one of
+// the ids in CUDA_VISIBLE_DEVICES (or HIP_/ROCR_VISIBLE_DEVICES) of the shell that
+// launched it. Without that variable it tracks no GPU and starts every GPU task at
+// once on the same device, so such a run is refused before any task starts.
+def checkGpuScheduling() {
+    if (params.device != 'cuda') {
+        return
+    }
+    def process_config = workflow.session.config.navigate('process') ?: [:]
+    def executor = process_config['withLabel:process_gpu']?.executor ?: process_config.executor ?: 'local'
+    def visible = ['CUDA_VISIBLE_DEVICES', 'HIP_VISIBLE_DEVICES', 'ROCR_VISIBLE_DEVICES'].find { name -> System.getenv(name) != null }
+    if (executor == 'local' && !visible) {
+        error("-profile gpu (--device cuda) on this machine needs CUDA_VISIBLE_DEVICES: export the GPUs this run may use, e.g. export CUDA_VISIBLE_DEVICES=0,1 (nvidia-smi -L lists them), then run again. Nextflow gives each GPU task one of them, so tasks never share a GPU.")
+    }
 }
 
 // The classifier of --mode predict: a checkpoint folder whose embedders and
@@ -111,32 +168,32 @@ def collectVersions(versions) {
 // mismatched features too, but only after the embedding (hours on a GPU).
 def classifierFolder(path, embedders, dna_model, chunk_size) {
     if (!path) {
-        error("--model is required in predict mode: give a classifier checkpoint folder, e.g. <outdir>/classifiers/esm2_3b_classifier from --mode train")
+        error("--classifier is required in predict mode: give a classifier checkpoint folder, e.g. <outdir>/classifiers/esm2_3b_classifier from --mode train")
     }
     def folder = file(path, checkIfExists: true)
     if (!folder.isDirectory()) {
-        error("--model ${path} is not a folder: give a classifier checkpoint folder holding model.safetensors and classifier.json")
+        error("--classifier ${path} is not a folder: give a classifier checkpoint folder holding model.safetensors and classifier.json")
     }
     if (embedders.size() != 1) {
-        error("--embedders names ${embedders.size()} protein embedders (${embedders.join(',')}): predict mode needs exactly one, the embedder the classifier (--model) was trained with")
+        error("--embedders names ${embedders.size()} protein embedders (${embedders.join(',')}): predict mode needs exactly one, the embedder the classifier (--classifier) was trained with")
     }
     def metadata = folder.resolve('classifier.json')
     if (!metadata.exists()) {
-        error("--model ${path} has no classifier.json: give a folder written by --mode train or by convert_legacy_model.py")
+        error("--classifier ${path} has no classifier.json: give a folder written by --mode train or by convert_legacy_model.py")
     }
     def classifier = null
     try {
         classifier = new groovy.json.JsonSlurper().parseText(metadata.text)
     } catch (Exception e) {
-        error("--model ${path}: classifier.json is not valid JSON (${e.message?.readLines()?.first()})")
+        error("--classifier ${path}: classifier.json is not valid JSON (${e.message?.readLines()?.first()})")
     }
     if (!(classifier instanceof Map)) {
-        error("--model ${path}: classifier.json is not a JSON object")
+        error("--classifier ${path}: classifier.json is not a JSON object")
     }
     def expected = [protein: embedders[0], dna: dna_model, chunk_size: chunk_size.toString()]
     def trained = [protein: classifier.embedders?.protein, dna: classifier.embedders?.dna, chunk_size: classifier.chunk_size?.toString()]
     if (trained != expected) {
-        error("--model ${path} was trained with protein embedder ${trained.protein}, DNA model ${trained.dna} and chunk size ${trained.chunk_size}, but this run uses --embedders ${expected.protein} --dna_model ${expected.dna} --chunk_size ${expected.chunk_size}: set them to the classifier's")
+        error("--classifier ${path} was trained with protein embedder ${trained.protein}, DNA model ${trained.dna} and chunk size ${trained.chunk_size}, but this run uses --embedders ${expected.protein} --dna_model ${expected.dna} --chunk_size ${expected.chunk_size}: set them to the classifier's")
     }
     return folder
 }

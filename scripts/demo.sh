@@ -32,7 +32,7 @@ echo "== train side: training set -> split -> shards"
 sources=() nucleotides=() proteins=()
 while IFS=, read -r sample file label; do
     [ "$sample" = sample ] && continue
-    virnucpro training-set --genbank "$file" --label "$label" --chunk-size 300 \
+    virnucpro training-set --genbank "$data/$file" --label "$label" --chunk-size 300 \
         --nucleotide "$out/$sample.nucleotide.fasta" --protein "$out/$sample.protein.fasta" \
         --sources "$out/$sample.sources.tsv" --counts "$out/$sample.counts.tsv"
     sources+=(--sources "$out/$sample.sources.tsv")

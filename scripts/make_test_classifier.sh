@@ -11,7 +11,7 @@ trap 'rm -rf "$work"' EXIT
 sources=() nucleotides=() proteins=()
 while IFS=, read -r sample file label; do
     [ "$sample" = sample ] && continue
-    build_training_set.py --genbank "$file" --label "$label" --chunk-size 300 \
+    build_training_set.py --genbank "assets/test/$file" --label "$label" --chunk-size 300 \
         --nucleotide "$work/$sample.nt.fasta" --protein "$work/$sample.aa.fasta" --sources "$work/$sample.sources.tsv"
     sources+=(--sources "$work/$sample.sources.tsv")
     nucleotides+=(--nucleotide "$work/$sample.nt.fasta")
@@ -20,7 +20,7 @@ done < assets/test/samplesheet_train.csv
 split_dataset.py "${sources[@]}" --output-dir "$work/split" --seed 42 --group-by genome
 shard_frames.py "${nucleotides[@]}" "${proteins[@]}" --ids "$work/split/train.tsv" --ids "$work/split/validation.tsv" \
     --output-dir "$work/shards" --prefix train --frames-per-shard 100000
-embed_dna.py --model dna_composition --input "$work/shards/train_00001.nucleotide.fasta" \
+embed_dna.py --embedder dna_composition --input "$work/shards/train_00001.nucleotide.fasta" \
     --output "$work/dna.safetensors" --chunk-size 300 --precision fp32 --device cpu
 embed_protein.py --embedder aa_composition --input "$work/shards/train_00001.protein.fasta" \
     --output "$work/protein.safetensors" --chunk-size 300 --precision fp32 --device cpu

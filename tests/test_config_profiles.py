@@ -34,6 +34,7 @@ PROFILES = [
     ["conda"],
     ["test"],
     ["test", "docker"],
+    ["test_compare"],
     ["gpu"],
     ["gpu", "docker"],
     ["gpu", "singularity"],
@@ -62,10 +63,6 @@ def render(requests: list[dict], root: Path = REPO) -> list[dict]:
 def rendered() -> dict[str, dict]:
     """Every request this file checks, rendered in one run, keyed by a readable name."""
     requests = {",".join(profiles) or "none": {"profiles": profiles} for profiles in PROFILES}
-    requests["gpu,docker max_forks=2"] = {
-        "profiles": ["gpu", "docker"],
-        "params": {"gpu_max_forks": 2},
-    }
     for attempt in (1, 2, 3):
         requests[f"oom attempt {attempt}"] = {
             "profiles": ["gpu", "docker"],
@@ -114,7 +111,6 @@ def test_gpu_options_reach_only_gpu_tasks_and_only_with_the_gpu_profile(profiles
                 "containerOptions": ENGINE_GPU_OPTION[engine],
                 "clusterOptions": "--gres=gpu:1",
             }, name
-            assert settings["maxForks"] == 1, name
         else:
             assert options == {"accelerator": None, "containerOptions": "", "clusterOptions": ""}, (
                 name
@@ -139,13 +135,36 @@ def test_conda_environment_file_exists_and_the_package_comes_from_src():
     assert 'env.PYTHONPATH         = "${projectDir}/src"' in config
 
 
-def test_gpu_tasks_run_one_at_a_time_unless_configured():
-    two = rendered()["gpu,docker max_forks=2"]["processes"]
-    assert two["EMBED_DNA"]["maxForks"] == 2
-    assert two["EMBED_PROTEIN"]["maxForks"] == 2
-    # Timed runs never share the device, whatever the setting
-    assert two["BENCHMARK_EMBEDDER"]["maxForks"] == 1
-    assert all("maxForks" not in s for n, s in two.items() if n not in GPU_PROCESSES)
+def test_gpu_tasks_are_scheduled_by_accelerator_not_by_forks():
+    """Nextflow's local executor hands out the GPU ids of CUDA_VISIBLE_DEVICES, one
+    per task asking for ``accelerator 1``, across all processes; maxForks would
+    only limit each process alone (EMBED_DNA and EMBED_PROTEIN would still share
+    one GPU). So GPU tasks ask for one GPU each and carry no fork limit, except
+    the benchmarks, which are timed one after another whatever the GPU count."""
+    processes = rendered()["gpu,docker"]["processes"]
+    for name in GPU_PROCESSES:
+        assert processes[name]["accelerator"] == 1, name
+    assert "maxForks" not in processes["EMBED_DNA"]
+    assert "maxForks" not in processes["EMBED_PROTEIN"]
+    assert processes["BENCHMARK_EMBEDDER"]["maxForks"] == 1
+    assert all("maxForks" not in s for n, s in processes.items() if n not in GPU_PROCESSES)
+
+
+def test_gpu_profile_embeds_on_cuda_and_passes_the_task_gpu_to_containers():
+    config = (REPO / "conf" / "gpu.config").read_text()
+    assert rendered()["gpu,docker"]["params"]["device"] == "cuda"
+    assert rendered()["docker"]["params"]["device"] == "auto"
+    for engine in ("docker", "apptainer", "singularity"):
+        assert f"{engine}.envWhitelist" in config and "CUDA_VISIBLE_DEVICES" in config
+    args = rendered()["gpu,docker"]["processes"]["EMBED_DNA"]["ext"]["args"]
+    assert "--device cuda" in args
+
+
+def test_a_local_gpu_run_without_visible_devices_is_refused_in_main_nf():
+    main = (REPO / "main.nf").read_text()
+    check = main[main.index("def checkGpuScheduling()") :]
+    assert "CUDA_VISIBLE_DEVICES" in check and "executor == 'local'" in check
+    assert "checkGpuScheduling()" in main[: main.index("def checkGpuScheduling()")]
 
 
 def test_out_of_memory_is_retried_with_half_the_token_budget_each_time():
@@ -172,14 +191,31 @@ def test_other_failures_stop_the_run_and_killed_tasks_are_retried(status, strate
     assert {s["errorStrategy"] for s in processes.values()} == {strategy}
 
 
-def test_test_profile_runs_tiny_models_on_cpu():
-    result = rendered()["test"]
-    params = result["params"]
+def test_test_profile_is_a_complete_predict_run_from_project_dir():
+    params = rendered()["test"]["params"]
+    assert params["mode"] == "predict"
     assert params["device"] == "cpu" and params["precision"] == "fp32"
-    assert params["dna_model"] == "tiny_dnabert_s"
-    assert Path(params["models_dir"]) == REPO / "assets" / "models"
-    args = result["processes"]["EMBED_PROTEIN"]["ext"]["args"]
+    assert Path(params["input"]) == REPO / "assets" / "test" / "samplesheet_predict.csv"
+    classifier = Path(params["classifier"])
+    assert classifier == REPO / "assets" / "models" / "composition_classifier"
+    trained = json.loads((classifier / "classifier.json").read_text())
+    assert trained["embedders"] == {"dna": params["dna_model"], "protein": params["embedders"]}
+    assert trained["chunk_size"] == params["chunk_size"]
+    args = rendered()["test"]["processes"]["EMBED_PROTEIN"]["ext"]["args"]
     assert "--device cpu" in args and "--precision fp32" in args
+
+
+def test_test_compare_profile_is_a_complete_compare_run_with_tiny_models():
+    params = rendered()["test_compare"]["params"]
+    assert params["mode"] == "compare"
+    assert Path(params["input"]) == REPO / "assets" / "test" / "samplesheet_train.csv"
+    assert params["dna_model"] == "tiny_dnabert_s"
+    models_dir = Path(params["models_dir"])
+    assert models_dir == REPO / "assets" / "models"
+    embedders = params["embedders"].split(",")
+    assert params["baseline"] in embedders
+    for name in [params["dna_model"], *embedders]:
+        assert (models_dir / name).is_dir() or name.endswith("_composition"), name
 
 
 def test_renderer_follows_nextflow_precedence(tmp_path):

@@ -77,22 +77,55 @@ def test_module_calls_one_existing_command_with_accepted_options(module):
 
 
 @pytest.mark.parametrize("module", MODULES, ids=[module.parent.name for module in MODULES])
-def test_module_has_meta_stub_versions_and_nf_test(module):
+def test_module_has_meta_stub_and_nf_test(module):
     text = module.read_text()
-    for needed in ("tag ", "label ", "task.ext.args", "stub:", "versions.yml"):
+    for needed in ("tag ", "label ", "task.ext.args", "stub:"):
         assert needed in text, f"{module}: missing {needed!r}"
+    assert "versions.yml" not in text, f"{module}: versions go to the versions topic"
     assert (module.parent / "meta.yml").is_file()
     assert (module.parent / "tests" / "main.nf.test").is_file()
 
 
-def test_contract_check_catches_an_unknown_option():
-    assert "--chunk-size" in accepted_options("chunk_sequences.py")
-    assert "--chunk-length" not in accepted_options("chunk_sequences.py")
+VERSION_OUTPUT = re.compile(
+    r"""^\s*tuple val\("\$\{task\.process\}"\), val\('([a-z-]+)'\), """
+    r"""eval\('software_version\.py ([a-z-]+)'\), topic: versions, emit: versions_(\w+)$""",
+    re.MULTILINE,
+)
+GPU_TOOLS = {"torch", "transformers", "cuda", "gpu"}
 
 
-def test_ext_args_are_found():
-    assert ext_args_options("CHUNK_SEQUENCES") == ["--chunk-size"]
-    assert "--group-by" in ext_args_options("SPLIT_DATASET")
+@pytest.mark.parametrize("module", MODULES, ids=[module.parent.name for module in MODULES])
+def test_module_reports_what_decides_its_numbers_on_the_versions_topic(module):
+    text = module.read_text()
+    found = VERSION_OUTPUT.findall(text)
+    assert text.count("topic: versions") == len(found), f"{module}: a versions output of another form"
+    tools = {tool for tool, _, _ in found}
+    assert all(tool == asked == emit.replace("_", "-") for tool, asked, emit in found), found
+    assert {"virnucpro", "python"} <= tools, module
+    if "label 'process_gpu'" in text:
+        assert tools >= GPU_TOOLS, f"{module}: a GPU task records torch, transformers, CUDA and GPU"
+    for tool in tools:
+        result = run_script("software_version.py", tool)
+        assert result.returncode == 0 and result.stdout.strip(), (tool, result.stderr)
+
+
+def test_versions_check_catches_an_unknown_tool():
+    result = run_script("software_version.py", "perl")
+    assert result.returncode == 2
+    assert "'perl' is not one of" in result.stderr
+
+
+CHUNK_SIZE_MODULES = ("chunk_sequences", "build_training_set", "embed_dna", "embed_protein")
+
+
+@pytest.mark.parametrize("name", CHUNK_SIZE_MODULES)
+def test_the_chunk_size_is_a_module_input_not_an_ext_arg(name):
+    module = ROOT / "modules" / "local" / name / "main.nf"
+    text = module.read_text()
+    inputs = text[text.index("input:") : text.index("output:")]
+    assert re.search(r"^\s*val\(chunk_size\)$", inputs, re.MULTILINE), module
+    assert "--chunk-size '${chunk_size}'" in script_block(module)
+    assert "--chunk-size" not in ext_args_options(process_name(module))
 
 
 UNQUOTED = re.compile(r"(?<![\w-])--[a-z][a-z-]* \$\{")

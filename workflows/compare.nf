@@ -18,9 +18,10 @@ workflow COMPARE {
     embedders  // list of strings: registered protein embedders to compare (the baseline among them)
     models_dir // path or null: folder of model folders named after the embedders
     hf_home    // path, value channel or []: model cache; [] uses $HF_HOME
+    chunk_size // integer: chunk length in bases
 
     main:
-    TRAIN(genomes, dna_model, embedders, models_dir, hf_home)
+    TRAIN(genomes, dna_model, embedders, models_dir, hf_home, chunk_size)
 
     // Each classifier on the same test set, with the features of its embedder
     EVALUATE_CLASSIFIER(
@@ -67,5 +68,4 @@ workflow COMPARE {
     benchmarks          = BENCHMARK_EMBEDDER.out.benchmark         // channel: [ val(embedder), path({embedder}.benchmark.json) ]
     classifiers         = TRAIN.out.classifiers                    // channel: [ val(embedder), path({embedder}_classifier) ]
     test                = TRAIN.out.test                           // channel: path(test.tsv)
-    versions            = TRAIN.out.versions.mix(EVALUATE_CLASSIFIER.out.versions, BENCHMARK_EMBEDDER.out.versions, COMPARE_EMBEDDERS.out.versions)
 }

@@ -2,8 +2,8 @@
  * predict: chunk the input sequences, keep their stop-free frames, write the
  * frames into shards (one item per shard), embed each shard (DNA once, protein
  * with the classifier's embedder), merge the features, then classify each
- * sample with all its shards: per-frame, per-chunk and per-sequence tables and
- * the FASTA of the sequences called viral.
+ * sample with all its shards: per-frame scores, per-chunk and per-sequence
+ * calls and the FASTA of the sequences called viral.
  */
 
 include { CHUNK_SEQUENCES  } from '../modules/local/chunk_sequences/main'
@@ -19,21 +19,23 @@ workflow PREDICT {
     embedders  // list of strings: the one protein embedder the classifier was trained with
     models_dir // path or null: folder of model folders named after the embedders
     hf_home    // path, value channel or []: model cache; [] uses $HF_HOME
-    model      // path: classifier checkpoint folder (model.safetensors, classifier.json)
+    classifier // path: classifier checkpoint folder (model.safetensors, classifier.json)
+    chunk_size // integer: chunk length in bases (the classifier's)
 
     main:
-    CHUNK_SEQUENCES(samples)
+    CHUNK_SEQUENCES(samples, chunk_size)
     SELECT_FRAMES(CHUNK_SEQUENCES.out.chunks)
     FRAMES_TO_SHARDS(SELECT_FRAMES.out.frames, [])
-    EMBED_AND_MERGE(FRAMES_TO_SHARDS.out.shards, dna_model, embedders, models_dir, hf_home)
+    EMBED_AND_MERGE(FRAMES_TO_SHARDS.out.shards, dna_model, embedders, models_dir, hf_home, chunk_size)
 
     // The merged features of all shards of a sample, in shard name order (so
-    // that -resume finds the task again). A sample's features are complete
-    // once every merge has finished.
+    // that -resume finds the task again). groupKey carries the sample's shard
+    // count, so a sample moves on to CLASSIFY as soon as its own shards are
+    // merged, without waiting for the other samples.
     features_per_sample = EMBED_AND_MERGE.out.merged
-        .map { meta, _embedder, merged -> [meta.id, [meta.shard, merged]] }
+        .map { meta, _embedder, merged -> [groupKey(meta.id, meta.shard_count), [meta.shard, merged]] }
         .groupTuple()
-        .map { id, shards -> [id, shards.toSorted { a, b -> a[0] <=> b[0] }.collect { shard -> shard[1] }] }
+        .map { id, shards -> [id.getGroupTarget(), shards.toSorted { a, b -> a[0] <=> b[0] }.collect { shard -> shard[1] }] }
 
     // Each sample with its frames report (every chunk, no_frame and too_short
     // ones included) and its input FASTA. A sample without any stop-free frame
@@ -44,18 +46,17 @@ workflow PREDICT {
     to_classify = reports
         .join(inputs, failOnMismatch: true, failOnDuplicate: true)
         .join(features_per_sample, remainder: true)
-        .map { _id, meta, report, fasta, features -> [meta, model, features ?: [], report, fasta] }
+        .map { _id, meta, report, fasta, features -> [meta, classifier, features ?: [], report, fasta] }
     CLASSIFY(to_classify)
 
     emit:
-    frame_calls      = CLASSIFY.out.frames            // channel: [ val(meta), path(frames.tsv) ]: score per frame
-    chunk_calls      = CLASSIFY.out.chunks            // channel: [ val(meta), path(chunks.tsv) ]: call per chunk, no_frame included
-    sequence_calls   = CLASSIFY.out.sequences         // channel: [ val(meta), path(sequences.tsv) ]: call per input sequence
+    frame_scores     = CLASSIFY.out.frame_scores      // channel: [ val(meta), path(frame_scores.tsv) ]: score per frame
+    chunk_calls      = CLASSIFY.out.chunk_calls       // channel: [ val(meta), path(chunk_calls.tsv) ]: call per chunk, no_frame included
+    sequence_calls   = CLASSIFY.out.sequence_calls    // channel: [ val(meta), path(sequence_calls.tsv) ]: call per input sequence
     viral            = CLASSIFY.out.viral             // channel: [ val(meta), path(viral.fasta) ]
-    shards           = FRAMES_TO_SHARDS.out.shards    // channel: [ val(meta + [shard: name]), path(nucleotide), path(protein) ]
+    shards           = FRAMES_TO_SHARDS.out.shards    // channel: [ val(meta + [shard: name, shard_count: n]), path(nucleotide), path(protein) ]
     frames_report    = SELECT_FRAMES.out.report       // channel: [ val(meta), path(frames.tsv) ]
-    features         = EMBED_AND_MERGE.out.merged     // channel: [ val(meta + [shard: name]), val(embedder), path(merged.safetensors) ]
-    dna_features     = EMBED_AND_MERGE.out.dna        // channel: [ val(meta + [shard: name]), path(dna.safetensors) ]
-    protein_features = EMBED_AND_MERGE.out.protein    // channel: [ val(meta + [shard: name]), val(embedder), path(protein.safetensors) ]
-    versions         = CHUNK_SEQUENCES.out.versions.mix(SELECT_FRAMES.out.versions, FRAMES_TO_SHARDS.out.versions, EMBED_AND_MERGE.out.versions, CLASSIFY.out.versions)
+    features         = EMBED_AND_MERGE.out.merged     // channel: [ val(meta + [shard: name, shard_count: n]), val(embedder), path(merged.safetensors) ]
+    dna_features     = EMBED_AND_MERGE.out.dna        // channel: [ val(meta + [shard: name, shard_count: n]), path(dna.safetensors) ]
+    protein_features = EMBED_AND_MERGE.out.protein    // channel: [ val(meta + [shard: name, shard_count: n]), val(embedder), path(protein.safetensors) ]
 }

@@ -19,6 +19,7 @@ workflow TRAIN {
     embedders  // list of strings: registered protein embedders, one classifier each
     models_dir // path or null: folder of model folders named after the embedders
     hf_home    // path, value channel or []: model cache; [] uses $HF_HOME
+    chunk_size // integer: chunk length in bases
 
     main:
     labelled = genomes.map { meta, genbank ->
@@ -27,7 +28,7 @@ workflow TRAIN {
         }
         [meta, genbank]
     }
-    BUILD_TRAINING_SET(labelled)
+    BUILD_TRAINING_SET(labelled, chunk_size)
 
     // Samples in id order, so that the split and the shards do not depend on
     // the order in which tasks finish (and -resume finds them again)
@@ -43,28 +44,29 @@ workflow TRAIN {
         .concat(SPLIT_DATASET.out.validation, SPLIT_DATASET.out.test)
         .collect()
     FRAMES_TO_SHARDS(all_frames, split_ids)
-    EMBED_AND_MERGE(FRAMES_TO_SHARDS.out.shards, dna_model, embedders, models_dir, hf_home)
+    EMBED_AND_MERGE(FRAMES_TO_SHARDS.out.shards, dna_model, embedders, models_dir, hf_home, chunk_size)
 
     // One classifier per protein embedder, on the merged features of all its
-    // shards; shards in name order, so that -resume finds the task again
+    // shards; shards in name order, so that -resume finds the task again.
+    // groupKey carries the shard count: an embedder's classifier starts training
+    // as soon as its own shards are merged, not when every embedder's are.
     features_per_embedder = EMBED_AND_MERGE.out.merged
-        .map { meta, embedder, merged -> [embedder, [meta.shard, merged]] }
+        .map { meta, embedder, merged -> [groupKey(embedder, meta.shard_count), [meta.shard, merged]] }
         .groupTuple()
-        .map { embedder, shards -> [embedder, shards.toSorted { a, b -> a[0] <=> b[0] }.collect { shard -> shard[1] }] }
+        .map { embedder, shards -> [embedder.getGroupTarget(), shards.toSorted { a, b -> a[0] <=> b[0] }.collect { shard -> shard[1] }] }
     TRAIN_CLASSIFIER(features_per_embedder, SPLIT_DATASET.out.train, SPLIT_DATASET.out.validation)
 
     emit:
     classifiers         = TRAIN_CLASSIFIER.out.model    // channel: [ val(embedder), path({embedder}_classifier) ]
     training_logs       = TRAIN_CLASSIFIER.out.log      // channel: [ val(embedder), path(training_log.tsv) ]
     classifier_features = features_per_embedder         // channel: [ val(embedder), [ path(merged.safetensors), ... ] ], shards in name order
-    shards              = FRAMES_TO_SHARDS.out.shards   // channel: [ val([id: 'training_set', shard: name]), path(nucleotide), path(protein) ]
-    features            = EMBED_AND_MERGE.out.merged    // channel: [ val([id: 'training_set', shard: name]), val(embedder), path(merged.safetensors) ]
-    dna_features        = EMBED_AND_MERGE.out.dna       // channel: [ val([id: 'training_set', shard: name]), path(dna.safetensors) ]
-    protein_features    = EMBED_AND_MERGE.out.protein   // channel: [ val([id: 'training_set', shard: name]), val(embedder), path(protein.safetensors) ]
+    shards              = FRAMES_TO_SHARDS.out.shards   // channel: [ val([id: 'training_set', shard: name, shard_count: n]), path(nucleotide), path(protein) ]
+    features            = EMBED_AND_MERGE.out.merged    // channel: [ val([id: 'training_set', shard: name, shard_count: n]), val(embedder), path(merged.safetensors) ]
+    dna_features        = EMBED_AND_MERGE.out.dna       // channel: [ val([id: 'training_set', shard: name, shard_count: n]), path(dna.safetensors) ]
+    protein_features    = EMBED_AND_MERGE.out.protein   // channel: [ val([id: 'training_set', shard: name, shard_count: n]), val(embedder), path(protein.safetensors) ]
     train               = SPLIT_DATASET.out.train       // channel: path(train.tsv)
     validation          = SPLIT_DATASET.out.validation  // channel: path(validation.tsv)
     test                = SPLIT_DATASET.out.test        // channel: path(test.tsv)
     summary             = SPLIT_DATASET.out.summary     // channel: path(summary.tsv)
     counts              = BUILD_TRAINING_SET.out.counts // channel: [ val(meta), path(counts.tsv) ]
-    versions            = BUILD_TRAINING_SET.out.versions.mix(SPLIT_DATASET.out.versions, FRAMES_TO_SHARDS.out.versions, EMBED_AND_MERGE.out.versions, TRAIN_CLASSIFIER.out.versions)
 }

@@ -12,6 +12,7 @@ single sequence that does not fit raises :class:`OutOfMemory`.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,8 +45,17 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise InputError("device 'cuda' was asked for but no GPU is visible to PyTorch")
+        raise InputError(
+            "GPU not visible: device 'cuda' was asked for but no GPU is visible to PyTorch "
+            f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', 'unset')}; torch "
+            f"{torch.__version__}, {_cuda_build()}): give the container the GPU (-profile gpu "
+            "passes docker --gpus all or apptainer --nv) and check that nvidia-smi sees it"
+        )
     return torch.device(device)
+
+
+def _cuda_build() -> str:
+    return f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
 
 
 def check_token_budget(token_budget: int) -> None:

@@ -5,7 +5,8 @@ Nextflow cannot run here, so ``nextflow config`` is not available. This evaluate
 ``nextflow.config`` with Nextflow's own config parser (from the language server jar,
 see nextflow_lint.py) and ConfigRenderer.groovy, applies the selected profiles and
 command-line params, and resolves each process's directives as Nextflow does:
-``process`` defaults, then ``withLabel:`` selectors, then ``withName:`` selectors,
+``process`` defaults, then the module's own (quoted) ``container``, then
+``withLabel:`` selectors, then ``withName:`` selectors,
 closures called with ``task`` (attempt, exit status) and ``workflow`` (container
 engine). Tests use it to check which tasks get containers, GPU options and retries.
 
@@ -13,7 +14,7 @@ Input (a file or stdin): a JSON list of requests
 ``{"profiles": [...], "params": {...}, "attempt": 1, "exit_status": 0}``;
 output (stdout): a JSON list of ``{"profiles", "applied", "params", "engine",
 "processes": {NAME: {directive: value}}}``.
-Processes are read from ``modules/**/main.nf`` (name and labels).
+Processes are read from ``modules/**/main.nf`` (name, labels and container).
 Run it with the interpreter of ``.venv-nflint``.
 """
 
@@ -44,17 +45,21 @@ DIRECTIVES = (
 )
 PROCESS = re.compile(r"^process\s+(\w+)\s*\{", re.MULTILINE)
 LABEL = re.compile(r"^\s*label\s+'([^']+)'", re.MULTILINE)
+CONTAINER = re.compile(r"^\s*container\s+'([^']+)'", re.MULTILINE)
 ENGINES = ("docker", "singularity", "apptainer", "podman", "charliecloud")
 
 
-def find_processes(root: Path) -> dict[str, list[str]]:
-    """Process name -> labels, for every module of the pipeline (one process per file)."""
+def find_processes(root: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """Process name -> (labels, directives set in the module), for every module
+    of the pipeline (one process per file)."""
     processes = {}
     for module in sorted(root.glob("modules/**/main.nf")):
         text = module.read_text()
         name = PROCESS.search(text)
         if name:
-            processes[name.group(1)] = LABEL.findall(text)
+            container = CONTAINER.search(text)
+            directives = {"container": container.group(1)} if container else {}
+            processes[name.group(1)] = (LABEL.findall(text), directives)
     return processes
 
 
@@ -102,6 +107,17 @@ class Renderer:
         self.root = root
         self.processes = find_processes(root)
 
+    def apply(self, chosen: dict[str, Any], scope: Any, task: Any, workflow: Any) -> None:
+        """Set in ``chosen`` the directives of one config scope (``ext`` merges)."""
+        for directive in map(str, scope.keySet()):
+            if directive not in DIRECTIVES:
+                continue
+            resolved = to_python(self.rendered.resolve(scope.get(directive), task, workflow))
+            if directive == "ext":
+                chosen.setdefault("ext", {}).update(resolved)
+            else:
+                chosen[directive] = resolved
+
     def render(self, request: dict[str, Any]) -> dict[str, Any]:
         java = self.jpype.JClass
         cli_params = java("java.util.LinkedHashMap")()
@@ -125,27 +141,21 @@ class Renderer:
         process = settings.get("process") or java("java.util.LinkedHashMap")()
         keys = [str(key) for key in process.keySet()]
         rendered = {}
-        for name, labels in self.processes.items():
-            # Priority, lowest first: process defaults, withLabel, withName (selector
-            # keys of the process scope are not directives, so they are skipped)
-            scopes = [process] + [
+        for name, (labels, module_directives) in self.processes.items():
+            # Priority, lowest first: process defaults, the module's own directives,
+            # withLabel, withName (selector keys of the process scope are not
+            # directives, so they are skipped)
+            selected = [
                 process.get(key)
                 for kind in ("withLabel:", "withName:")
                 for key in keys
                 if key.startswith(kind) and selector_matches(key, name, labels)
             ]
             chosen: dict[str, Any] = {}
-            for scope in scopes:
-                for directive in map(str, scope.keySet()):
-                    if directive not in DIRECTIVES:
-                        continue
-                    resolved = to_python(
-                        self.rendered.resolve(scope.get(directive), task, workflow)
-                    )
-                    if directive == "ext":
-                        chosen.setdefault("ext", {}).update(resolved)
-                    else:
-                        chosen[directive] = resolved
+            self.apply(chosen, process, task, workflow)
+            chosen.update(module_directives)
+            for scope in selected:
+                self.apply(chosen, scope, task, workflow)
             rendered[name] = chosen
         return {
             "profiles": request.get("profiles", []),

@@ -1,6 +1,9 @@
 process BENCHMARK_EMBEDDER {
     tag "${embedder}"
     label 'process_gpu'
+    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
+    // singularity or apptainer
+    container 'virnucpro-nf:0.1.0'
 
     input:
     // One task per embedder; model_dir is an optional model folder (staged, so
@@ -14,7 +17,12 @@ process BENCHMARK_EMBEDDER {
 
     output:
     tuple val(embedder), path("*.benchmark.json"), emit: benchmark
-    path "versions.yml"                          , emit: versions
+    tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
+    tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
+    tuple val("${task.process}"), val('torch'), eval('software_version.py torch'), topic: versions, emit: versions_torch
+    tuple val("${task.process}"), val('transformers'), eval('software_version.py transformers'), topic: versions, emit: versions_transformers
+    tuple val("${task.process}"), val('cuda'), eval('software_version.py cuda'), topic: versions, emit: versions_cuda
+    tuple val("${task.process}"), val('gpu'), eval('software_version.py gpu'), topic: versions, emit: versions_gpu
 
     script:
     def args = task.ext.args ?: ''
@@ -29,23 +37,11 @@ process BENCHMARK_EMBEDDER {
         ${model_dir_arg} \\
         ${hf_home_arg} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(benchmark_embedder.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 
     stub:
     def prefix = task.ext.prefix ?: "${embedder}"
     """
     touch ${prefix}.benchmark.json
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(benchmark_embedder.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 }

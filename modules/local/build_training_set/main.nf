@@ -1,15 +1,22 @@
 process BUILD_TRAINING_SET {
     tag "${meta.id}"
     label 'process_single'
+    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
+    // singularity or apptainer
+    container 'virnucpro-nf:0.1.0'
 
     input:
     tuple val(meta), path(genbank)
+    // Chunk length in bases (--chunk_size)
+    val(chunk_size)
 
     output:
     tuple val(meta), path("*.nucleotide.fasta"), path("*.protein.fasta"), emit: frames
     tuple val(meta), path("*.sources.tsv")                               , emit: sources
     tuple val(meta), path("*.counts.tsv")                                , emit: counts
-    path "versions.yml"                                                  , emit: versions
+    tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
+    tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
+    tuple val("${task.process}"), val('biopython'), eval('software_version.py biopython'), topic: versions, emit: versions_biopython
 
     script:
     def args = task.ext.args ?: ''
@@ -22,13 +29,8 @@ process BUILD_TRAINING_SET {
         --protein '${prefix}.protein.fasta' \\
         --sources '${prefix}.sources.tsv' \\
         --counts '${prefix}.counts.tsv' \\
+        --chunk-size '${chunk_size}' \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(build_training_set.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 
     stub:
@@ -38,11 +40,5 @@ process BUILD_TRAINING_SET {
     touch ${prefix}.protein.fasta
     touch ${prefix}.sources.tsv
     touch ${prefix}.counts.tsv
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(build_training_set.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 }

@@ -1,13 +1,20 @@
 process CHUNK_SEQUENCES {
     tag "${meta.id}"
     label 'process_single'
+    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
+    // singularity or apptainer
+    container 'virnucpro-nf:0.1.0'
 
     input:
     tuple val(meta), path(sequences)
+    // Chunk length in bases (--chunk_size)
+    val(chunk_size)
 
     output:
     tuple val(meta), path("*.chunks.fasta"), emit: chunks
-    path "versions.yml"                    , emit: versions
+    tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
+    tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
+    tuple val("${task.process}"), val('biopython'), eval('software_version.py biopython'), topic: versions, emit: versions_biopython
 
     script:
     def args = task.ext.args ?: ''
@@ -16,24 +23,13 @@ process CHUNK_SEQUENCES {
     chunk_sequences.py \\
         --input '${sequences}' \\
         --output '${prefix}.chunks.fasta' \\
+        --chunk-size '${chunk_size}' \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(chunk_sequences.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 
     stub:
     def prefix = task.ext.prefix ?: "${meta.id}"
     """
     touch ${prefix}.chunks.fasta
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(chunk_sequences.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 }

@@ -1,6 +1,9 @@
 process CLASSIFY {
     tag "${meta.id}"
     label 'process_low'
+    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
+    // singularity or apptainer
+    container 'virnucpro-nf:0.1.0'
 
     input:
     // One sample: a classifier checkpoint, the merged features of every shard
@@ -8,15 +11,17 @@ process CLASSIFY {
     // any stop-free frame, which still gets its tables), its frames report(s)
     // (SELECT_FRAMES: every chunk, no_frame ones included) and its input FASTA
     // ([] to skip the FASTA of viral sequences). Subfolders keep the inputs
-    // apart from the outputs, which share their names with the frames report.
-    tuple val(meta), path(model), path(features, arity: '0..*', stageAs: 'features/*'), path(reports, arity: '1..*', stageAs: 'reports/*'), path(sequences, stageAs: 'input/*')
+    // apart from the outputs.
+    tuple val(meta), path(classifier), path(features, arity: '0..*', stageAs: 'features/*'), path(reports, arity: '1..*', stageAs: 'reports/*'), path(sequences, stageAs: 'input/*')
 
     output:
-    tuple val(meta), path("*.frames.tsv")   , emit: frames
-    tuple val(meta), path("*.chunks.tsv")   , emit: chunks
-    tuple val(meta), path("*.sequences.tsv"), emit: sequences
-    tuple val(meta), path("*.viral.fasta")  , emit: viral, optional: true
-    path "versions.yml"                     , emit: versions
+    tuple val(meta), path("*.frame_scores.tsv")  , emit: frame_scores
+    tuple val(meta), path("*.chunk_calls.tsv")   , emit: chunk_calls
+    tuple val(meta), path("*.sequence_calls.tsv"), emit: sequence_calls
+    tuple val(meta), path("*.viral.fasta")       , emit: viral, optional: true
+    tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
+    tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
+    tuple val("${task.process}"), val('torch'), eval('software_version.py torch'), topic: versions, emit: versions_torch
 
     script:
     def args = task.ext.args ?: ''
@@ -25,35 +30,23 @@ process CLASSIFY {
     def report_args = reports.collect { report -> "--report '${report}'" }.join(' ')
     def sequences_arg = sequences ? "--sequences '${sequences}'" : ''
     """
-    predict.py \\
-        --model '${model}' \\
+    classify.py \\
+        --classifier '${classifier}' \\
         ${feature_args} \\
         ${report_args} \\
         ${sequences_arg} \\
         --output-dir . \\
         --prefix '${prefix}' \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(predict.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 
     stub:
     def prefix = task.ext.prefix ?: "${meta.id}"
     def viral = sequences ? "touch ${prefix}.viral.fasta" : ''
     """
-    touch ${prefix}.frames.tsv
-    touch ${prefix}.chunks.tsv
-    touch ${prefix}.sequences.tsv
+    touch ${prefix}.frame_scores.tsv
+    touch ${prefix}.chunk_calls.tsv
+    touch ${prefix}.sequence_calls.tsv
     ${viral}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(predict.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 }

@@ -1,6 +1,9 @@
 process COMPARE_EMBEDDERS {
     tag "${evaluations.size()} embedders"
     label 'process_single'
+    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
+    // singularity or apptainer
+    container 'virnucpro-nf:0.1.0'
 
     input:
     // evaluation.json of every embedder (EVALUATE_CLASSIFIER), collected; they
@@ -13,7 +16,8 @@ process COMPARE_EMBEDDERS {
     path "comparison.tsv", emit: tsv
     path "comparison.md" , emit: markdown
     path "report.html"   , emit: html
-    path "versions.yml"  , emit: versions
+    tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
+    tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
 
     script:
     def args = task.ext.args ?: ''
@@ -25,12 +29,6 @@ process COMPARE_EMBEDDERS {
         ${benchmark_args} \\
         --output-dir . \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(compare_embedders.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 
     stub:
@@ -38,11 +36,5 @@ process COMPARE_EMBEDDERS {
     touch comparison.tsv
     touch comparison.md
     touch report.html
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(compare_embedders.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 }

@@ -1,6 +1,9 @@
 process EMBED_DNA {
     tag "${meta.shard ?: meta.id} ${model}"
     label 'process_gpu'
+    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
+    // singularity or apptainer
+    container 'virnucpro-nf:0.1.0'
 
     // Exit status 75: out of GPU memory (one sequence alone, or a model next to
     // another process). conf/base.config retries it; conf/modules.config halves
@@ -14,10 +17,17 @@ process EMBED_DNA {
     path(model_dir)
     // Optional Hugging Face cache filled by MODEL_CACHE (staged); [] uses $HF_HOME
     path(hf_home)
+    // Chunk length in bases the frames are cut with (--chunk_size); recorded in the outputs
+    val(chunk_size)
 
     output:
     tuple val(meta), path("*.safetensors"), emit: features
-    path "versions.yml"                   , emit: versions
+    tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
+    tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
+    tuple val("${task.process}"), val('torch'), eval('software_version.py torch'), topic: versions, emit: versions_torch
+    tuple val("${task.process}"), val('transformers'), eval('software_version.py transformers'), topic: versions, emit: versions_transformers
+    tuple val("${task.process}"), val('cuda'), eval('software_version.py cuda'), topic: versions, emit: versions_cuda
+    tuple val("${task.process}"), val('gpu'), eval('software_version.py gpu'), topic: versions, emit: versions_gpu
 
     script:
     def args = task.ext.args ?: ''
@@ -29,26 +39,15 @@ process EMBED_DNA {
         --input '${nucleotide}' \\
         --output '${prefix}.${model}.dna.safetensors' \\
         --embedder '${model}' \\
+        --chunk-size '${chunk_size}' \\
         ${model_dir_arg} \\
         ${hf_home_arg} \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(embed_dna.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 
     stub:
     def prefix = task.ext.prefix ?: "${meta.shard ?: meta.id}"
     """
     touch ${prefix}.${model}.dna.safetensors
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(embed_dna.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 }

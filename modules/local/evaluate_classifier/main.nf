@@ -1,6 +1,9 @@
 process EVALUATE_CLASSIFIER {
     tag "${embedder}"
     label 'process_low'
+    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
+    // singularity or apptainer
+    container 'virnucpro-nf:0.1.0'
 
     input:
     // A checkpoint (TRAIN_CLASSIFIER) and the merged features of every shard of
@@ -13,7 +16,10 @@ process EVALUATE_CLASSIFIER {
     // One folder per embedder: every embedder's files are named alike
     tuple val(embedder), path("*/evaluation.json")     , emit: evaluation
     tuple val(embedder), path("*/test_predictions.tsv"), emit: predictions
-    path "versions.yml"                                , emit: versions
+    tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
+    tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
+    tuple val("${task.process}"), val('torch'), eval('software_version.py torch'), topic: versions, emit: versions_torch
+    tuple val("${task.process}"), val('scikit-learn'), eval('software_version.py scikit-learn'), topic: versions, emit: versions_scikit_learn
 
     script:
     def args = task.ext.args ?: ''
@@ -26,12 +32,6 @@ process EVALUATE_CLASSIFIER {
         --test '${test}' \\
         --output-dir '${prefix}' \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(evaluate_classifier.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 
     stub:
@@ -40,11 +40,5 @@ process EVALUATE_CLASSIFIER {
     mkdir ${prefix}
     touch ${prefix}/evaluation.json
     touch ${prefix}/test_predictions.tsv
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(evaluate_classifier.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 }

@@ -1,6 +1,9 @@
 process MERGE_FEATURES {
     tag "${meta.shard ?: meta.id} ${embedder}"
     label 'process_single'
+    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
+    // singularity or apptainer
+    container 'virnucpro-nf:0.1.0'
 
     input:
     // DNA and protein features of the same shard, protein from the embedder named
@@ -8,7 +11,8 @@ process MERGE_FEATURES {
 
     output:
     tuple val(meta), val(embedder), path("*.merged.safetensors"), emit: features
-    path "versions.yml"                                         , emit: versions
+    tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
+    tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
 
     script:
     def args = task.ext.args ?: ''
@@ -19,23 +23,11 @@ process MERGE_FEATURES {
         --protein '${protein}' \\
         --output '${prefix}.${embedder}.merged.safetensors' \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(merge_features.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 
     stub:
     def prefix = task.ext.prefix ?: "${meta.shard ?: meta.id}"
     """
     touch ${prefix}.${embedder}.merged.safetensors
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(merge_features.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 }

@@ -1,6 +1,9 @@
 process MODEL_CACHE {
     tag "${embedders.join(',')}"
     label 'process_single'
+    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
+    // singularity or apptainer
+    container 'virnucpro-nf:0.1.0'
     // Always run: the check is quick, and a cache changed since the last run
     // (models added or deleted deep inside it) must be seen again
     cache false
@@ -16,7 +19,8 @@ process MODEL_CACHE {
 
     output:
     path "model_cache.tsv", emit: report
-    path "versions.yml"   , emit: versions
+    tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
+    tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
 
     script:
     def args = task.ext.args ?: ''
@@ -33,22 +37,10 @@ process MODEL_CACHE {
         ${offline_arg} \\
         --report model_cache.tsv \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(model_cache.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 
     stub:
     """
     printf 'embedder\\tmodel_id\\trevision\\tfolder\\tsize_bytes\\n' > model_cache.tsv
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(model_cache.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 }

@@ -1,6 +1,9 @@
 process SELECT_FRAMES {
     tag "${meta.id}"
     label 'process_single'
+    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
+    // singularity or apptainer
+    container 'virnucpro-nf:0.1.0'
 
     input:
     tuple val(meta), path(chunks)
@@ -8,7 +11,9 @@ process SELECT_FRAMES {
     output:
     tuple val(meta), path("*.nucleotide.fasta"), path("*.protein.fasta"), emit: frames
     tuple val(meta), path("*.frames.tsv")                                , emit: report
-    path "versions.yml"                                                  , emit: versions
+    tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
+    tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
+    tuple val("${task.process}"), val('biopython'), eval('software_version.py biopython'), topic: versions, emit: versions_biopython
 
     script:
     def args = task.ext.args ?: ''
@@ -20,12 +25,6 @@ process SELECT_FRAMES {
         --protein '${prefix}.protein.fasta' \\
         --report '${prefix}.frames.tsv' \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(select_frames.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 
     stub:
@@ -34,11 +33,5 @@ process SELECT_FRAMES {
     touch ${prefix}.nucleotide.fasta
     touch ${prefix}.protein.fasta
     touch ${prefix}.frames.tsv
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(select_frames.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 }

@@ -1,6 +1,9 @@
 process SHARD_FRAMES {
     tag "${meta.id}"
     label 'process_single'
+    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
+    // singularity or apptainer
+    container 'virnucpro-nf:0.1.0'
 
     input:
     // nucleotide and protein hold one or more FASTA files in matching order;
@@ -12,7 +15,9 @@ process SHARD_FRAMES {
     output:
     // No shard when no frame is left (e.g. every chunk is no_frame): the frames report still lists them
     tuple val(meta), path("shards/*.nucleotide.fasta", arity: '1..*'), path("shards/*.protein.fasta", arity: '1..*'), emit: shards, optional: true
-    path "versions.yml"                                                                                                             , emit: versions
+    tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
+    tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
+    tuple val("${task.process}"), val('biopython'), eval('software_version.py biopython'), topic: versions, emit: versions_biopython
 
     script:
     def args = task.ext.args ?: ''
@@ -28,12 +33,6 @@ process SHARD_FRAMES {
         --output-dir shards \\
         --prefix '${prefix}' \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(shard_frames.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 
     stub:
@@ -42,11 +41,5 @@ process SHARD_FRAMES {
     mkdir shards
     touch shards/${prefix}_00001.nucleotide.fasta
     touch shards/${prefix}_00001.protein.fasta
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(shard_frames.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 }

@@ -1,6 +1,9 @@
 process SPLIT_DATASET {
     tag "${sources.size()} sources"
     label 'process_single'
+    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
+    // singularity or apptainer
+    container 'virnucpro-nf:0.1.0'
 
     input:
     // Every sample's sources table; a subfolder keeps their names apart from the outputs
@@ -11,7 +14,8 @@ process SPLIT_DATASET {
     path "split/validation.tsv", emit: validation
     path "split/test.tsv"      , emit: test
     path "split/summary.tsv"   , emit: summary
-    path "versions.yml"        , emit: versions
+    tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
+    tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
 
     script:
     def args = task.ext.args ?: ''
@@ -21,23 +25,11 @@ process SPLIT_DATASET {
         ${source_args} \\
         --output-dir split \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(split_dataset.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 
     stub:
     """
     mkdir split
     touch split/train.tsv split/validation.tsv split/test.tsv split/summary.tsv
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(split_dataset.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 }

@@ -1,6 +1,9 @@
 process TRAIN_CLASSIFIER {
     tag "${embedder}"
     label 'process_medium'
+    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
+    // singularity or apptainer
+    container 'virnucpro-nf:0.1.0'
 
     input:
     // Merged features of every shard for ONE protein embedder (sorted by shard
@@ -14,7 +17,9 @@ process TRAIN_CLASSIFIER {
     // Checkpoint folder: model.safetensors, classifier.json, training_log.tsv
     tuple val(embedder), path("*_classifier", type: 'dir')    , emit: model
     tuple val(embedder), path("*_classifier/training_log.tsv"), emit: log
-    path "versions.yml"                                       , emit: versions
+    tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
+    tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
+    tuple val("${task.process}"), val('torch'), eval('software_version.py torch'), topic: versions, emit: versions_torch
 
     script:
     def args = task.ext.args ?: ''
@@ -27,12 +32,6 @@ process TRAIN_CLASSIFIER {
         --validation '${validation}' \\
         --output-dir '${prefix}_classifier' \\
         ${args}
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(train_classifier.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 
     stub:
@@ -42,11 +41,5 @@ process TRAIN_CLASSIFIER {
     touch ${prefix}_classifier/model.safetensors
     touch ${prefix}_classifier/classifier.json
     touch ${prefix}_classifier/training_log.tsv
-
-    cat <<-END_VERSIONS > versions.yml
-    "${task.process}":
-        virnucpro: \$(train_classifier.py --version)
-        python: \$(python3 --version | sed 's/^Python //')
-    END_VERSIONS
     """
 }

@@ -11,11 +11,12 @@ include { MERGE_FEATURES } from '../../../modules/local/merge_features/main'
 
 workflow EMBED_AND_MERGE {
     take:
-    shards     // channel: [ val(meta + [shard: name]), path(nucleotide), path(protein) ]
+    shards     // channel: [ val(meta + [shard: name, shard_count: n]), path(nucleotide), path(protein) ]
     dna_model  // string: registered DNA embedder, e.g. 'dnabert_s'
     embedders  // list of strings: registered protein embedders, e.g. ['esm2_3b', 'fastesm2_650']
     models_dir // path or null: folder of model folders named after the embedders; null loads every model from the cache
     hf_home    // path, value channel or []: model cache filled by MODEL_CACHE; [] uses $HF_HOME
+    chunk_size // integer: chunk length the frames were cut with (recorded in the features)
 
     main:
     // DNA: one task per shard
@@ -23,7 +24,8 @@ workflow EMBED_AND_MERGE {
         shards.map { meta, nucleotide, _protein -> [meta, nucleotide] },
         dna_model,
         modelFolder(models_dir, dna_model),
-        hf_home
+        hf_home,
+        chunk_size
     )
 
     // Protein: one task per shard x embedder
@@ -33,7 +35,8 @@ workflow EMBED_AND_MERGE {
         shards
             .map { meta, _nucleotide, protein -> [meta, protein] }
             .combine(protein_embedders),
-        hf_home
+        hf_home,
+        chunk_size
     )
 
     // Merge: each shard's DNA features with each embedder's protein features of
@@ -51,10 +54,9 @@ workflow EMBED_AND_MERGE {
     )
 
     emit:
-    merged   = MERGE_FEATURES.out.features // channel: [ val(meta), val(embedder), path(merged.safetensors) ]
-    dna      = EMBED_DNA.out.features      // channel: [ val(meta), path(dna.safetensors) ]
-    protein  = EMBED_PROTEIN.out.features  // channel: [ val(meta), val(embedder), path(protein.safetensors) ]
-    versions = EMBED_DNA.out.versions.mix(EMBED_PROTEIN.out.versions, MERGE_FEATURES.out.versions)
+    merged  = MERGE_FEATURES.out.features // channel: [ val(meta), val(embedder), path(merged.safetensors) ]
+    dna     = EMBED_DNA.out.features      // channel: [ val(meta), path(dna.safetensors) ]
+    protein = EMBED_PROTEIN.out.features  // channel: [ val(meta), val(embedder), path(protein.safetensors) ]
 }
 
 // The model folder of an embedder: models_dir/<name> when it exists (staged into

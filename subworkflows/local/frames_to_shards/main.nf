@@ -1,6 +1,8 @@
 /*
  * Write frames into shards of at most N frames and emit one item per shard,
- * so that the steps after it run one task per shard.
+ * so that the steps after it run one task per shard. Each item's meta carries
+ * the shard's name and how many shards its sample has, so that a later
+ * groupTuple (with groupKey) releases a sample as soon as its own shards are done.
  */
 
 include { SHARD_FRAMES } from '../../../modules/local/shard_frames/main'
@@ -18,13 +20,12 @@ workflow FRAMES_TO_SHARDS {
         def protein_by_shard = proteins.collectEntries { protein -> [shardName(protein), protein] }
         nucleotides.collect { nucleotide ->
             def shard = shardName(nucleotide)
-            [meta + [shard: shard], nucleotide, protein_by_shard[shard]]
+            [meta + [shard: shard, shard_count: nucleotides.size()], nucleotide, protein_by_shard[shard]]
         }
     }
 
     emit:
-    shards   = per_shard                 // channel: [ val(meta + [shard: name]), path(nucleotide), path(protein) ]
-    versions = SHARD_FRAMES.out.versions // channel: [ path(versions.yml) ]
+    shards = per_shard // channel: [ val(meta + [shard: name, shard_count: n]), path(nucleotide), path(protein) ]
 }
 
 // Shard name: the file name without its .nucleotide.fasta or .protein.fasta suffix
