@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -132,3 +133,46 @@ def test_check_names_the_json_path_of_a_nested_error(tmp_path, nf_core_schemas):
     assert f"{broken}: $.tools[0].virnucpro: " in message
     assert "'homepage' is a required property" in message
     assert f"{broken}: $.tools[0].virnucpro.licence: 'MIT' is not of type 'array'" in message
+
+
+MODULES = sorted((ROOT / "modules" / "local").glob("*/main.nf"))
+CHANNEL_ITEM = re.compile(r"\b(?:val|path|env|eval)\(\s*(?:'([^']*)'|\"([^\"]*)\"|(\w+))")
+
+
+def declared_inputs(main: str) -> list[list[str]]:
+    """The input channels of a process: for each, the names of its elements."""
+    block = main[main.index("input:") : main.index("output:")]
+    lines = [line.strip() for line in block.splitlines()[1:]]
+    return [
+        [next(name for name in match if name) for match in CHANNEL_ITEM.findall(line)]
+        for line in lines
+        if line and not line.startswith("//")
+    ]
+
+
+def described_inputs(meta: dict) -> list[list[str]]:
+    return [
+        [next(iter(element)) for element in channel]
+        if isinstance(channel, list)
+        else [next(iter(channel))]
+        for channel in meta["input"]
+    ]
+
+
+@pytest.mark.parametrize("main", MODULES, ids=[path.parent.name for path in MODULES])
+def test_meta_yml_describes_the_inputs_and_outputs_the_module_declares(main):
+    """What nf-core's correct_meta_inputs / correct_meta_outputs lint checks, offline."""
+    text = main.read_text()
+    meta = yaml.safe_load((main.parent / "meta.yml").read_text())
+    assert described_inputs(meta) == declared_inputs(text)
+    emits = re.findall(r"emit:\s*(\w+)", text[text.index("output:") : text.index("script:")])
+    assert list(meta["output"]) == emits
+    topic_outputs = [key for key in emits if key.startswith("versions_")]
+    assert len(meta["topics"]["versions"]) == len(topic_outputs)
+    for channel in meta["topics"]["versions"]:
+        assert next(iter(channel[0])) == "${task.process}"
+
+
+def test_input_check_reads_tuples_and_single_values():
+    main = "input:\n    tuple val(meta), path(reads)\n    // a comment\n    val(size)\noutput:\n"
+    assert declared_inputs(main) == [["meta", "reads"], ["size"]]
