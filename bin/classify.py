@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.predict: see `predict.py --help`."""
+"""Thin wrapper over virnucpro.cli.classify: see `classify.py --help`."""
 
-from virnucpro.cli.predict import main
+from virnucpro.cli.classify import main
 
 if __name__ == "__main__":
     main()

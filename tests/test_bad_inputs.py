@@ -50,7 +50,7 @@ from virnucpro.features import read_features
 MIXED = ASSETS / "mixed_example.fasta"
 DEMO = ROOT / "assets" / "models" / "composition_classifier"
 CHUNK = "300"
-TABLES = ("sequences.tsv", "chunks.tsv", "frames.tsv")
+TABLES = ("sequence_calls.tsv", "chunk_calls.tsv", "frame_scores.tsv")
 CALLS = {"virus", "others", "no_frame"}
 # Stops in all six frames: TAA at offsets 0, 4, 8 forward; TTA (TAA reversed) likewise.
 ALL_STOPS = "TAAATAAATAA" + "TTATTTATTTA"
@@ -150,10 +150,12 @@ def random_dna(length: int, seed: int) -> str:
     return "".join(random.Random(seed).choices("ACGT", k=length))
 
 
-def predict(fasta: str | Path, output_dir: str | Path, *extra: str, model: Path = DEMO) -> Command:
+def predict(
+    fasta: str | Path, output_dir: str | Path, *extra: str, classifier: Path = DEMO
+) -> Command:
     """``virnucpro predict`` with the demo classifier on the CPU."""
     return [
-        "virnucpro", "predict", fasta, "--model", model, "--device", "cpu",
+        "virnucpro", "predict", fasta, "--classifier", classifier, "--device", "cpu",
         "--output-dir", output_dir, *extra,
     ]  # fmt: skip
 
@@ -521,19 +523,19 @@ register({
 def test_3_short_and_empty_records_each_get_a_too_short_row(outcomes):
     outcome = outcomes["3-predict-short-and-empty"]
     log = outcome.succeeded()
-    rows = read_tsv(outcome.file("out/predictions.sequences.tsv"))
+    rows = read_tsv(outcome.file("out/predictions.sequence_calls.tsv"))
     assert [row["sequence_id"] for row in rows] == SHORT_NAMES
     calls = {row["sequence_id"]: row["call"] for row in rows}
     assert [calls[name] for name in ("short5", "empty", "len149")] == ["too_short"] * 3, rows
     for name in ("MH552510.2", "CP003812.1", "len150", "NZ_CP036309.1"):
         assert calls[name] in CALLS, rows
-    chunks = read_tsv(outcome.file("out/predictions.chunks.tsv"))
+    chunks = read_tsv(outcome.file("out/predictions.chunk_calls.tsv"))
     short_chunks = [
         row for row in chunks if row["chunk_id"].startswith(("short5_", "empty_", "len149_"))
     ]
     assert {row["prediction"] for row in short_chunks} <= {"too_short"}, short_chunks
     assert [row["prediction"] for row in chunks].count("too_short") == len(short_chunks) == 3
-    frames = read_tsv(outcome.file("out/predictions.frames.tsv"))
+    frames = read_tsv(outcome.file("out/predictions.frame_scores.tsv"))
     assert not [row for row in frames if row["Sequence_ID"].startswith(("short5_", "len149_"))]
     assert "short5" not in outcome.file("out/predictions.viral.fasta").read_text()
     assert re.search(r"\b3 too_short", log), log
@@ -578,9 +580,9 @@ def test_3_fasta_without_any_base_is_refused(outcomes, case):
 
 
 def classify(sample: Sample, output_dir: str, *extra, report: Path | None = None) -> Command:
-    """``predict.py`` (the classify step) with the demo classifier."""
+    """``classify.py`` (the classify step) with the demo classifier."""
     return [
-        "predict.py", "--model", DEMO, "--report", report or sample.report,
+        "classify.py", "--classifier", DEMO, "--report", report or sample.report,
         "--output-dir", output_dir, *extra,
     ]  # fmt: skip
 
@@ -643,6 +645,31 @@ def test_4_classify_refuses_inputs_that_do_not_belong_together(outcomes, case):
     check_refusal(outcomes, case)
 
 
+def _old_model_option(command: Callable[[], Command]) -> Refusal:
+    """The classifier option was --model before it was --classifier: a usage error, no alias."""
+
+    def make(folder: Path, need: Need) -> Command:
+        stub_outputs(folder / "out")
+        return ["--model" if word == "--classifier" else word for word in command()]
+
+    return Refusal(make, words=("No such option: --model",), code=2)
+
+
+OLD_MODEL_OPTION = {
+    "4-classify-old-model-option": _old_model_option(
+        lambda: ["classify.py", "--classifier", DEMO, "--report", "r.tsv", "--output-dir", "out"]
+    ),
+    "4-predict-old-model-option": _old_model_option(lambda: predict(MIXED, "out")),
+}
+
+
+@pytest.mark.parametrize("case", cases(OLD_MODEL_OPTION))
+def test_4_the_classifier_option_is_not_called_model(outcomes, case):
+    line = check_refusal(outcomes, case)
+    script = "classify.py" if case.startswith("4-classify") else "virnucpro predict"
+    assert line.endswith(f"(see '{script} --help')"), line
+
+
 def _all_shards(folder: Path, need: Need) -> Command:
     sample = need("mixed")
     return classify(sample, "out", *features_args(sample.merged), "--sequences", MIXED)
@@ -650,7 +677,7 @@ def _all_shards(folder: Path, need: Need) -> Command:
 
 def _no_frame_sample(folder: Path, need: Need) -> Command:
     fasta, report = need("stop_sample")
-    return ["predict.py", "--model", DEMO, "--report", report, "--sequences", fasta,
+    return ["classify.py", "--classifier", DEMO, "--report", report, "--sequences", fasta,
             "--output-dir", "out"]  # fmt: skip
 
 
@@ -669,7 +696,7 @@ def test_4_classify_of_all_shards_equals_virnucpro_predict(outcomes):
     for name in (*TABLES, "viral.fasta"):
         expected = predicted.file(f"out/predictions.{name}").read_bytes()
         assert classified.file(f"out/predictions.{name}").read_bytes() == expected, name
-    rows = read_tsv(classified.file("out/predictions.sequences.tsv"))
+    rows = read_tsv(classified.file("out/predictions.sequence_calls.tsv"))
     assert len(rows) == 10
 
 
@@ -677,12 +704,12 @@ def test_4_classify_of_all_shards_equals_virnucpro_predict(outcomes):
 def test_4_sample_without_frames_needs_no_features(outcomes):
     outcome = outcomes["4-classify-without-features"]
     outcome.succeeded()
-    rows = read_tsv(outcome.file("out/predictions.sequences.tsv"))
+    rows = read_tsv(outcome.file("out/predictions.sequence_calls.tsv"))
     assert [row["sequence_id"] for row in rows] == ["stops0", "stops1", "stops2"]
     assert {row["call"] for row in rows} == {"no_frame"}
-    chunks = read_tsv(outcome.file("out/predictions.chunks.tsv"))
+    chunks = read_tsv(outcome.file("out/predictions.chunk_calls.tsv"))
     assert len(chunks) == 5 and {row["prediction"] for row in chunks} == {"no_frame"}
-    assert read_tsv(outcome.file("out/predictions.frames.tsv")) == []
+    assert read_tsv(outcome.file("out/predictions.frame_scores.tsv")) == []
     assert ">" not in outcome.file("out/predictions.viral.fasta").read_text()
 
 
@@ -813,7 +840,10 @@ def test_7_every_output_is_byte_identical_between_two_runs(tmp_path):
     full_chain(tmp_path / "run2")
     first, second = snapshot(tmp_path / "run1"), snapshot(tmp_path / "run2")
     assert sum(name.endswith(".safetensors") for name in first) >= 12
-    assert {"classified/predictions.frames.tsv", "predicted/predictions.frames.tsv"} <= set(first)
+    assert {
+        "classified/predictions.frame_scores.tsv",
+        "predicted/predictions.frame_scores.tsv",
+    } <= set(first)
     assert first == second
 
 
@@ -901,7 +931,7 @@ def _weights(damage: Callable[[bytes], bytes]) -> Callable[[Path], None]:
 def _predict_with(edit: Callable[[Path], None], *words: str, alone: bool = True) -> Refusal:
     def make(folder: Path, need: Need) -> Command:
         stub_outputs(folder / "out")
-        return predict(MIXED, "out", model=_copy_demo(folder, edit))
+        return predict(MIXED, "out", classifier=_copy_demo(folder, edit))
 
     return Refusal(make, words=words, alone=alone)
 

@@ -15,6 +15,7 @@ SCRIPTS = [
     "build_training_set.py",
     "split_dataset.py",
     "shard_frames.py",
+    "classify.py",
 ]
 # SPEC §10: options that modules, tests and users rely on.
 FIXED_OPTIONS = {
@@ -30,6 +31,14 @@ FIXED_OPTIONS = {
     ],
     "split_dataset.py": ["--seed", "--test-fraction", "--val-fraction", "--group-by"],
     "shard_frames.py": ["--frames-per-shard"],
+    "classify.py": [
+        "--classifier",
+        "--features",
+        "--report",
+        "--sequences",
+        "--output-dir",
+        "--prefix",
+    ],
 }
 
 

@@ -128,7 +128,7 @@ def test_precision_and_device_choices():
         resolve_device("tpu")
     if not torch.cuda.is_available():
         assert resolve_device("auto") == torch.device("cpu")
-        with pytest.raises(InputError, match="^GPU not visible: .* no GPU is visible to PyTorch"):
+        with pytest.raises(InputError, match=r"^GPU not visible: .* no GPU is visible to PyTorch"):
             resolve_device("cuda")
 
 

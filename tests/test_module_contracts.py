@@ -98,7 +98,9 @@ GPU_TOOLS = {"torch", "transformers", "cuda", "gpu"}
 def test_module_reports_what_decides_its_numbers_on_the_versions_topic(module):
     text = module.read_text()
     found = VERSION_OUTPUT.findall(text)
-    assert text.count("topic: versions") == len(found), f"{module}: a versions output of another form"
+    assert text.count("topic: versions") == len(found), (
+        f"{module}: a versions output of another form"
+    )
     tools = {tool for tool, _, _ in found}
     assert all(tool == asked == emit.replace("_", "-") for tool, asked, emit in found), found
     assert {"virnucpro", "python"} <= tools, module

@@ -119,20 +119,20 @@ def test_written_tables_and_viral_fasta(tmp_path):
     scores = np.array([[0.25, 0.75], [0.5, 0.5], [0.875, 0.125], [0.125, 0.875]])
     write_predictions(tmp_path, "run", chunks, frames, scores, 300, source)
     # v is 6 bp: too short for a 300 bp classifier, so its frame is not reported as a call.
-    assert (tmp_path / "run.frames.tsv").read_text() == (
+    assert (tmp_path / "run.frame_scores.tsv").read_text() == (
         "Sequence_ID\tPrediction\tscore1\tscore2\n"
         "s_chunk_1F1\tvirus\t0.250000\t0.750000\n"
         "s_chunk_2R1\tothers\t0.500000\t0.500000\n"
         "t_chunk_1F2\tothers\t0.875000\t0.125000\n"
     )
-    assert (tmp_path / "run.chunks.tsv").read_text().splitlines()[1:] == [
+    assert (tmp_path / "run.chunk_calls.tsv").read_text().splitlines()[1:] == [
         "s_chunk_1\tvirus\t1\t0.250000\t0.750000",
         "s_chunk_2\tvirus\t1\t0.500000\t0.500000",
         "t_chunk_1\tothers\t1\t0.875000\t0.125000",
         "u_chunk_1\ttoo_short\t0\tNA\tNA",
         "v_chunk_1\ttoo_short\t1\tNA\tNA",
     ]
-    assert (tmp_path / "run.sequences.tsv").read_text().splitlines() == [
+    assert (tmp_path / "run.sequence_calls.tsv").read_text().splitlines() == [
         "sequence_id\tchunks\tchunks_with_frames\tviral_chunks\tmax_viral_score\tcall",
         "s\t2\t2\t2\t0.750000\tvirus",
         "t\t1\t1\t0\t0.125000\tothers",
@@ -156,15 +156,15 @@ def test_virnucpro_predict_on_the_mixed_example_with_the_bundled_classifier(tmp_
     from conftest import ASSETS, ROOT, run_script
 
     result = run_script(
-        "virnucpro", "predict", ASSETS / "mixed_example.fasta", "--model", ROOT / "assets" / "models" / "composition_classifier",
+        "virnucpro", "predict", ASSETS / "mixed_example.fasta", "--classifier", ROOT / "assets" / "models" / "composition_classifier",
         "--output-dir", tmp_path, "--device", "cpu",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    frames = (tmp_path / "predictions.frames.tsv").read_text().splitlines()
-    chunks = (tmp_path / "predictions.chunks.tsv").read_text().splitlines()
+    frames = (tmp_path / "predictions.frame_scores.tsv").read_text().splitlines()
+    chunks = (tmp_path / "predictions.chunk_calls.tsv").read_text().splitlines()
     sequences = [
         line.split("\t")
-        for line in (tmp_path / "predictions.sequences.tsv").read_text().splitlines()[1:]
+        for line in (tmp_path / "predictions.sequence_calls.tsv").read_text().splitlines()[1:]
     ]
     # The preprocessing of this file gives 557 chunks, 201 of them without a stop-free frame, and 393 frames.
     assert len(frames) - 1 == 393 and len(chunks) - 1 == 557

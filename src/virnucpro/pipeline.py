@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def predict_fasta(
     input_path: Path,
-    model_dir: Path,
+    classifier_dir: Path,
     output_dir: Path,
     prefix: str = "predictions",
     device: str = "auto",
@@ -39,7 +39,7 @@ def predict_fasta(
     min_viral_fraction: float = 0.5,
     batch_chunks: int = 4096,
 ) -> list[SequenceCall]:
-    """Classify every sequence of ``input_path`` with the classifier in ``model_dir``.
+    """Classify every sequence of ``input_path`` with the classifier in ``classifier_dir``.
 
     Options, classifier and models are checked before anything is embedded.
     """
@@ -47,7 +47,7 @@ def predict_fasta(
     check_fraction(min_viral_fraction)
     if output_dir.exists() and not output_dir.is_dir():  # known now, not after hours of embedding
         raise InputError(f"cannot write to {output_dir}: it is a file, not a folder")
-    classifier = load_classifier(model_dir)
+    classifier = load_classifier(classifier_dir)
     precision = precision or classifier.precision
     dna, protein = (
         SequenceEmbedder(
@@ -63,7 +63,7 @@ def predict_fasta(
         expected = classifier.dimensions[modality.value]
         if embedder.dimension != expected:
             raise InputError(
-                f"{model_dir}: the classifier expects {expected}-d {modality.value} features, "
+                f"{classifier_dir}: the classifier expects {expected}-d {modality.value} features, "
                 f"but {embedder.spec.name} gives {embedder.dimension}-d"
             )
     records = chunk_records(read_dna(input_path), classifier.chunk_size)

@@ -185,26 +185,27 @@ def write_predictions(
     sequences_fasta: Path | None,
     min_viral_fraction: float = 0.5,
 ) -> list[SequenceCall]:
-    """Write ``{prefix}.frames.tsv``, ``.chunks.tsv``, ``.sequences.tsv`` and ``.viral.fasta``."""
+    """Write ``{prefix}.frame_scores.tsv``, ``.chunk_calls.tsv``, ``.sequence_calls.tsv`` and
+    ``.viral.fasta``."""
     check_name(prefix, "prefix")
     chunk_calls = call_chunks(chunks, frame_ids, scores, chunk_size)
     sequences = call_sequences(chunk_calls, min_viral_fraction)
     viral = {call.sequence_id for call in sequences if call.call == VIRUS}
     too_short = {call.chunk_id for call in chunk_calls if call.prediction == TOO_SHORT}
     with AtomicOutputs() as outputs:
-        table = outputs.open(output_dir / f"{prefix}.frames.tsv")
+        table = outputs.open(output_dir / f"{prefix}.frame_scores.tsv")
         table.write("Sequence_ID\tPrediction\tscore1\tscore2\n")
         for frame_id, (others, virus) in zip(frame_ids, scores, strict=True):
             if chunk_of(frame_id) not in too_short:
                 prediction = VIRUS if virus > others else OTHERS
                 table.write(f"{frame_id}\t{prediction}\t{others:.6f}\t{virus:.6f}\n")
-        table = outputs.open(output_dir / f"{prefix}.chunks.tsv")
+        table = outputs.open(output_dir / f"{prefix}.chunk_calls.tsv")
         table.write("chunk_id\tprediction\tframes\tmax_score1\tmax_score2\n")
         for chunk in chunk_calls:
             table.write(
                 f"{chunk.chunk_id}\t{chunk.prediction}\t{chunk.frames}\t{_score(chunk.max_score1)}\t{_score(chunk.max_score2)}\n"
             )
-        table = outputs.open(output_dir / f"{prefix}.sequences.tsv")
+        table = outputs.open(output_dir / f"{prefix}.sequence_calls.tsv")
         table.write(
             "sequence_id\tchunks\tchunks_with_frames\tviral_chunks\tmax_viral_score\tcall\n"
         )
@@ -286,7 +287,7 @@ def feature_rows(
 
 
 def classify_features(
-    model_dir: Path,
+    classifier_dir: Path,
     feature_paths: list[Path],
     report_paths: list[Path],
     output_dir: Path,
@@ -300,7 +301,7 @@ def classify_features(
     """
     check_name(prefix, "prefix")
     check_fraction(min_viral_fraction)
-    classifier = load_classifier(model_dir)
+    classifier = load_classifier(classifier_dir)
     chunks = read_chunks(report_paths)
     frame_ids: list[str] = []
     scores = np.empty((0, len(LABELS)), dtype=np.float32)

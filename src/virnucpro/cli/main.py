@@ -5,6 +5,7 @@ from __future__ import annotations
 from virnucpro.cli import (
     chunk,
     classifier,
+    classify,
     compare,
     embed,
     frames,
@@ -32,7 +33,7 @@ app.command(name="make-tiny-models")(models.make_tiny_models_command)
 app.command(name="train")(classifier.train_classifier_command)
 app.command(name="evaluate")(classifier.evaluate_classifier_command)
 app.command(name="convert-legacy-model")(classifier.convert_legacy_model_command)
-app.command(name="classify", epilog=predict.OUTPUTS)(predict.classify_command)
+app.command(name="classify", epilog=classify.OUTPUTS)(classify.classify_command)
 app.command(name="predict")(predict.predict_fasta_command)
 app.command(name="benchmark")(compare.benchmark_embedder_command)
 app.command(name="compare")(compare.compare_embedders_command)

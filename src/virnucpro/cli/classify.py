@@ -1,0 +1,76 @@
+"""``classify.py`` (``virnucpro classify``): classify merged features, write the prediction tables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from virnucpro.cli.common import VersionOption, new_app, run_app
+
+OUTPUTS = (
+    "Writes PREFIX.frame_scores.tsv (Sequence_ID, Prediction, score1 = P(others), "
+    "score2 = P(virus)), PREFIX.chunk_calls.tsv (virus if the best virus score of a chunk's "
+    "frames is at least its best others score; no_frame for chunks without a stop-free frame; "
+    "too_short, never scored, for chunks shorter than half the chunk size, i.e. whole input "
+    "sequences under 150 bp at 300, 250 bp at 500), PREFIX.sequence_calls.tsv (every input "
+    "sequence: chunks, chunks with frames, viral chunks, best virus score, call: virus, "
+    "others, no_frame or too_short) and PREFIX.viral.fasta. PREFIX may hold letters, digits, "
+    "'.', '_' and '-'."
+)
+ClassifierOption = Annotated[
+    Path,
+    typer.Option(
+        help="Classifier checkpoint folder (model.safetensors and classifier.json), "
+        "e.g. written by train_classifier.py."
+    ),
+]
+MinViralFraction = Annotated[
+    float,
+    typer.Option(
+        help="Share of a sequence's chunks (with frames) that must be viral to call it virus."
+    ),
+]
+
+app = new_app("Classify merged features and write the prediction tables.")
+
+
+@app.command(name="classify", epilog=OUTPUTS)
+def classify_command(
+    classifier: ClassifierOption,
+    report: Annotated[
+        list[Path],
+        typer.Option(help="Frames report (select_frames.py), listing every chunk; repeatable."),
+    ],
+    output_dir: Annotated[Path, typer.Option(help="Folder for the tables and the viral FASTA.")],
+    features: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Merged feature file of the sample; repeat for every shard (none for a sample "
+            "without any stop-free frame)."
+        ),
+    ] = None,
+    prefix: Annotated[str, typer.Option(help="File name prefix.")] = "predictions",
+    sequences: Annotated[
+        Path | None, typer.Option(help="The input FASTA, to write the sequences called virus.")
+    ] = None,
+    min_viral_fraction: MinViralFraction = 0.5,
+    version: VersionOption = False,
+) -> None:
+    """Score every frame, then call chunks and input sequences (SPEC §4).
+
+    The features must hold exactly the frames the reports list, each once, and
+    --sequences exactly the reports' sequences: a missing or doubled shard, or
+    another sample's file, stops with a message naming what differs.
+    """
+    from virnucpro.prediction import classify_features
+
+    classify_features(
+        classifier, features or [], report, output_dir, prefix, sequences, min_viral_fraction
+    )
+
+
+def main() -> None:
+    """Entry point of ``bin/classify.py``."""
+    run_app(app)
