@@ -1041,7 +1041,7 @@ def _train(*option: str) -> Refusal:
 
 
 def evaluate(data: TrainingData, output_dir: str, *extra: str) -> Command:
-    return ["evaluate_classifier.py", "--model", DEMO, "--features", data.features,
+    return ["evaluate_classifier.py", "--classifier", DEMO, "--features", data.features,
             "--test", data.test, "--output-dir", output_dir, *extra]  # fmt: skip
 
 

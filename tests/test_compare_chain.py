@@ -117,7 +117,7 @@ def test_compare_chain_on_shared_genomes(tmp_path, shared_data):
         )
         _run(
             "evaluate_classifier.py",
-            "--model",
+            "--classifier",
             tmp_path / f"{embedder}_classifier",
             *merged,
             "--test",

@@ -8,7 +8,7 @@ process EVALUATE_CLASSIFIER {
     input:
     // A checkpoint (TRAIN_CLASSIFIER) and the merged features of every shard of
     // the same embedder; a subfolder keeps the features apart from the outputs
-    tuple val(embedder), path(model), path(features, arity: '1..*', stageAs: 'features/*')
+    tuple val(embedder), path(classifier), path(features, arity: '1..*', stageAs: 'features/*')
     // Frames of the test set (SPLIT_DATASET test.tsv), the same for every embedder
     path(test)
 
@@ -27,7 +27,7 @@ process EVALUATE_CLASSIFIER {
     def feature_args = features.collect { merged -> "--features '${merged}'" }.join(' ')
     """
     evaluate_classifier.py \\
-        --model '${model}' \\
+        --classifier '${classifier}' \\
         ${feature_args} \\
         --test '${test}' \\
         --output-dir '${prefix}' \\

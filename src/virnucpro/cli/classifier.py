@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ClassifierOption, VersionOption, new_app, run_app
 from virnucpro.training import TrainingSettings
 
 DEFAULTS = TrainingSettings()
@@ -81,7 +81,7 @@ def train_classifier_command(
 
 @evaluate_app.command(name="evaluate-classifier")
 def evaluate_classifier_command(
-    model: Annotated[Path, typer.Option(help="Classifier checkpoint folder.")],
+    classifier: ClassifierOption,
     features: Features,
     test: Annotated[Path, typer.Option(help="Test list (split_dataset.py test.tsv).")],
     output_dir: Annotated[
@@ -96,7 +96,7 @@ def evaluate_classifier_command(
     """Accuracy, precision, recall, F1, AUROC and MCC with 95% bootstrap intervals, confusion matrix and ROC."""
     from virnucpro.evaluation import evaluate_classifier
 
-    evaluate_classifier(model, features, test, output_dir, bootstrap, seed)
+    evaluate_classifier(classifier, features, test, output_dir, bootstrap, seed)
 
 
 @legacy_app.command(name="convert-legacy-model")

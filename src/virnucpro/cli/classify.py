@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ClassifierOption, VersionOption, new_app, run_app
 
 OUTPUTS = (
     "Writes PREFIX.frame_scores.tsv (Sequence_ID, Prediction, score1 = P(others), "
@@ -19,13 +19,6 @@ OUTPUTS = (
     "others, no_frame or too_short) and PREFIX.viral.fasta. PREFIX may hold letters, digits, "
     "'.', '_' and '-'."
 )
-ClassifierOption = Annotated[
-    Path,
-    typer.Option(
-        help="Classifier checkpoint folder (model.safetensors and classifier.json), "
-        "e.g. written by train_classifier.py."
-    ),
-]
 MinViralFraction = Annotated[
     float,
     typer.Option(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,6 +23,15 @@ VersionOption = Annotated[
     bool,
     typer.Option(
         "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+]
+
+# The checkpoint a classify, predict or evaluate step reads (--model-dir is an embedder's)
+ClassifierOption = Annotated[
+    Path,
+    typer.Option(
+        help="Classifier checkpoint folder (model.safetensors and classifier.json), "
+        "e.g. written by train_classifier.py."
     ),
 ]
 

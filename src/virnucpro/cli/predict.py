@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.classify import OUTPUTS, ClassifierOption, MinViralFraction
+from virnucpro.cli.classify import OUTPUTS, MinViralFraction
+from virnucpro.cli.common import ClassifierOption
 from virnucpro.embedding import DEFAULT_TOKEN_BUDGET
 
 
