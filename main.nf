@@ -154,8 +154,15 @@ def checkGpuScheduling() {
     if (params.device != 'cuda') {
         return
     }
-    def process_config = workflow.session.config.navigate('process') ?: [:]
-    def executor = process_config['withLabel:process_gpu']?.executor ?: process_config.executor ?: 'local'
+    def executor = 'local'
+    try {
+        def process_config = workflow.session.config.navigate('process') ?: [:]
+        executor = process_config['withLabel:process_gpu']?.executor ?: process_config.executor ?: 'local'
+    } catch (Exception e) {
+        // The session's config is not public API: if it cannot be read, do not refuse the run
+        log.debug("GPU scheduling check skipped: ${e.message}")
+        return
+    }
     def visible = ['CUDA_VISIBLE_DEVICES', 'HIP_VISIBLE_DEVICES', 'ROCR_VISIBLE_DEVICES'].find { name -> System.getenv(name) != null }
     if (executor == 'local' && !visible) {
         error("-profile gpu (--device cuda) on this machine needs CUDA_VISIBLE_DEVICES: export the GPUs this run may use, e.g. export CUDA_VISIBLE_DEVICES=0,1 (nvidia-smi -L lists them), then run again. Nextflow gives each GPU task one of them, so tasks never share a GPU.")
