@@ -23,6 +23,9 @@ process CLASSIFY {
     tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
     tuple val("${task.process}"), val('torch'), eval('software_version.py torch'), topic: versions, emit: versions_torch
 
+    when:
+    task.ext.when == null || task.ext.when
+
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"

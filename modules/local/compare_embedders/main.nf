@@ -19,6 +19,9 @@ process COMPARE_EMBEDDERS {
     tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
     tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
 
+    when:
+    task.ext.when == null || task.ext.when
+
     script:
     def args = task.ext.args ?: ''
     def evaluation_args = evaluations.collect { evaluation -> "--evaluation '${evaluation}'" }.join(' ')

@@ -21,6 +21,9 @@ process EVALUATE_CLASSIFIER {
     tuple val("${task.process}"), val('torch'), eval('software_version.py torch'), topic: versions, emit: versions_torch
     tuple val("${task.process}"), val('scikit-learn'), eval('software_version.py scikit-learn'), topic: versions, emit: versions_scikit_learn
 
+    when:
+    task.ext.when == null || task.ext.when
+
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${embedder}"

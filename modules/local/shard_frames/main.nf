@@ -19,6 +19,9 @@ process SHARD_FRAMES {
     tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
     tuple val("${task.process}"), val('biopython'), eval('software_version.py biopython'), topic: versions, emit: versions_biopython
 
+    when:
+    task.ext.when == null || task.ext.when
+
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"
