@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -44,6 +46,15 @@ def run_script(
         cwd=cwd,
         check=False,
     )
+
+
+def load_script(path: Path) -> ModuleType:
+    """A scripts/ file imported as a module, so that tests call its functions."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def write_fasta(path: Path, records: list[tuple[str, str]]) -> Path:

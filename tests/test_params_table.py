@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_script
 
 SCRIPT = ROOT / "scripts" / "params_table.py"
 START = "<!-- params-table:start -->"
 END = "<!-- params-table:end -->"
 STALE_MESSAGE = "README.md parameters table is out of date: run scripts/params_table.py"
 
-_spec = importlib.util.spec_from_file_location("params_table", SCRIPT)
-assert _spec and _spec.loader
-params_table = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(params_table)
+params_table = load_script(SCRIPT)
 
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
