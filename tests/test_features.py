@@ -42,7 +42,8 @@ def _extract(tmp_path, source, output, embedder, **options):
         "token_budget": 1024,
         **options,
     }
-    return extract_features(source, tmp_path / output, get_embedder(embedder), **settings)
+    summary = extract_features([(source, tmp_path / output)], get_embedder(embedder), **settings)
+    return summary.written == 1
 
 
 def test_round_trip_keeps_ids_matrix_and_metadata(tmp_path):

@@ -1,4 +1,4 @@
-"""The embed steps: a FASTA of frames in, a feature file out (SPEC §4-§6).
+"""The embed steps: FASTA files of frames in, one feature file each out (SPEC §4-§6).
 
 Finished outputs are recognised from their metadata (same embedder, precision,
 chunk size and input digest) and skipped, so a resumed run redoes nothing; a
@@ -13,6 +13,8 @@ import logging
 import os
 import re
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,13 @@ from virnucpro.chunking import check_chunk_size
 from virnucpro.embedders.composition import amino_acid_composition, nucleotide_composition
 from virnucpro.embedders.loader import load_encoder
 from virnucpro.embedders.registry import Architecture, EmbedderSpec, Modality
-from virnucpro.embedding import check_token_budget, embed_sequences, resolve_device, torch_dtype
+from virnucpro.embedding import (
+    EmbedStats,
+    check_token_budget,
+    embed_sequences,
+    resolve_device,
+    torch_dtype,
+)
 from virnucpro.errors import InputError
 from virnucpro.features import Features, read_metadata, write_features
 from virnucpro.model_cache import model_directory
@@ -115,12 +123,12 @@ class SequenceEmbedder:
             return sum(len(sequence) for sequence in sequences)
         return sum(len(self._encoder.tokenize(sequence.upper())) for sequence in sequences)
 
-    def embed(self, sequences: list[str]) -> np.ndarray:
-        """One row per sequence (uppercased first), in input order."""
+    def embed(self, sequences: list[str], stats: EmbedStats | None = None) -> np.ndarray:
+        """One row per sequence (uppercased first), in input order; ``stats`` adds up the batches."""
         upper = [sequence.upper() for sequence in sequences]
         if self._featurizer is not None:
             return self._featurizer.embed(upper)
-        return embed_sequences(self._encoder, upper, self.device, self.token_budget)
+        return embed_sequences(self._encoder, upper, self.device, self.token_budget, stats)
 
 
 def read_frames(path: str | os.PathLike[str], modality: Modality) -> list[tuple[str, str]]:
@@ -128,9 +136,25 @@ def read_frames(path: str | os.PathLike[str], modality: Modality) -> list[tuple[
     return list(read_dna(path) if modality is Modality.dna else read_proteins(path))
 
 
+@dataclass
+class EmbedSummary:
+    """What one embed task did: files written or skipped, and where its time went."""
+
+    written: int = 0
+    skipped: int = 0
+    sequences: int = 0
+    load_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    stats: EmbedStats = field(default_factory=EmbedStats)
+
+    @property
+    def load_share(self) -> float:
+        """Share of the task's wall time spent loading the model."""
+        return self.load_seconds / self.wall_seconds if self.wall_seconds else 0.0
+
+
 def extract_features(
-    input_path: str | os.PathLike[str],
-    output_path: str | os.PathLike[str],
+    pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLike[str]]],
     spec: EmbedderSpec,
     precision: str,
     device: str,
@@ -139,31 +163,76 @@ def extract_features(
     model_dir: Path | None = None,
     hf_home: Path | None = None,
     trust_remote_code: bool = False,
-) -> bool:
-    """Embed every record of ``input_path`` with ``spec``; False if the output was already done."""
-    output = Path(output_path)
-    # Refuse bad options before any work.
+) -> EmbedSummary:
+    """Embed each (input FASTA, output feature file) pair with ``spec``, loading the model once.
+
+    A GPU task embeds a group of shards: loading ESM2-3B takes about as long as
+    embedding one shard, so it is loaded once for all of them, and each shard
+    still gets its own feature file (what -resume and the merge step see).
+    Outputs already complete for their input and settings are skipped; the
+    model is loaded only if one is not.
+    """
+    started = time.perf_counter()
+    # Refuse bad options and inputs before any work.
     torch_dtype(precision), resolve_device(device), check_chunk_size(chunk_size)
     check_token_budget(token_budget)
-    records = read_frames(input_path, spec.modality)
-    expected = {
-        "embedder": spec.name,
-        "precision": precision,
-        "chunk_size": str(chunk_size),
-        "input_sha256": file_digest(input_path),
-        "loader": "remote" if trust_remote_code else "native",
-    }
-    if _finished(output, expected):
-        log.info("%s is complete for %s: skipped", output, input_path)
-        return False
+    outputs = [Path(output) for _, output in pairs]
+    doubled = sorted({str(path) for path in outputs if outputs.count(path) > 1})
+    if doubled:
+        raise InputError(
+            f"{', '.join(doubled)} is given for two outputs: each output needs its own file"
+        )
+    pending = []
+    summary = EmbedSummary()
+    for input_path, output in zip((source for source, _ in pairs), outputs, strict=True):
+        records = read_frames(input_path, spec.modality)
+        expected = {
+            "embedder": spec.name,
+            "precision": precision,
+            "chunk_size": str(chunk_size),
+            "input_sha256": file_digest(input_path),
+            "loader": "remote" if trust_remote_code else "native",
+        }
+        if _finished(output, expected):
+            log.info("%s is complete for %s: skipped", output, input_path)
+            summary.skipped += 1
+        else:
+            pending.append((records, output, expected))
+    if pending:
+        embedder = SequenceEmbedder(
+            spec, precision, device, token_budget, model_dir, hf_home, trust_remote_code
+        )
+        summary.load_seconds = embedder.load_seconds
+        for records, output, expected in pending:
+            _embed_file(embedder, records, output, expected, summary.stats)
+            summary.written += 1
+            summary.sequences += len(records)
+    summary.wall_seconds = time.perf_counter() - started
+    if pending:
+        stats = summary.stats
+        log.info(
+            "%s: %d file(s) written, %d already complete; %d sequences; model loaded once in "
+            "%.1f s (%.0f%% of %.1f s); padding %.0f%% of batch tokens; device idle %.0f%% of "
+            "the embedding time",
+            spec.name, summary.written, summary.skipped, summary.sequences, summary.load_seconds,
+            100 * summary.load_share, summary.wall_seconds, 100 * stats.padding_fraction,
+            100 * stats.idle_fraction,
+        )  # fmt: skip
+    return summary
+
+
+def _embed_file(
+    embedder: SequenceEmbedder,
+    records: list[tuple[str, str]],
+    output: Path,
+    expected: dict[str, str],
+    stats: EmbedStats,
+) -> None:
     started = time.perf_counter()
-    embedder = SequenceEmbedder(
-        spec, precision, device, token_budget, model_dir, hf_home, trust_remote_code
-    )
-    matrix = embedder.embed([sequence for _, sequence in records])
+    matrix = embedder.embed([sequence for _, sequence in records], stats)
     metadata = {
         **expected,
-        "modality": spec.modality.value,
+        "modality": embedder.spec.modality.value,
         "model_id": embedder.model_id,
         "revision": embedder.revision,
         "dimension": str(matrix.shape[1]),
@@ -172,6 +241,6 @@ def extract_features(
     write_features(output, Features([record_id for record_id, _ in records], matrix, metadata))
     log.info(
         "embedded %d %s sequences with %s (%d-d) in %.1f s into %s",
-        len(records), spec.modality.value, spec.name, matrix.shape[1], time.perf_counter() - started, output,
+        len(records), embedder.spec.modality.value, embedder.spec.name, matrix.shape[1],
+        time.perf_counter() - started, output,
     )  # fmt: skip
-    return True

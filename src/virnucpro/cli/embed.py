@@ -10,13 +10,18 @@ import typer
 from virnucpro.cli.common import VersionOption, new_app, run_app
 from virnucpro.embedders.registry import EMBEDDERS, Modality, get_embedder
 from virnucpro.embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.errors import InputError
 from virnucpro.extraction import extract_features
 
 _DNA = ", ".join(name for name, spec in EMBEDDERS.items() if spec.modality is Modality.dna)
 _PROTEIN = ", ".join(name for name, spec in EMBEDDERS.items() if spec.modality is Modality.protein)
 
 Output = Annotated[
-    Path, typer.Option(help="Feature file to write (safetensors: float32 matrix, ids, metadata).")
+    list[Path],
+    typer.Option(
+        help="Feature file to write (safetensors: float32 matrix, ids, metadata); one per "
+        "--input, in the same order."
+    ),
 ]
 Precision = Annotated[
     str | None,
@@ -58,7 +63,10 @@ protein_app = new_app("Embed protein frames with a protein language model.")
 
 @dna_app.command(name="embed-dna", epilog=EPILOG)
 def embed_dna_command(
-    input: Annotated[Path, typer.Option(help="Nucleotide frame FASTA (a shard).")],
+    input: Annotated[
+        list[Path],
+        typer.Option(help="Nucleotide frame FASTA (a shard); repeat for a group of shards."),
+    ],
     output: Output,
     chunk_size: ChunkSize,
     embedder: Annotated[str, typer.Option(help=f"Registered DNA embedder: {_DNA}.")] = "dnabert_s",
@@ -74,8 +82,8 @@ def embed_dna_command(
 
     Sequences are batched by a token budget, longest first; padding never
     enters a vector, so each equals the one-sequence-at-a-time result. RNA (U)
-    is read as DNA. An output that is already complete for this input and
-    settings is skipped.
+    is read as DNA. The model is loaded once for every --input; an output that
+    is already complete for its input and settings is skipped.
     """
     _embed(Modality.dna, embedder, input, output, chunk_size, precision, device, token_budget,
            model_dir, hf_home, trust_remote_code)  # fmt: skip
@@ -83,7 +91,10 @@ def embed_dna_command(
 
 @protein_app.command(name="embed-protein", epilog=EPILOG)
 def embed_protein_command(
-    input: Annotated[Path, typer.Option(help="Protein frame FASTA (a shard).")],
+    input: Annotated[
+        list[Path],
+        typer.Option(help="Protein frame FASTA (a shard); repeat for a group of shards."),
+    ],
     output: Output,
     embedder: Annotated[str, typer.Option(help=f"Registered protein embedder: {_PROTEIN}.")],
     chunk_size: ChunkSize,
@@ -100,8 +111,8 @@ def embed_protein_command(
     The model reads the whole protein, however long; only the average stops at
     residue 1024, as in the original tool. A file made of nucleotide letters only
     is refused (swapped frame files). Sequences are batched by a token budget,
-    longest first; an output that is already complete for this input and
-    settings is skipped.
+    longest first. The model is loaded once for every --input; an output that is
+    already complete for its input and settings is skipped.
     """
     _embed(Modality.protein, embedder, input, output, chunk_size, precision, device, token_budget,
            model_dir, hf_home, trust_remote_code)  # fmt: skip
@@ -110,8 +121,8 @@ def embed_protein_command(
 def _embed(
     modality: Modality,
     embedder: str,
-    input: Path,
-    output: Path,
+    inputs: list[Path],
+    outputs: list[Path],
     chunk_size: int,
     precision: str | None,
     device: str,
@@ -120,9 +131,13 @@ def _embed(
     hf_home: Path | None,
     trust_remote_code: bool,
 ) -> None:
+    if len(inputs) != len(outputs):
+        raise InputError(
+            f"give one --output per --input: {len(inputs)} input(s), {len(outputs)} output(s)"
+        )
     spec = get_embedder(embedder, modality)
     extract_features(
-        input, output, spec, precision or spec.default_precision, device, chunk_size, token_budget,
+        list(zip(inputs, outputs, strict=True)), spec, precision or spec.default_precision, device, chunk_size, token_budget,
         model_dir=model_dir, hf_home=hf_home, trust_remote_code=trust_remote_code,
     )  # fmt: skip
 
