@@ -12,7 +12,7 @@
  * assets/schema_input.json for the samplesheet columns.
  */
 
-include { validateParameters; paramsSummaryLog; samplesheetToList } from 'plugin/nf-schema'
+include { validateParameters; paramsHelp; paramsSummaryLog; samplesheetToList } from 'plugin/nf-schema'
 include { MODEL_CACHE } from './modules/local/model_cache/main'
 include { modelFolder } from './subworkflows/local/embed_and_merge/main'
 include { PREDICT     } from './workflows/predict'
@@ -20,6 +20,12 @@ include { TRAIN       } from './workflows/train'
 include { COMPARE     } from './workflows/compare'
 
 workflow {
+    // --help [parameter]: printed, not logged, so that it shows under -quiet too
+    if (params.help && params.help != 'false') {
+        def parameter = params.help instanceof String && params.help != 'true' ? params.help : ''
+        println(paramsHelp(command: 'nextflow run main.nf -profile gpu,docker --input samplesheet.csv --classifier CLASSIFIER_DIR --hf_home /data/hf_cache --outdir results', parameter))
+        exit 0
+    }
     if (!(params.mode in ['predict', 'train', 'compare', 'cache'])) {
         error("Unknown --mode '${params.mode}': use 'predict' (classify sequences), 'train' (train a classifier per protein embedder), 'compare' (train, evaluate and compare the protein embedders) or 'cache' (fill the model cache)")
     }
@@ -34,6 +40,7 @@ workflow {
         error("--embedders is empty: give one or more protein embedders, comma-separated (e.g. esm2_3b,fastesm2_650)")
     }
     chunk_size = params.chunk_size as Integer
+    shards_per_task = params.shards_per_task as Integer
     models_dir = params.models_dir ? file(params.models_dir, checkIfExists: true) : null
     // Models not given as folders under --models_dir come from the cache
     models = ([dna_model] + embedders).unique().sort()
@@ -63,9 +70,10 @@ workflow {
             error("--baseline '${params.baseline}' is not among --embedders (${embedders.join(',')}): the speedup and ΔF1 are measured against it, so compare it too or choose another baseline")
         }
 
+        // Every sample's file resolved now, so that a missing one stops the run before any task
         samplesheet = file(params.input, checkIfExists: true)
-        samples = channel.fromList(samplesheetToList(params.input, "${projectDir}/assets/schema_input.json"))
-            .map { meta, sequences -> [meta, sampleFile(samplesheet, meta.id, sequences)] }
+        rows = samplesheetToList(params.input, "${projectDir}/assets/schema_input.json")
+        samples = channel.fromList(rows.collect { meta, sequences -> [meta, sampleFile(samplesheet, meta.id, sequences)] })
 
         // Model cache: checked offline before any embedding, so that a missing model
         // stops the run at once, named, with the command that fills the cache.
@@ -79,11 +87,11 @@ workflow {
         }
 
         if (params.mode == 'train') {
-            TRAIN(samples, dna_model, embedders, models_dir, hf_home, chunk_size)
+            TRAIN(samples, dna_model, embedders, models_dir, hf_home, chunk_size, shards_per_task)
         } else if (params.mode == 'compare') {
-            COMPARE(samples, dna_model, embedders, models_dir, hf_home, chunk_size)
+            COMPARE(samples, dna_model, embedders, models_dir, hf_home, chunk_size, shards_per_task)
         } else {
-            PREDICT(samples, dna_model, embedders, models_dir, hf_home, classifier, chunk_size)
+            PREDICT(samples, dna_model, embedders, models_dir, hf_home, classifier, chunk_size, shards_per_task)
         }
     }
     softwareVersions(channel.topic('versions'))
@@ -163,9 +171,15 @@ def checkGpuScheduling() {
         log.debug("GPU scheduling check skipped: ${e.message}")
         return
     }
+    if (executor != 'local') {
+        return
+    }
     def visible = ['CUDA_VISIBLE_DEVICES', 'HIP_VISIBLE_DEVICES', 'ROCR_VISIBLE_DEVICES'].find { name -> System.getenv(name) != null }
-    if (executor == 'local' && !visible) {
+    if (!visible) {
         error("-profile gpu (--device cuda) on this machine needs CUDA_VISIBLE_DEVICES: export the GPUs this run may use, e.g. export CUDA_VISIBLE_DEVICES=0,1 (nvidia-smi -L lists them), then run again. Nextflow gives each GPU task one of them, so tasks never share a GPU.")
+    }
+    if (!System.getenv(visible).trim()) {
+        error("-profile gpu (--device cuda): ${visible} is empty, so no GPU task could ever start: list the GPUs this run may use, e.g. export ${visible}=0,1 (nvidia-smi -L lists them)")
     }
 }
 

@@ -35,9 +35,11 @@ CLASSIFIER = ROOT / "assets" / "models" / "composition_classifier"
 EXPECTED = ROOT / "tests" / "expected" / "nf_test_outputs.json"
 
 # What the pipeline passes: nextflow.config defaults, conf/modules.config, and
-# conf/test.config / conf/test_compare.config (CPU, fp32, 500 frames per shard)
+# conf/test.config / conf/test_compare.config (CPU, fp32, 100 frames per shard,
+# embedding tasks of up to 3 shards; tests/test_nf_test_expected.py checks the configs)
 CHUNK_SIZE = 300
-FRAMES_PER_SHARD = 500
+FRAMES_PER_SHARD = 100
+SHARDS_PER_TASK = 3
 DEFAULT_FRAMES_PER_SHARD = 10000
 # balance is true: no --no-balance
 SPLIT_OPTIONS = {
@@ -283,6 +285,7 @@ def pipeline_predict(work: Path) -> dict[str, Any]:
         "no_frame_chunks": counts["no_frame_chunks"],
         "sequences": len(calls),
         "shards": len(shards),
+        "embedding_tasks": embedding_tasks(len(shards)),
         "sequence_calls": {row["sequence_id"]: row["call"] for row in calls},
         "viral_sequences": sorted(fasta_ids(predictions / f"{sample}.viral.fasta")),
     }
@@ -296,7 +299,15 @@ def pipeline_train(work: Path) -> dict[str, Any]:
     shards = shard_frames(
         work, genomes, [split[name] for name in SPLITS], FRAMES_PER_SHARD, "training_set"
     )
-    return split_values(split) | {"shards": len(shards)}
+    return split_values(split) | {
+        "shards": len(shards),
+        "embedding_tasks": embedding_tasks(len(shards)),
+    }
+
+
+def embedding_tasks(shards: int) -> int:
+    """Tasks of one embedding step for one sample's shards (groups of SHARDS_PER_TASK)."""
+    return -(-shards // SHARDS_PER_TASK)
 
 
 def compute() -> dict[str, Any]:

@@ -163,7 +163,8 @@ def test_gpu_profile_embeds_on_cuda_and_passes_the_task_gpu_to_containers():
 def test_a_local_gpu_run_without_visible_devices_is_refused_in_main_nf():
     main = (REPO / "main.nf").read_text()
     check = main[main.index("def checkGpuScheduling()") :]
-    assert "CUDA_VISIBLE_DEVICES" in check and "executor == 'local'" in check
+    assert "CUDA_VISIBLE_DEVICES" in check and "executor != 'local'" in check
+    assert "is empty, so no GPU task could ever start" in check
     assert "checkGpuScheduling()" in main[: main.index("def checkGpuScheduling()")]
 
 

@@ -25,12 +25,12 @@ nf_test_expected = load_script(SCRIPT)
 PIPELINE_KEYS = {
     "pipeline_predict": {
         "chunks_fasta_md5", "frames_report_md5", "nucleotide_frames_md5", "protein_frames_md5",
-        "chunks", "frames", "no_frame_chunks", "sequences", "shards", "sequence_calls",
-        "viral_sequences",
+        "chunks", "frames", "no_frame_chunks", "sequences", "shards", "embedding_tasks",
+        "sequence_calls", "viral_sequences",
     },
     "pipeline_train": {
         "train_md5", "validation_md5", "test_md5", "summary_md5",
-        "train_rows", "validation_rows", "test_rows", "shards",
+        "train_rows", "validation_rows", "test_rows", "shards", "embedding_tasks",
     },
 }  # fmt: skip
 # Module and subworkflow tests load the whole file as `expected`; what they read from it
@@ -93,3 +93,19 @@ def test_differences_name_the_keys_that_changed() -> None:
         "b: the file has 1, the commands give None",
         "c: the file has None, the commands give 2",
     ]
+
+
+@pytest.mark.parametrize("profile", ["test", "test_compare"])
+def test_the_generator_uses_the_test_profiles_sharding(profile):
+    """The pipeline values are computed with the profiles' own shard settings."""
+    config = (ROOT / "conf" / f"{profile}.config").read_text()
+    found = {
+        name: int(value)
+        for name, value in re.findall(
+            r"^\s*(frames_per_shard|shards_per_task)\s*=\s*(\d+)", config, re.M
+        )
+    }
+    assert found == {
+        "frames_per_shard": nf_test_expected.FRAMES_PER_SHARD,
+        "shards_per_task": nf_test_expected.SHARDS_PER_TASK,
+    }

@@ -19,9 +19,10 @@ workflow COMPARE {
     models_dir // path or null: folder of model folders named after the embedders
     hf_home    // path, value channel or []: model cache; [] uses $HF_HOME
     chunk_size // integer: chunk length in bases
+    shards_per_task // integer: most shards an embedding task embeds with one model load
 
     main:
-    TRAIN(genomes, dna_model, embedders, models_dir, hf_home, chunk_size)
+    TRAIN(genomes, dna_model, embedders, models_dir, hf_home, chunk_size, shards_per_task)
 
     // Each classifier on the same test set, with the features of its embedder
     EVALUATE_CLASSIFIER(

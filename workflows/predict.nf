@@ -21,12 +21,13 @@ workflow PREDICT {
     hf_home    // path, value channel or []: model cache; [] uses $HF_HOME
     classifier // path: classifier checkpoint folder (model.safetensors, classifier.json)
     chunk_size // integer: chunk length in bases (the classifier's)
+    shards_per_task // integer: most shards an embedding task embeds with one model load
 
     main:
     CHUNK_SEQUENCES(samples, chunk_size)
     SELECT_FRAMES(CHUNK_SEQUENCES.out.chunks)
     FRAMES_TO_SHARDS(SELECT_FRAMES.out.frames, [])
-    EMBED_AND_MERGE(FRAMES_TO_SHARDS.out.shards, dna_model, embedders, models_dir, hf_home, chunk_size)
+    EMBED_AND_MERGE(FRAMES_TO_SHARDS.out.shards, dna_model, embedders, models_dir, hf_home, chunk_size, shards_per_task)
 
     // The merged features of all shards of a sample, in shard name order (so
     // that -resume finds the task again). groupKey carries the sample's shard
@@ -54,7 +55,7 @@ workflow PREDICT {
     chunk_calls      = CLASSIFY.out.chunk_calls       // channel: [ val(meta), path(chunk_calls.tsv) ]: call per chunk, no_frame included
     sequence_calls   = CLASSIFY.out.sequence_calls    // channel: [ val(meta), path(sequence_calls.tsv) ]: call per input sequence
     viral            = CLASSIFY.out.viral             // channel: [ val(meta), path(viral.fasta) ]
-    shards           = FRAMES_TO_SHARDS.out.shards    // channel: [ val(meta + [shard: name, shard_count: n]), path(nucleotide), path(protein) ]
+    shards           = FRAMES_TO_SHARDS.out.shards    // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), path(nucleotide), path(protein) ]
     frames_report    = SELECT_FRAMES.out.report       // channel: [ val(meta), path(frames.tsv) ]
     features         = EMBED_AND_MERGE.out.merged     // channel: [ val(meta + [shard: name, shard_count: n]), val(embedder), path(merged.safetensors) ]
     dna_features     = EMBED_AND_MERGE.out.dna        // channel: [ val(meta + [shard: name, shard_count: n]), path(dna.safetensors) ]

@@ -20,6 +20,7 @@ workflow TRAIN {
     models_dir // path or null: folder of model folders named after the embedders
     hf_home    // path, value channel or []: model cache; [] uses $HF_HOME
     chunk_size // integer: chunk length in bases
+    shards_per_task // integer: most shards an embedding task embeds with one model load
 
     main:
     labelled = genomes.map { meta, genbank ->
@@ -44,7 +45,7 @@ workflow TRAIN {
         .concat(SPLIT_DATASET.out.validation, SPLIT_DATASET.out.test)
         .collect()
     FRAMES_TO_SHARDS(all_frames, split_ids)
-    EMBED_AND_MERGE(FRAMES_TO_SHARDS.out.shards, dna_model, embedders, models_dir, hf_home, chunk_size)
+    EMBED_AND_MERGE(FRAMES_TO_SHARDS.out.shards, dna_model, embedders, models_dir, hf_home, chunk_size, shards_per_task)
 
     // One classifier per protein embedder, on the merged features of all its
     // shards; shards in name order, so that -resume finds the task again.

@@ -1,5 +1,5 @@
 process EMBED_DNA {
-    tag "${meta.shard ?: meta.id} ${model}"
+    tag "${metas[0].id}: ${metas.size()} shard(s) ${model}"
     label 'process_gpu'
     // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
     // singularity or apptainer
@@ -10,7 +10,9 @@ process EMBED_DNA {
     // the --token-budget on each attempt.
 
     input:
-    tuple val(meta), path(nucleotide)
+    // A group of shards of one sample, embedded with one model load (loading
+    // ESM2-3B takes as long as embedding a shard); one meta per file, in order
+    tuple val(metas), path(nucleotides, arity: '1..*', stageAs: 'shards/*')
     // Registered DNA embedder (dnabert_s, dna_composition, tiny_dnabert_s)
     val(model)
     // Optional model folder named after the embedder (staged, so containers see it); [] loads by name
@@ -21,7 +23,8 @@ process EMBED_DNA {
     val(chunk_size)
 
     output:
-    tuple val(meta), path("*.safetensors"), emit: features
+    // One feature file per shard, named after it ({shard}.{model}.dna.safetensors)
+    tuple val(metas), path("*.dna.safetensors", arity: '1..*'), emit: features
     tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
     tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
     tuple val("${task.process}"), val('torch'), eval('software_version.py torch'), topic: versions, emit: versions_torch
@@ -34,13 +37,12 @@ process EMBED_DNA {
 
     script:
     def args = task.ext.args ?: ''
-    def prefix = task.ext.prefix ?: "${meta.shard ?: meta.id}"
+    def pairs = [metas, nucleotides].transpose().collect { meta, nucleotide -> "--input '${nucleotide}' --output '${meta.shard ?: meta.id}.${model}.dna.safetensors'" }.join(' ')
     def model_dir_arg = model_dir ? "--model-dir '${model_dir}'" : ''
     def hf_home_arg = hf_home ? "--hf-home '${hf_home}'" : ''
     """
     embed_dna.py \\
-        --input '${nucleotide}' \\
-        --output '${prefix}.${model}.dna.safetensors' \\
+        ${pairs} \\
         --embedder '${model}' \\
         --chunk-size '${chunk_size}' \\
         ${model_dir_arg} \\
@@ -49,8 +51,8 @@ process EMBED_DNA {
     """
 
     stub:
-    def prefix = task.ext.prefix ?: "${meta.shard ?: meta.id}"
+    def outputs = metas.collect { meta -> "'${meta.shard ?: meta.id}.${model}.dna.safetensors'" }.join(' ')
     """
-    touch ${prefix}.${model}.dna.safetensors
+    touch ${outputs}
     """
 }

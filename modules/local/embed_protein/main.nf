@@ -1,5 +1,5 @@
 process EMBED_PROTEIN {
-    tag "${meta.shard ?: meta.id} ${embedder}"
+    tag "${metas[0].id}: ${metas.size()} shard(s) ${embedder}"
     label 'process_gpu'
     // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
     // singularity or apptainer
@@ -10,9 +10,10 @@ process EMBED_PROTEIN {
     // the --token-budget on each attempt.
 
     input:
-    // One task per shard x embedder; model_dir is an optional model folder
+    // One task per group of shards (of one sample) x embedder, one model load
+    // for the group, one meta per file, in order; model_dir is an optional model folder
     // (staged, so containers see it), [] loads the embedder from the cache
-    tuple val(meta), path(protein), val(embedder), path(model_dir)
+    tuple val(metas), path(proteins, arity: '1..*', stageAs: 'shards/*'), val(embedder), path(model_dir)
     // Optional Hugging Face cache filled by MODEL_CACHE (staged); [] uses $HF_HOME
     path(hf_home)
     // Chunk length in bases the frames are cut with (--chunk_size); recorded in the outputs
@@ -20,7 +21,7 @@ process EMBED_PROTEIN {
 
     output:
     // The embedder is part of the name: one embedder's features never overwrite another's
-    tuple val(meta), val(embedder), path("*.safetensors"), emit: features
+    tuple val(metas), val(embedder), path("*.protein.safetensors", arity: '1..*'), emit: features
     tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
     tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
     tuple val("${task.process}"), val('torch'), eval('software_version.py torch'), topic: versions, emit: versions_torch
@@ -33,13 +34,12 @@ process EMBED_PROTEIN {
 
     script:
     def args = task.ext.args ?: ''
-    def prefix = task.ext.prefix ?: "${meta.shard ?: meta.id}"
+    def pairs = [metas, proteins].transpose().collect { meta, protein -> "--input '${protein}' --output '${meta.shard ?: meta.id}.${embedder}.protein.safetensors'" }.join(' ')
     def model_dir_arg = model_dir ? "--model-dir '${model_dir}'" : ''
     def hf_home_arg = hf_home ? "--hf-home '${hf_home}'" : ''
     """
     embed_protein.py \\
-        --input '${protein}' \\
-        --output '${prefix}.${embedder}.protein.safetensors' \\
+        ${pairs} \\
         --embedder '${embedder}' \\
         --chunk-size '${chunk_size}' \\
         ${model_dir_arg} \\
@@ -48,8 +48,8 @@ process EMBED_PROTEIN {
     """
 
     stub:
-    def prefix = task.ext.prefix ?: "${meta.shard ?: meta.id}"
+    def outputs = metas.collect { meta -> "'${meta.shard ?: meta.id}.${embedder}.protein.safetensors'" }.join(' ')
     """
-    touch ${prefix}.${embedder}.protein.safetensors
+    touch ${outputs}
     """
 }

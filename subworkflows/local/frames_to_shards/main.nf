@@ -1,8 +1,9 @@
 /*
- * Write frames into shards of at most N frames and emit one item per shard,
- * so that the steps after it run one task per shard. Each item's meta carries
- * the shard's name and how many shards its sample has, so that a later
- * groupTuple (with groupKey) releases a sample as soon as its own shards are done.
+ * Write frames into shards of at most N frames and emit one item per shard.
+ * Each item's meta carries the shard's name, its index among its sample's
+ * shards (in name order, from 0) and how many shards the sample has, so that a
+ * later groupTuple (with groupKey) releases a group as soon as its own shards
+ * are done.
  */
 
 include { SHARD_FRAMES } from '../../../modules/local/shard_frames/main'
@@ -18,14 +19,15 @@ workflow FRAMES_TO_SHARDS {
     // Pair each nucleotide shard with the protein shard of the same name
     per_shard = SHARD_FRAMES.out.shards.flatMap { meta, nucleotides, proteins ->
         def protein_by_shard = proteins.collectEntries { protein -> [shardName(protein), protein] }
-        nucleotides.collect { nucleotide ->
+        def ordered = nucleotides.toSorted { nucleotide -> nucleotide.name }
+        ordered.withIndex().collect { nucleotide, index ->
             def shard = shardName(nucleotide)
-            [meta + [shard: shard, shard_count: nucleotides.size()], nucleotide, protein_by_shard[shard]]
+            [meta + [shard: shard, shard_index: index, shard_count: ordered.size()], nucleotide, protein_by_shard[shard]]
         }
     }
 
     emit:
-    shards = per_shard // channel: [ val(meta + [shard: name, shard_count: n]), path(nucleotide), path(protein) ]
+    shards = per_shard // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), path(nucleotide), path(protein) ]
 }
 
 // Shard name: the file name without its .nucleotide.fasta or .protein.fasta suffix
