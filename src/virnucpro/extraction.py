@@ -21,6 +21,7 @@ import numpy as np
 
 from virnucpro import __version__
 from virnucpro.chunking import check_chunk_size
+from virnucpro.embedders.base import Encoder
 from virnucpro.embedders.composition import amino_acid_composition, nucleotide_composition
 from virnucpro.embedders.loader import load_encoder
 from virnucpro.embedders.registry import Architecture, EmbedderSpec, Modality
@@ -111,6 +112,11 @@ class SequenceEmbedder:
             self.model_id, self.revision = spec.model_id, commit or spec.revision or "main"
         else:
             self.model_id, self.revision = f"bundled:{spec.bundled}", "bundled"
+
+    @property
+    def encoder(self) -> Encoder | None:
+        """The loaded language model (None for a model-free composition)."""
+        return self._encoder
 
     @property
     def dimension(self) -> int:

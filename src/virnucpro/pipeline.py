@@ -16,7 +16,7 @@ import numpy as np
 from virnucpro.chunking import chunk_records
 from virnucpro.classifier import load_classifier
 from virnucpro.embedders.registry import Modality, get_embedder
-from virnucpro.embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.embedding import DEFAULT_TOKEN_BUDGET, EmbedStats
 from virnucpro.errors import InputError
 from virnucpro.extraction import SequenceEmbedder
 from virnucpro.frames import frame_label, select_frames
@@ -38,10 +38,12 @@ def predict_fasta(
     hf_home: Path | None = None,
     min_viral_fraction: float = 0.5,
     batch_chunks: int = 4096,
+    stats: EmbedStats | None = None,
 ) -> list[SequenceCall]:
     """Classify every sequence of ``input_path`` with the classifier in ``classifier_dir``.
 
-    Options, classifier and models are checked before anything is embedded.
+    Options, classifier and models are checked before anything is embedded;
+    ``stats`` adds up the embedding batches of both models (device time included).
     """
     check_name(prefix, "prefix")
     check_fraction(min_viral_fraction)
@@ -80,7 +82,10 @@ def predict_fasta(
         if not frames:
             continue
         merged = np.hstack(
-            [dna.embed([f.nucleotide for f in frames]), protein.embed([f.protein for f in frames])]
+            [
+                dna.embed([f.nucleotide for f in frames], stats),
+                protein.embed([f.protein for f in frames], stats),
+            ]
         )
         frame_ids.extend(frame.id for frame in frames)
         scores.append(classifier.scores(merged))

@@ -28,6 +28,18 @@ log = logging.getLogger(__name__)
 FORMAT = "virnucpro-benchmark/1"
 
 
+def forward_flops(
+    hidden: int, intermediate: int, layers: int, lengths: list[int], gated_mlp: bool = False
+) -> float:
+    """Matrix-multiply FLOPs of an encoder's forward pass over real tokens (2 per
+    multiply-add): the four attention projections, the MLP (a gated one, as in
+    DNABERT-S, is half as wide again) and the attention scores and sums."""
+    mlp = (3 if gated_mlp else 2) * 2 * hidden * intermediate
+    per_token = layers * (2 * 4 * hidden**2 + mlp)
+    attention = sum(layers * 4 * hidden * n * n for n in lengths)
+    return per_token * sum(lengths) + attention
+
+
 def _synchronise(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
