@@ -57,7 +57,7 @@ workflow PREDICT {
     viral            = CLASSIFY.out.viral             // channel: [ val(meta), path(viral.fasta) ]
     shards           = FRAMES_TO_SHARDS.out.shards    // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), path(nucleotide), path(protein) ]
     frames_report    = SELECT_FRAMES.out.report       // channel: [ val(meta), path(frames.tsv) ]
-    features         = EMBED_AND_MERGE.out.merged     // channel: [ val(meta + [shard: name, shard_count: n]), val(embedder), path(merged.safetensors) ]
-    dna_features     = EMBED_AND_MERGE.out.dna        // channel: [ val(meta + [shard: name, shard_count: n]), path(dna.safetensors) ]
-    protein_features = EMBED_AND_MERGE.out.protein    // channel: [ val(meta + [shard: name, shard_count: n]), val(embedder), path(protein.safetensors) ]
+    features         = EMBED_AND_MERGE.out.merged     // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), val(embedder), path(merged.safetensors) ]
+    dna_features     = EMBED_AND_MERGE.out.dna        // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), path(dna.safetensors) ]
+    protein_features = EMBED_AND_MERGE.out.protein    // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), val(embedder), path(protein.safetensors) ]
 }

@@ -61,10 +61,10 @@ workflow TRAIN {
     classifiers         = TRAIN_CLASSIFIER.out.model    // channel: [ val(embedder), path({embedder}_classifier) ]
     training_logs       = TRAIN_CLASSIFIER.out.log      // channel: [ val(embedder), path(training_log.tsv) ]
     classifier_features = features_per_embedder         // channel: [ val(embedder), [ path(merged.safetensors), ... ] ], shards in name order
-    shards              = FRAMES_TO_SHARDS.out.shards   // channel: [ val([id: 'training_set', shard: name, shard_count: n]), path(nucleotide), path(protein) ]
-    features            = EMBED_AND_MERGE.out.merged    // channel: [ val([id: 'training_set', shard: name, shard_count: n]), val(embedder), path(merged.safetensors) ]
-    dna_features        = EMBED_AND_MERGE.out.dna       // channel: [ val([id: 'training_set', shard: name, shard_count: n]), path(dna.safetensors) ]
-    protein_features    = EMBED_AND_MERGE.out.protein   // channel: [ val([id: 'training_set', shard: name, shard_count: n]), val(embedder), path(protein.safetensors) ]
+    shards              = FRAMES_TO_SHARDS.out.shards   // channel: [ val([id: 'training_set', shard: name, shard_index: i, shard_count: n]), path(nucleotide), path(protein) ]
+    features            = EMBED_AND_MERGE.out.merged    // channel: [ val([id: 'training_set', shard: name, shard_index: i, shard_count: n]), val(embedder), path(merged.safetensors) ]
+    dna_features        = EMBED_AND_MERGE.out.dna       // channel: [ val([id: 'training_set', shard: name, shard_index: i, shard_count: n]), path(dna.safetensors) ]
+    protein_features    = EMBED_AND_MERGE.out.protein   // channel: [ val([id: 'training_set', shard: name, shard_index: i, shard_count: n]), val(embedder), path(protein.safetensors) ]
     train               = SPLIT_DATASET.out.train       // channel: path(train.tsv)
     validation          = SPLIT_DATASET.out.validation  // channel: path(validation.tsv)
     test                = SPLIT_DATASET.out.test        // channel: path(test.tsv)

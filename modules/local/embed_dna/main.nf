@@ -1,5 +1,5 @@
 process EMBED_DNA {
-    tag "${metas[0].id}: ${metas.size()} shard(s) ${model}"
+    tag "${metas[0].id} ${metas.size()} shard(s) ${model}"
     label 'process_gpu'
     // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
     // singularity or apptainer
@@ -37,6 +37,9 @@ process EMBED_DNA {
 
     script:
     def args = task.ext.args ?: ''
+    if (metas.size() != nucleotides.size()) {
+        error("${task.process}: ${metas.size()} shard metas for ${nucleotides.size()} files")
+    }
     def pairs = [metas, nucleotides].transpose().collect { meta, nucleotide -> "--input '${nucleotide}' --output '${meta.shard ?: meta.id}.${model}.dna.safetensors'" }.join(' ')
     def model_dir_arg = model_dir ? "--model-dir '${model_dir}'" : ''
     def hf_home_arg = hf_home ? "--hf-home '${hf_home}'" : ''

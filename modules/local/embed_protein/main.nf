@@ -1,5 +1,5 @@
 process EMBED_PROTEIN {
-    tag "${metas[0].id}: ${metas.size()} shard(s) ${embedder}"
+    tag "${metas[0].id} ${metas.size()} shard(s) ${embedder}"
     label 'process_gpu'
     // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
     // singularity or apptainer
@@ -34,6 +34,9 @@ process EMBED_PROTEIN {
 
     script:
     def args = task.ext.args ?: ''
+    if (metas.size() != proteins.size()) {
+        error("${task.process}: ${metas.size()} shard metas for ${proteins.size()} files")
+    }
     def pairs = [metas, proteins].transpose().collect { meta, protein -> "--input '${protein}' --output '${meta.shard ?: meta.id}.${embedder}.protein.safetensors'" }.join(' ')
     def model_dir_arg = model_dir ? "--model-dir '${model_dir}'" : ''
     def hf_home_arg = hf_home ? "--hf-home '${hf_home}'" : ''
