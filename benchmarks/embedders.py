@@ -42,10 +42,12 @@ from tokenizers import Tokenizer
 from virnucpro.chunking import chunk_records
 from virnucpro.embedders.base import Encoder
 from virnucpro.embedders.dnabert_s import DnaBertSConfig, DnaBertSEncoder, MosaicBertModel
-from virnucpro.embedders.esm import EsmSizes, load_esm, write_tiny_esm
+from virnucpro.embedders.esm import load_esm
 from virnucpro.embedding import PRECISIONS, embed_batch, resolve_device, token_batches
 from virnucpro.frames import select_frames
 from virnucpro.seqfiles import read_fasta
+from virnucpro.speed import forward_flops
+from virnucpro.testing.esm_checkpoints import EsmSizes, write_tiny_esm
 
 ROOT = Path(__file__).resolve().parents[1]
 INPUT = ROOT / "assets" / "test" / "mixed_example.fasta"
@@ -110,15 +112,6 @@ def fixed_batches(lengths: list[int], budget: int) -> list[list[int]]:
             batches.append([])
         batches[-1].append(index)
     return batches
-
-
-def forward_flops(arch: Architecture, lengths: list[int]) -> float:
-    """Matrix-multiply FLOPs of a forward pass over real tokens (2 per multiply-add)."""
-    per_token = arch.layers * (2 * 4 * arch.hidden**2 + 2 * 2 * arch.hidden * arch.intermediate)
-    if arch.kind == "dnabert_s":  # gated MLP: the first projection is twice as wide
-        per_token += arch.layers * 2 * arch.hidden * arch.intermediate
-    attention = sum(arch.layers * 4 * arch.hidden * n * n for n in lengths)
-    return per_token * sum(lengths) + attention
 
 
 def measure(
@@ -199,7 +192,17 @@ def main(
                     encoder = build(arch, torch_device, PRECISIONS[run_precision], Path(tmp))
                     encoder_precision = run_precision
                 seconds, peak = measure(encoder, tokens, batches, torch_device)
-                tflops = forward_flops(arch, lengths) / seconds / 1e12
+                tflops = (
+                    forward_flops(
+                        arch.hidden,
+                        arch.intermediate,
+                        arch.layers,
+                        lengths,
+                        arch.kind == "dnabert_s",
+                    )
+                    / seconds
+                    / 1e12
+                )
                 print(
                     f"| {name} | {strategy} | {run_precision} | {len(batches)} | {seconds:.2f} | "
                     f"{len(tokens) / seconds:.1f} | {sum(lengths) / seconds:,.0f} | {tflops:.3f} | {peak:.2f} |",

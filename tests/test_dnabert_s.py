@@ -24,9 +24,9 @@ from virnucpro.embedders.dnabert_s import (
     MosaicBertModel,
     alibi_slopes,
     load_dnabert_s,
-    write_tiny_dnabert_s,
 )
 from virnucpro.errors import InputError
+from virnucpro.testing.dnabert_s_checkpoints import write_tiny_dnabert_s
 
 CPU = torch.device("cpu")
 HUB_FILES = {

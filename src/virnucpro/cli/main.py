@@ -16,6 +16,7 @@ from virnucpro.cli import (
     split,
     training_set,
     verify,
+    versions,
 )
 from virnucpro.cli.common import VersionOption, new_app, run_app
 
@@ -30,6 +31,7 @@ app.command(name="embed-protein", epilog=embed.EPILOG)(embed.embed_protein_comma
 app.command(name="merge")(merge.merge_features_command)
 app.command(name="model-cache")(models.model_cache_command)
 app.command(name="make-tiny-models")(models.make_tiny_models_command)
+app.command(name="make-test-model")(models.make_test_model_command)
 app.command(name="train")(classifier.train_classifier_command)
 app.command(name="evaluate")(classifier.evaluate_classifier_command)
 app.command(name="convert-legacy-model")(classifier.convert_legacy_model_command)
@@ -38,6 +40,7 @@ app.command(name="predict")(predict.predict_fasta_command)
 app.command(name="benchmark")(compare.benchmark_embedder_command)
 app.command(name="compare")(compare.compare_embedders_command)
 app.command(name="verify-embedder")(verify.verify_embedder_command)
+app.command(name="software-version")(versions.software_version_command)
 
 
 @app.callback()

@@ -1,7 +1,8 @@
-"""``model_cache.py`` and ``make_tiny_models.py``: getting model weights in place."""
+"""``model_cache.py``, ``make_tiny_models.py`` and ``make_test_model.py``: model weights in place."""
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -9,10 +10,14 @@ import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
 from virnucpro.embedders.registry import EMBEDDERS, get_embedder
+from virnucpro.errors import InputError
 from virnucpro.model_cache import check_cache, fill_cache, write_cache_report
 
 cache_app = new_app("Download pinned model revisions into a Hugging Face cache (needs internet).")
 tiny_app = new_app("Write the tiny random test models in the on-disk layout of the real ones.")
+test_model_app = new_app(
+    "Write one real model's on-disk layout with seeded random weights, tiny or full size."
+)
 
 
 @cache_app.command(name="model-cache")
@@ -67,9 +72,57 @@ def make_tiny_models_command(
     The copies in assets/models were written with the defaults; tests check
     that they are reproduced byte for byte.
     """
-    from virnucpro.embedders.tiny import write_tiny_models
+    from virnucpro.testing import write_tiny_models
 
     write_tiny_models(output_dir, seed)
+
+
+class CheckpointSize(str, Enum):
+    tiny = "tiny"
+    full = "full"
+
+
+@test_model_app.command(name="make-test-model")
+def make_test_model_command(
+    name: Annotated[
+        str,
+        typer.Argument(
+            help="Model whose layout to write: esm2_3b, esm2_650m, fastesm2_650 or dnabert_s."
+        ),
+    ],
+    output_dir: Annotated[
+        Path,
+        typer.Option(help="Folder to write the checkpoint into (created); --model-dir reads it."),
+    ],
+    size: Annotated[
+        CheckpointSize,
+        typer.Option(help="full: the real model's sizes; tiny: hidden 32, 2 layers."),
+    ] = CheckpointSize.tiny,
+    seed: Annotated[int, typer.Option(help="Seed of the random weights.")] = 0,
+    precision: Annotated[
+        str,
+        typer.Option(help="Storage dtype of the weights: fp32 (as the real ones), bf16 or fp16."),
+    ] = "fp32",
+    version: VersionOption = False,
+) -> None:
+    """Write a random-weight checkpoint with the real model's files, config keys and tensor names.
+
+    For load and throughput benchmarks without the real weights: the full-size
+    ESM2-3B is two float32 .bin shards (about 11 GB), FastESM2_650 one 2.6 GB
+    model.safetensors, DNABERT-S one 470 MB pytorch_model.bin. The same seed gives the
+    same files.
+    """
+    from virnucpro.embedding import torch_dtype
+    from virnucpro.testing import RANDOM_MODELS, write_random_checkpoint
+
+    if name not in RANDOM_MODELS:
+        raise InputError(f"no random checkpoint for '{name}' (known: {', '.join(RANDOM_MODELS)})")
+    write_random_checkpoint(name, output_dir, size.value, seed, torch_dtype(precision))
+
+
+def main_test_model() -> None:
+    """Entry point of ``bin/make_test_model.py``."""
+    run_app(test_model_app)
 
 
 def main_cache() -> None:

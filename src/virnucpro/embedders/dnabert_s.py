@@ -50,10 +50,7 @@ Facts about the real checkpoint (and where they were read):
 
 from __future__ import annotations
 
-import json
 import math
-import random
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,11 +60,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from virnucpro.checkpoints import (
+    CONFIG_FILE,
+    PYTORCH_BIN,
+    SAFETENSORS,
+    iter_tensors,
+    read_config,
+    to_target,
+    weight_files,
+)
 from virnucpro.errors import InputError
 
-CONFIG_FILE = "config.json"
-WEIGHTS_BIN = "pytorch_model.bin"
-WEIGHTS_SAFETENSORS = "model.safetensors"
+WEIGHTS_BIN = PYTORCH_BIN
+WEIGHTS_SAFETENSORS = SAFETENSORS
 TOKENIZER_FILE = "tokenizer.json"
 TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
@@ -389,39 +394,48 @@ def _special_token_id(tokenizer: Any, token: str) -> int:
 def load_dnabert_s(model_dir: Path, device: torch.device, dtype: torch.dtype) -> DnaBertSEncoder:
     """Load a DNABERT-S checkpoint directory (hub snapshot layout) without remote code.
 
-    Reads ``config.json``, the weights (``model.safetensors`` if present, else
-    ``pytorch_model.bin`` loaded with ``weights_only``) and ``tokenizer.json``. Every
-    tensor of the checkpoint must match the module by name and shape; anything
-    missing, extra or mis-shaped is an ``InputError`` naming the tensors.
+    Reads ``config.json``, ``tokenizer.json`` and the weights (any layout of
+    ``virnucpro.checkpoints``: ``model.safetensors`` first, else ``pytorch_model.bin``
+    unpickled with ``weights_only``). The module is built on the ``meta`` device and
+    takes each tensor as it is read, already cast to ``dtype`` and on ``device``. Every
+    tensor of the checkpoint must match the module by name and shape; anything missing,
+    extra or mis-shaped is an ``InputError`` naming the tensors.
     """
     model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise InputError(f"{model_dir}: DNABERT-S model directory not found")
-    config = DnaBertSConfig.from_dict(
-        _read_json(model_dir / CONFIG_FILE), str(model_dir / CONFIG_FILE)
-    )
+    config = DnaBertSConfig.from_dict(read_config(model_dir), str(model_dir / CONFIG_FILE))
     tokenizer = _load_tokenizer(model_dir / TOKENIZER_FILE, config)
-    state, weights_path = _read_weights(model_dir)
+    files = weight_files(model_dir)
 
     with torch.device("meta"):
         model = MosaicBertModel(config)
-    _check_state_dict(model, state, weights_path)
+    expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+    state: dict[str, torch.Tensor] = {}
+    unexpected: list[str] = []
+    mismatched: dict[str, str] = {}
+    for name, tensor in iter_tensors(files):
+        if name not in expected:
+            unexpected.append(name)
+        elif tuple(tensor.shape) != expected[name]:
+            mismatched[name] = f"{name} {tuple(tensor.shape)} (expected {expected[name]})"
+        else:
+            state[name] = to_target(tensor, device, dtype)
+    missing = [name for name in expected if name not in state and name not in mismatched]
+    problems = [
+        f"{label}: {_name_list(sorted(names))}"
+        for label, names in (
+            ("missing tensors", missing),
+            ("unexpected tensors", unexpected),
+            ("wrong shapes", list(mismatched.values())),
+        )
+        if names
+    ]
+    if problems:
+        source = files[0] if len(files) == 1 else model_dir
+        raise InputError(f"{source}: not a DNABERT-S checkpoint; " + "; ".join(problems))
     model.load_state_dict(state, strict=True, assign=True)
-    model = model.to(device=device, dtype=dtype).eval()
+    model.eval()
     model.requires_grad_(False)
     return DnaBertSEncoder(model, tokenizer, device=torch.device(device), dtype=dtype)
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise InputError(f"{path}: file not found (not a DNABERT-S model directory?)")
-    try:
-        values = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(values, dict):
-        raise InputError(f"{path}: expected a JSON object")
-    return values
 
 
 def _load_tokenizer(path: Path, config: DnaBertSConfig) -> Any:
@@ -446,218 +460,6 @@ def _load_tokenizer(path: Path, config: DnaBertSConfig) -> Any:
     return tokenizer
 
 
-def _read_weights(model_dir: Path) -> tuple[dict[str, torch.Tensor], Path]:
-    safetensors_path = model_dir / WEIGHTS_SAFETENSORS
-    bin_path = model_dir / WEIGHTS_BIN
-    try:
-        if safetensors_path.is_file():
-            from safetensors.torch import load_file
-
-            return load_file(str(safetensors_path), device="cpu"), safetensors_path
-        if bin_path.is_file():
-            state = torch.load(bin_path, map_location="cpu", weights_only=True)
-            if not isinstance(state, Mapping) or not all(
-                isinstance(value, torch.Tensor) for value in state.values()
-            ):
-                raise InputError(f"{bin_path}: not a state dict of tensors")
-            return dict(state), bin_path
-    except InputError:
-        raise
-    except Exception as error:  # corrupt or foreign files: one clear message
-        raise InputError(f"{model_dir}: cannot read the DNABERT-S weights ({error})") from None
-    raise InputError(f"{model_dir}: no weights file ({WEIGHTS_SAFETENSORS} or {WEIGHTS_BIN}) found")
-
-
-def _check_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor], source: Path) -> None:
-    """Refuse a checkpoint whose tensors do not map one-to-one onto the module."""
-    expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    mismatched = sorted(
-        f"{name} {tuple(state[name].shape)} (expected {expected[name]})"
-        for name in set(expected) & set(state)
-        if tuple(state[name].shape) != expected[name]
-    )
-    problems = [
-        f"{label}: {_name_list(names)}"
-        for label, names in (
-            ("missing tensors", missing),
-            ("unexpected tensors", unexpected),
-            ("wrong shapes", mismatched),
-        )
-        if names
-    ]
-    if problems:
-        raise InputError(f"{source}: not a DNABERT-S checkpoint; " + "; ".join(problems))
-
-
 def _name_list(names: list[str], limit: int = 8) -> str:
     shown = ", ".join(names[:limit])
     return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
-
-
-# ---------------------------------------------------------------------------------------
-# A tiny checkpoint in the real on-disk layout, for tests
-# ---------------------------------------------------------------------------------------
-
-#: Small sizes for the test checkpoint; the head count exercises the power-of-two rule.
-TINY_SIZES = {
-    "hidden_size": 32,
-    "intermediate_size": 64,
-    "num_attention_heads": 4,
-    "num_hidden_layers": 2,
-}
-TINY_VOCAB_SIZE = 64
-TINY_ALPHABET = ("A", "C", "G", "N", "T")
-
-
-def write_tiny_dnabert_s(directory: Path, seed: int = 0) -> None:
-    """Write a tiny DNABERT-S checkpoint from seeded random weights.
-
-    Same files as the hub snapshot (``config.json``, ``pytorch_model.bin``,
-    ``tokenizer.json``, ``tokenizer_config.json``, ``special_tokens_map.json``; the
-    remote-code ``.py`` files are left out), same config keys, tensor names and
-    formats. The BPE vocabulary is learnt from a seeded random DNA corpus by a small
-    deterministic learner, so the same seed gives byte-identical files.
-    """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-
-    tokenizer = _tiny_tokenizer(seed)
-    tokenizer.save(str(directory / TOKENIZER_FILE), pretty=True)
-    _write_json(directory / TOKENIZER_CONFIG_FILE, _tokenizer_config(), indent=2, newline=True)
-    _write_json(
-        directory / SPECIAL_TOKENS_MAP_FILE,
-        {
-            "cls_token": "[CLS]",
-            "mask_token": "[MASK]",
-            "pad_token": "[PAD]",
-            "sep_token": "[SEP]",
-            "unk_token": "[UNK]",
-        },
-        indent=2,
-        newline=True,
-    )
-
-    config_values = _hub_config(vocab_size=tokenizer.get_vocab_size(), **TINY_SIZES)
-    _write_json(directory / CONFIG_FILE, config_values, indent=4, newline=False)
-
-    config = DnaBertSConfig.from_dict(config_values)
-    torch.save(_tiny_state_dict(config, seed), directory / WEIGHTS_BIN)
-
-
-def _hub_config(
-    *,
-    vocab_size: int,
-    hidden_size: int,
-    intermediate_size: int,
-    num_attention_heads: int,
-    num_hidden_layers: int,
-) -> dict[str, Any]:
-    """The DNABERT-S ``config.json`` key set with the given sizes."""
-    return {
-        "_name_or_path": "virnucpro/tiny-dnabert-s",
-        "alibi_starting_size": 512,
-        "architectures": ["BertModel"],
-        "attention_probs_dropout_prob": 0.0,
-        "auto_map": {
-            "AutoConfig": "configuration_bert.BertConfig",
-            "AutoModel": "bert_layers.BertModel",
-            "AutoModelForMaskedLM": "bert_layers.BertForMaskedLM",
-            "AutoModelForSequenceClassification": "bert_layers.BertForSequenceClassification",
-        },
-        "classifier_dropout": None,
-        "gradient_checkpointing": False,
-        "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.1,
-        "hidden_size": hidden_size,
-        "initializer_range": 0.02,
-        "intermediate_size": intermediate_size,
-        "layer_norm_eps": 1e-12,
-        "max_position_embeddings": 512,
-        "model_type": "bert",
-        "num_attention_heads": num_attention_heads,
-        "num_hidden_layers": num_hidden_layers,
-        "pad_token_id": 0,
-        "position_embedding_type": "absolute",
-        "torch_dtype": "float32",
-        "transformers_version": "4.28.0",
-        "type_vocab_size": 2,
-        "use_cache": True,
-        "vocab_size": vocab_size,
-    }
-
-
-def _tokenizer_config() -> dict[str, Any]:
-    return {
-        "clean_up_tokenization_spaces": True,
-        "cls_token": "[CLS]",
-        "mask_token": "[MASK]",
-        "model_max_length": 1000000000000000019884624838656,
-        "pad_token": "[PAD]",
-        "sep_token": "[SEP]",
-        "tokenizer_class": "PreTrainedTokenizerFast",
-        "unk_token": "[UNK]",
-    }
-
-
-def _write_json(path: Path, values: Mapping[str, Any], *, indent: int, newline: bool) -> None:
-    text = json.dumps(values, indent=indent, sort_keys=True) + ("\n" if newline else "")
-    path.write_text(text, encoding="utf-8")
-
-
-def _tiny_state_dict(config: DnaBertSConfig, seed: int) -> OrderedDict[str, torch.Tensor]:
-    """Seeded random tensors for every checkpoint name, in the module's order.
-
-    Scales are large enough (unit-variance projections, non-trivial LayerNorm
-    affine terms) for attention and gating to matter, so tests can tell a wrong
-    forward pass from a right one.
-    """
-    with torch.device("meta"):
-        template = MosaicBertModel(config).state_dict()
-    generator = torch.Generator().manual_seed(seed)
-    state: OrderedDict[str, torch.Tensor] = OrderedDict()
-    for name, tensor in template.items():
-        shape = tuple(tensor.shape)
-        noise = torch.randn(shape, generator=generator, dtype=torch.float32)
-        if "LayerNorm" in name or "layernorm" in name:
-            value = 1.0 + 0.1 * noise if name.endswith("weight") else 0.1 * noise
-        elif "embeddings" in name:
-            value = noise
-        elif name.endswith("weight"):
-            value = noise / math.sqrt(shape[1])
-        else:
-            value = 0.1 * noise
-        state[name] = value.contiguous()
-    return state
-
-
-def _tiny_tokenizer(seed: int) -> Any:
-    """A BPE tokenizer shaped like DNABERT-S's, with merges learnt from seeded random DNA.
-
-    The tokenizers library's BPE trainer is deterministic, so the file is reproducible.
-    """
-    from tokenizers import Tokenizer
-    from tokenizers.models import BPE
-    from tokenizers.pre_tokenizers import Whitespace
-    from tokenizers.processors import TemplateProcessing
-    from tokenizers.trainers import BpeTrainer
-
-    rng = random.Random(seed)
-    corpus = ["".join(rng.choice("ACGT") for _ in range(128)) for _ in range(48)]
-    tokenizer = Tokenizer(BPE(unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = Whitespace()
-    trainer = BpeTrainer(
-        vocab_size=TINY_VOCAB_SIZE,
-        special_tokens=list(SPECIAL_TOKENS),
-        initial_alphabet=list(TINY_ALPHABET),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(corpus, trainer)
-    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
-    tokenizer.post_processor = TemplateProcessing(
-        single="[CLS] $A [SEP]",
-        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
-        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
-    )
-    return tokenizer

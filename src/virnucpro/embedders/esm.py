@@ -1,6 +1,6 @@
 """ESM2 and FastESM2 checkpoints, loaded into ``transformers.EsmModel`` without hub code.
 
-Two on-disk layouts are read (see ``write_tiny_esm`` for the exact file sets):
+Two on-disk layouts are read (``virnucpro.testing.esm_checkpoints`` writes both):
 
 ``esm``
     ``facebook/esm2_*``: ``config.json`` with ``model_type: esm``, an ``EsmForMaskedLM``
@@ -17,7 +17,8 @@ Two on-disk layouts are read (see ``write_tiny_esm`` for the exact file sets):
 
 Both become the same ``EsmModel`` (sdpa attention, no pooler), so the library's own
 forward pass runs: token-dropout scaling (x0.88 without ``<mask>``), rotary embeddings
-and the final ``emb_layer_norm_after`` are the library's, not ours.
+and the final ``emb_layer_norm_after`` are the library's, not ours, except that the
+rotary cos/sin stay float32 (``Float32RotaryEmbedding``).
 
 ``token_dropout`` is taken from each ``config.json``. FastESM2_650's says ``true``, and the
 current hub code (which reuses transformers' ``EsmEmbeddings``) scales by 0.88 as ESM2
@@ -26,19 +27,16 @@ does; the late-2024 FastPLMs code its weights were trained with had no such scal
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from transformers import EsmConfig, EsmModel, EsmTokenizer
 from transformers.models.esm.modeling_esm import EsmRotaryEmbedding
 
+from virnucpro.checkpoints import iter_tensors, read_config, to_target, weight_files
 from virnucpro.errors import InputError
 
 Layout = Literal["esm", "fastesm"]
@@ -147,58 +145,7 @@ def esm_config(raw: Mapping[str, Any], source: str = "config.json") -> EsmConfig
     )
 
 
-def _read_config(model_dir: Path) -> dict[str, Any]:
-    path = model_dir / "config.json"
-    if not path.is_file():
-        raise InputError(f"{model_dir}: not a model folder (no config.json)")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InputError(f"{path}: unreadable config ({error})") from None
-    if not isinstance(raw, dict):
-        raise InputError(f"{path}: not a JSON object")
-    return raw
-
-
 # --------------------------------------------------------------------------- weights
-
-
-def _weight_files(model_dir: Path) -> list[Path]:
-    """Checkpoint files, safetensors first (single, then sharded), then PyTorch pickles."""
-    for single, index in (
-        ("model.safetensors", "model.safetensors.index.json"),
-        ("pytorch_model.bin", "pytorch_model.bin.index.json"),
-    ):
-        if (model_dir / single).is_file():
-            return [model_dir / single]
-        if (model_dir / index).is_file():
-            try:
-                weight_map = json.loads((model_dir / index).read_text())["weight_map"]
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                raise InputError(f"{model_dir / index}: unreadable index ({error})") from None
-            files = [model_dir / name for name in sorted(set(weight_map.values()))]
-            absent = [file.name for file in files if not file.is_file()]
-            if absent:
-                raise InputError(f"{model_dir}: missing weight shards {', '.join(absent)}")
-            return files
-    raise InputError(f"{model_dir}: no model.safetensors or pytorch_model.bin")
-
-
-def _iter_tensors(files: list[Path]) -> Iterator[tuple[str, torch.Tensor]]:
-    for file in files:
-        try:
-            if file.suffix == ".safetensors":
-                with safe_open(str(file), framework="pt", device="cpu") as handle:
-                    for name in handle.keys():  # noqa: SIM118 (safe_open is not a dict)
-                        yield name, handle.get_tensor(name)
-            else:
-                # weights_only: tensors and containers only, no arbitrary pickled code.
-                state = torch.load(file, map_location="cpu", weights_only=True)
-                yield from state.items()
-        except InputError:
-            raise
-        except Exception as error:
-            raise InputError(f"{file}: unreadable weights ({error})") from None
 
 
 def _is_ignored(key: str, config: EsmConfig) -> bool:
@@ -214,21 +161,27 @@ def _is_ignored(key: str, config: EsmConfig) -> bool:
 
 
 def _encoder_state(
-    files: list[Path], config: EsmConfig, dtype: torch.dtype, expected: Mapping[str, torch.Tensor]
+    files: list[Path],
+    config: EsmConfig,
+    device: torch.device,
+    dtype: torch.dtype,
+    expected: Mapping[str, torch.Tensor],
 ) -> dict[str, torch.Tensor]:
-    """The ``EsmModel`` state dict from a checkpoint, floating tensors cast to ``dtype``.
+    """The ``EsmModel`` state dict from a checkpoint, read tensor by tensor.
 
-    The rotary ``inv_freq`` stays float32 whatever ``dtype`` is (see ``load_esm``).
+    Each floating tensor is cast to ``dtype`` and moved to ``device`` as it is read, so
+    the checkpoint's own copy is never held whole; the rotary ``inv_freq`` stays float32
+    whatever ``dtype`` is (see ``load_esm``).
     """
     state: dict[str, torch.Tensor] = {}
     inv_freqs: list[torch.Tensor] = []
     unexpected: list[str] = []
-    for name, tensor in _iter_tensors(files):
+    for name, tensor in iter_tensors(files):
         key = name.removeprefix("esm.")
         if _is_ignored(name, config) or _is_ignored(key, config):
             continue
         if key == _INV_FREQ or _LAYER_INV_FREQ.fullmatch(key):
-            inv_freqs.append(tensor.to(torch.float32))
+            inv_freqs.append(tensor.to(dtype=torch.float32, copy=True))
             continue
         if key not in expected:
             unexpected.append(name)
@@ -238,7 +191,7 @@ def _encoder_state(
                 f"tensor {name} has shape {tuple(tensor.shape)}, the config says "
                 f"{tuple(expected[key].shape)}"
             )
-        state[key] = tensor.to(dtype) if tensor.is_floating_point() else tensor
+        state[key] = to_target(tensor, device, dtype)
     if unexpected:
         raise InputError(f"not an ESM2 checkpoint: unexpected tensors {_some(sorted(unexpected))}")
     required = [key for key in expected if not key.startswith("contact_head.") and key != _INV_FREQ]
@@ -246,10 +199,11 @@ def _encoder_state(
     if missing:
         raise InputError(f"checkpoint lacks encoder tensors {_some(['esm.' + k for k in missing])}")
     if config.position_embedding_type == "rotary":
-        state[_INV_FREQ] = _rotary_inv_freq(inv_freqs, config)
+        state[_INV_FREQ] = _rotary_inv_freq(inv_freqs, config).to(device)
     for key in ("contact_head.regression.weight", "contact_head.regression.bias"):
         # The contact head reads attention maps; it never touches the hidden states.
-        state.setdefault(key, torch.zeros(expected[key].shape, dtype=dtype))
+        if key not in state:
+            state[key] = torch.zeros(expected[key].shape, dtype=dtype, device=device)
     return state
 
 
@@ -293,6 +247,30 @@ def _load_tokenizer(model_dir: Path, config: EsmConfig) -> EsmTokenizer:
         if getattr(tokenizer, f"{role}_token_id") != expected:
             raise InputError(f"{model_dir}: tokenizer and config.json disagree on <{role}>")
     return tokenizer
+
+
+# --------------------------------------------------------------------------- rotary
+
+
+class Float32RotaryEmbedding(EsmRotaryEmbedding):
+    """The rotary embedding of ``EsmModel``, with cos/sin left in float32.
+
+    transformers' module computes the angles in float32 and then rounds cos/sin to the
+    activations' dtype: in bf16 each is off by up to 2^-9, the same size as the rounding
+    of the rotated query and key themselves, at every position. Returned in float32,
+    they make ``apply_rotary_pos_emb`` (which already multiplies in float32) rotate q
+    and k entirely in float32 before casting the result back to the attention dtype, as
+    the FastESM reference does. In float32 the values are exactly the library's.
+    Only the default rope type is used by ESM, so no dynamic rope update is needed.
+    """
+
+    def forward(
+        self, x: torch.Tensor, position_ids: torch.Tensor, layer_type: str | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        inv_freq = self.inv_freq.to(device=x.device, dtype=torch.float32)
+        angles = position_ids[..., None].to(torch.float32) * inv_freq
+        angles = torch.cat((angles, angles), dim=-1)
+        return angles.cos() * self.attention_scaling, angles.sin() * self.attention_scaling
 
 
 # --------------------------------------------------------------------------- encoder
@@ -402,273 +380,31 @@ def load_esm(
     ``esm.embeddings.position_ids`` (a legacy buffer) and, for rotary models, the
     unused legacy ``esm.embeddings.position_embeddings.weight``.
 
-    Precision: floating tensors are cast to ``dtype`` as they are read, except the rotary
-    inverse frequencies, which stay float32 (one copy, model-level; the per-layer copies
-    of ESM2 checkpoints are identical). transformers computes the rotary angles in float32
-    from int64 positions and that float32 ``inv_freq``, so only the final cos/sin are
-    rounded to ``dtype``; ``EsmEncoder.hidden_states`` checks ``inv_freq`` is still float32.
+    Memory: the model is built on the ``meta`` device and takes the checkpoint's tensors
+    as they are read, each already cast and on ``device`` (``virnucpro.checkpoints``), so
+    host memory never holds a float32 copy of the whole model.
+
+    Precision: floating tensors are cast to ``dtype``, except the rotary inverse
+    frequencies, which stay float32 (one copy, model-level; the per-layer copies of ESM2
+    checkpoints are identical), and the rotary cos/sin and rotation, which are computed
+    in float32 (``Float32RotaryEmbedding``); ``EsmEncoder.hidden_states`` checks that
+    ``inv_freq`` is still float32.
     """
     model_dir = Path(model_dir)
-    raw = _read_config(model_dir)
+    raw = read_config(model_dir)
     layout = detect_layout(raw)
     config = esm_config(raw, str(model_dir / "config.json"))
     tokenizer = _load_tokenizer(model_dir, config)
     with torch.device("meta"):
         model = EsmModel(config, add_pooling_layer=False)
+        if model.rotary_embeddings is not None:
+            model.rotary_embeddings = Float32RotaryEmbedding(config)
     expected = model.state_dict()
-    state = _encoder_state(_weight_files(model_dir), config, dtype, expected)
+    state = _encoder_state(weight_files(model_dir), config, device, dtype, expected)
     model.load_state_dict(state, strict=True, assign=True)
     # Non-persistent buffer (never in a checkpoint): rebuild it off the meta device.
-    model.embeddings.position_ids = torch.arange(config.max_position_embeddings).expand((1, -1))
-    model.to(device)
+    positions = torch.arange(config.max_position_embeddings, device=device)
+    model.embeddings.position_ids = positions.expand((1, -1))
     model.eval()
     model.requires_grad_(False)
     return EsmEncoder(model, tokenizer, layout, pooled_residues)
-
-
-# --------------------------------------------------------------------------- tiny models
-
-_MAX_POSITIONS = 1026
-
-
-@dataclass(frozen=True)
-class EsmSizes:
-    """Architecture sizes of a generated checkpoint; the defaults make the tiny test models."""
-
-    hidden_size: int = 32
-    num_layers: int = 2
-    num_heads: int = 4
-    intermediate_size: int = 64
-
-
-def _tiny_shared_tensors(seed: int, sizes: EsmSizes) -> dict[str, torch.Tensor]:
-    """Seeded random weights both layouts share, under their ``EsmForMaskedLM`` names.
-
-    Linear weights have std 1/sqrt(fan_in) so that attention is sharp and positions (and
-    so the rotary precision) matter; layer norms are near identity.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    hidden_size, intermediate_size = sizes.hidden_size, sizes.intermediate_size
-
-    def normal(*shape: int, std: float = 1.0, mean: float = 0.0) -> torch.Tensor:
-        return torch.randn(*shape, generator=generator) * std + mean
-
-    def linear(prefix: str, out_features: int, in_features: int) -> None:
-        tensors[f"{prefix}.weight"] = normal(out_features, in_features, std=in_features**-0.5)
-        tensors[f"{prefix}.bias"] = normal(out_features, std=0.02)
-
-    def layer_norm(prefix: str) -> None:
-        tensors[f"{prefix}.weight"] = normal(hidden_size, std=0.1, mean=1.0)
-        tensors[f"{prefix}.bias"] = normal(hidden_size, std=0.1)
-
-    head_dim = hidden_size // sizes.num_heads
-    inv_freq = 1.0 / (10000 ** (torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim))
-    tensors: dict[str, torch.Tensor] = {
-        "esm.embeddings.word_embeddings.weight": normal(len(ESM2_ALPHABET), hidden_size)
-    }
-    for layer in range(sizes.num_layers):
-        prefix = f"esm.encoder.layer.{layer}"
-        for projection in ("query", "key", "value"):
-            linear(f"{prefix}.attention.self.{projection}", hidden_size, hidden_size)
-        tensors[f"{prefix}.attention.self.rotary_embeddings.inv_freq"] = inv_freq.clone()
-        linear(f"{prefix}.attention.output.dense", hidden_size, hidden_size)
-        layer_norm(f"{prefix}.attention.LayerNorm")
-        linear(f"{prefix}.intermediate.dense", intermediate_size, hidden_size)
-        linear(f"{prefix}.output.dense", hidden_size, intermediate_size)
-        layer_norm(f"{prefix}.LayerNorm")
-    layer_norm("esm.encoder.emb_layer_norm_after")
-    linear("lm_head.dense", hidden_size, hidden_size)
-    layer_norm("lm_head.layer_norm")
-    tensors["lm_head.bias"] = normal(len(ESM2_ALPHABET), std=0.02)
-    return tensors
-
-
-def _layout_extras(layout: Layout, seed: int, sizes: EsmSizes) -> dict[str, torch.Tensor]:
-    """Tensors only one layout's files hold (none of them reaches the hidden states)."""
-    generator = torch.Generator().manual_seed(seed + 7919)
-    if layout == "esm":
-        # facebook/esm2_* safetensors: the legacy positions and the contact head are stored,
-        # the tied lm_head.decoder.weight is not (it is the word embedding matrix).
-        return {
-            "esm.embeddings.position_ids": torch.arange(_MAX_POSITIONS).unsqueeze(0),
-            "esm.embeddings.position_embeddings.weight": torch.randn(
-                _MAX_POSITIONS, sizes.hidden_size, generator=generator
-            ),
-            "esm.contact_head.regression.weight": torch.randn(
-                1, sizes.num_layers * sizes.num_heads, generator=generator
-            ),
-            "esm.contact_head.regression.bias": torch.randn(1, generator=generator),
-        }
-    # FastESM: no legacy positions, no contact head, an untied decoder matrix.
-    return {
-        "lm_head.decoder.weight": torch.randn(
-            len(ESM2_ALPHABET), sizes.hidden_size, generator=generator
-        )
-    }
-
-
-def _esm_config_json(sizes: EsmSizes) -> dict[str, Any]:
-    # The 25 keys of facebook/esm2_t33_650M_UR50D's config.json (724 bytes), small sizes.
-    return {
-        "architectures": ["EsmForMaskedLM"],
-        "attention_probs_dropout_prob": 0.0,
-        "classifier_dropout": None,
-        "emb_layer_norm_before": False,
-        "esmfold_config": None,
-        "hidden_act": "gelu",
-        "hidden_dropout_prob": 0.0,
-        "hidden_size": sizes.hidden_size,
-        "initializer_range": 0.02,
-        "intermediate_size": sizes.intermediate_size,
-        "is_folding_model": False,
-        "layer_norm_eps": 1e-05,
-        "mask_token_id": 32,
-        "max_position_embeddings": _MAX_POSITIONS,
-        "model_type": "esm",
-        "num_attention_heads": sizes.num_heads,
-        "num_hidden_layers": sizes.num_layers,
-        "pad_token_id": 1,
-        "position_embedding_type": "rotary",
-        "token_dropout": True,
-        "torch_dtype": "float32",
-        "transformers_version": "4.25.0.dev0",
-        "use_cache": True,
-        "vocab_list": None,
-        "vocab_size": len(ESM2_ALPHABET),
-    }
-
-
-def _fastesm_config_json(sizes: EsmSizes) -> dict[str, Any]:
-    # Synthyra/FastESM2_650's 27 config.json keys: the ESM ones, fast_esm, the remote-code map.
-    auto_map = {
-        "AutoConfig": "modeling_fastesm.FastEsmConfig",
-        "AutoModel": "modeling_fastesm.FastEsmModel",
-        "AutoModelForMaskedLM": "modeling_fastesm.FastEsmForMaskedLM",
-        "AutoModelForSequenceClassification": "modeling_fastesm.FastEsmForSequenceClassification",
-        "AutoModelForTokenClassification": "modeling_fastesm.FastEsmForTokenClassification",
-    }
-    config = _esm_config_json(sizes)
-    config.update(
-        _name_or_path="tiny_fastesm2",
-        architectures=["FastEsmForMaskedLM"],
-        auto_map=auto_map,
-        model_type="fast_esm",
-        transformers_version="4.45.0",
-    )
-    return config
-
-
-def _special_token(content: str) -> dict[str, Any]:
-    return {
-        "content": content,
-        "lstrip": False,
-        "normalized": False,
-        "rstrip": False,
-        "single_word": False,
-        "special": True,
-    }
-
-
-def _tokenizer_files(layout: Layout) -> dict[str, str]:
-    special = {
-        "cls_token": "<cls>",
-        "eos_token": "<eos>",
-        "mask_token": "<mask>",
-        "pad_token": "<pad>",
-        "unk_token": "<unk>",
-    }
-    huge = 1000000000000000019884624838656  # transformers' "no maximum length"
-    tokenizer_config: dict[str, Any] = {"model_max_length": huge, "tokenizer_class": "EsmTokenizer"}
-    if layout == "fastesm":  # saved by a transformers 4.4x EsmTokenizer
-        tokenizer_config |= special | {
-            "added_tokens_decoder": {
-                str(ESM2_ALPHABET.index(token)): _special_token(token)
-                for token in ("<cls>", "<pad>", "<eos>", "<unk>", "<mask>")
-            },
-            "clean_up_tokenization_spaces": True,
-        }
-    return {
-        "vocab.txt": "\n".join(ESM2_ALPHABET),
-        "special_tokens_map.json": _json(special),
-        "tokenizer_config.json": _json(tokenizer_config),
-    }
-
-
-def _json(value: Any) -> str:
-    """JSON as transformers writes it: 2-space indent, sorted keys, final newline."""
-    return json.dumps(value, indent=2, sort_keys=True) + "\n"
-
-
-def _write_bytes(path: Path, text: str, crlf: bool = False) -> None:
-    path.write_bytes((text.replace("\n", "\r\n") if crlf else text).encode("utf-8"))
-
-
-def tiny_esm_tensors(
-    layout: Layout, seed: int = 0, sizes: EsmSizes = EsmSizes()
-) -> dict[str, torch.Tensor]:
-    """Every tensor ``write_tiny_esm`` stores for ``layout``; same seed, same shared weights."""
-    if sizes.hidden_size % sizes.num_heads or (sizes.hidden_size // sizes.num_heads) % 2:
-        raise ValueError("hidden_size must split into heads of an even size")
-    return _tiny_shared_tensors(seed, sizes) | _layout_extras(layout, seed, sizes)
-
-
-def write_tiny_esm(
-    directory: Path,
-    layout: Layout,
-    seed: int = 0,
-    sizes: EsmSizes = EsmSizes(),
-    shards: int = 1,
-) -> None:
-    """A tiny seeded-random checkpoint in the on-disk layout of the real repositories.
-
-    ``esm`` (as ``facebook/esm2_t33_650M_UR50D``): ``config.json`` (25 keys),
-    ``model.safetensors`` (``EsmForMaskedLM`` names as the hub's safetensors conversion
-    stores them: no tied ``lm_head.decoder.weight``), ``vocab.txt`` (33 tokens, no final
-    newline), ``special_tokens_map.json``, ``tokenizer_config.json``. With ``shards`` > 1
-    the weights are split as ``esm2_t36_3B_UR50D`` does (``model-0000k-of-0000n`` +
-    ``model.safetensors.index.json``). Not written: README.md, .gitattributes and the
-    duplicate pytorch_model.bin / tf_model.h5 of the same weights.
-
-    ``fastesm`` (as ``Synthyra/FastESM2_650``): ``config.json`` with ``model_type``
-    ``fast_esm`` and ``auto_map``, ``model.safetensors``, the three tokenizer files with
-    CRLF line endings (their hub sizes, 125/132/~1178 bytes, match that) and a
-    ``modeling_fastesm.py`` that raises if anything ever imports it. Not written:
-    README.md, LICENSE, .gitattributes.
-
-    The same ``seed`` gives the same encoder tensors in both layouts, and the same bytes
-    on every run.
-    """
-    tensors = tiny_esm_tensors(layout, seed, sizes)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    crlf = layout == "fastesm"
-    config = _esm_config_json(sizes) if layout == "esm" else _fastesm_config_json(sizes)
-    _write_bytes(directory / "config.json", _json(config))
-    for name, text in _tokenizer_files(layout).items():
-        _write_bytes(directory / name, text, crlf=crlf)
-    if layout == "fastesm":
-        _write_bytes(
-            directory / "modeling_fastesm.py",
-            '"""Stands in for the hub\'s remote code, which virnucpro never runs."""\n\n'
-            'raise RuntimeError("modeling_fastesm.py must never be imported")\n',
-        )
-    _write_safetensors(directory, tensors, shards)
-
-
-def _write_safetensors(directory: Path, tensors: dict[str, torch.Tensor], shards: int) -> None:
-    metadata = {"format": "pt"}
-    if shards <= 1:
-        save_file(tensors, str(directory / "model.safetensors"), metadata=metadata)
-        return
-    names = sorted(tensors)
-    per_shard = -(-len(names) // shards)
-    weight_map: dict[str, str] = {}
-    for index in range(shards):
-        file = f"model-{index + 1:05d}-of-{shards:05d}.safetensors"
-        chunk = names[index * per_shard : (index + 1) * per_shard]
-        part = {name: tensors[name].contiguous() for name in chunk}
-        save_file(part, str(directory / file), metadata=metadata)
-        weight_map |= dict.fromkeys(part, file)
-    total = sum(tensor.numel() * tensor.element_size() for tensor in tensors.values())
-    index_json = {"metadata": {"total_size": total}, "weight_map": weight_map}
-    _write_bytes(directory / "model.safetensors.index.json", _json(index_json))
