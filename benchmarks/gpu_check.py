@@ -9,8 +9,10 @@ One run, in this order:
    would leave them (tiny ones with --tiny);
 3. for each model and for 300 and 500 bp frames (the real frames of the bundled
    data, resampled): model load time, sequences/s, tokens/s, peak memory, MFU
-   against the peak of (1), padding share, device-idle share and the share of
-   attention kernels in the forward pass;
+   against the peak of (1), padding share, device-idle share, the share of
+   attention kernels in the forward pass, and each SDPA backend's time on one
+   padded batch with its distance from the same sequences embedded alone (the
+   fastest backend that stays padding-invariant is the one to use);
 4. one `virnucpro predict` per protein model on about --e2e-frames frames of 500 bp
    reads, reporting its wall time and the share of it outside GPU kernels.
 
@@ -132,6 +134,35 @@ def attention_share(embedder: SequenceEmbedder, sequences: list[str]) -> float:
     return attention / total if total else 0.0
 
 
+def attention_backends(embedder: SequenceEmbedder, sequences: list[str]) -> dict[str, Any]:
+    """Each SDPA backend on one padded batch: seconds, and the largest difference of a
+    pooled vector from the same sequence embedded alone (padding invariance)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    alone = np.stack([embedder.embed([sequence])[0] for sequence in sequences])
+    found = {}
+    for backend in (
+        SDPBackend.FLASH_ATTENTION,
+        SDPBackend.EFFICIENT_ATTENTION,
+        SDPBackend.CUDNN_ATTENTION,
+        SDPBackend.MATH,
+    ):
+        try:
+            with sdpa_kernel([backend]):
+                embedder.embed(sequences)  # warm-up
+                synchronise(embedder.device)
+                started = time.perf_counter()
+                batched = embedder.embed(sequences)
+                synchronise(embedder.device)
+            found[backend.name.lower()] = {
+                "seconds": round(time.perf_counter() - started, 4),
+                "max_abs_difference_from_alone": float(np.abs(batched - alone).max()),
+            }
+        except RuntimeError as error:  # no kernel of this backend for these inputs
+            found[backend.name.lower()] = {"unavailable": str(error).splitlines()[0][:200]}
+    return found
+
+
 def measure_model(
     name: str, hf_home: Path, device: str, precision: str, count: int, token_budget: int
 ) -> list[dict[str, Any]]:
@@ -168,6 +199,7 @@ def measure_model(
                 "padding_share": round(stats.padding_fraction, 3),
                 "idle_share": round(stats.idle_fraction, 3),
                 "attention_share": round(attention_share(embedder, sequences[:256]), 3),
+                "attention_backends": attention_backends(embedder, sequences[:32]),
             }
         )
     return rows
