@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark the extraction loop against the original tool's ways of batching.
+"""Benchmark the embedding loop against the original tool's ways of batching.
 
 Same model, same inputs, one run. Strategies:
 
@@ -43,9 +43,9 @@ from virnucpro.chunking import chunk_records
 from virnucpro.embedders.base import Encoder
 from virnucpro.embedders.dnabert_s import DnaBertSConfig, DnaBertSEncoder, MosaicBertModel
 from virnucpro.embedders.esm import load_esm
-from virnucpro.embedding import PRECISIONS, embed_batch, resolve_device, token_batches
 from virnucpro.frames import select_frames
 from virnucpro.seqfiles import read_fasta
+from virnucpro.sequence_embedding import PRECISIONS, embed_batch, resolve_device, token_batches
 from virnucpro.speed import forward_flops
 from virnucpro.testing.esm_checkpoints import EsmSizes, write_tiny_esm
 

@@ -38,13 +38,13 @@ import typer
 
 from virnucpro.chunking import chunk_records
 from virnucpro.classifier import Classifier, MLPClassifier
+from virnucpro.embed_files import SequenceEmbedder
 from virnucpro.embedders.registry import Modality, get_embedder
-from virnucpro.embedding import EmbedStats, resolve_device
-from virnucpro.extraction import SequenceEmbedder
 from virnucpro.frames import select_frames
 from virnucpro.model_cache import model_directory
 from virnucpro.pipeline import predict_fasta
 from virnucpro.seqfiles import read_dna
+from virnucpro.sequence_embedding import EmbedStats, resolve_device
 from virnucpro.speed import forward_flops
 from virnucpro.testing import write_random_checkpoint
 

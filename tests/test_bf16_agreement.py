@@ -13,8 +13,8 @@ from transformers.models.esm import modeling_esm
 from virnucpro.embedders.esm import EsmEncoder, Float32RotaryEmbedding
 from virnucpro.embedders.loader import load_encoder
 from virnucpro.embedders.registry import get_embedder
-from virnucpro.embedding import embed_sequences
 from virnucpro.model_cache import model_directory
+from virnucpro.sequence_embedding import embed_sequences
 from virnucpro.verification import compare_vectors, first_frames
 
 CPU = torch.device("cpu")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from conftest import ASSETS, ROOT, read_fasta, run_script, write_fasta
 
-from virnucpro import extraction
+from virnucpro import embed_files
 from virnucpro.chunking import chunk_records
 from virnucpro.embedders.registry import get_embedder
 from virnucpro.errors import InputError
@@ -40,13 +40,13 @@ def shards(tmp_path_factory):
 def loads(monkeypatch):
     """Every model load of the embed step, by embedder name."""
     loaded = []
-    real = extraction.load_encoder
+    real = embed_files.load_encoder
 
     def counting(spec, *args, **kwargs):
         loaded.append(spec.name)
         return real(spec, *args, **kwargs)
 
-    monkeypatch.setattr(extraction, "load_encoder", counting)
+    monkeypatch.setattr(embed_files, "load_encoder", counting)
     return loaded
 
 
@@ -58,7 +58,7 @@ def test_a_group_of_shards_loads_the_model_once_and_matches_shard_by_shard(
 ):
     spec = get_embedder(name)
     pairs = [(source, tmp_path / f"{source.stem}.safetensors") for source in shards[modality]]
-    summary = extraction.extract_features(pairs, spec, model_dir=MODELS / name, **SETTINGS)
+    summary = embed_files.extract_features(pairs, spec, model_dir=MODELS / name, **SETTINGS)
     assert loads == [name]
     assert (summary.written, summary.skipped, summary.sequences) == (3, 0, 90)
     assert summary.stats.sequences == 90 and summary.stats.batches >= 3
@@ -66,7 +66,7 @@ def test_a_group_of_shards_loads_the_model_once_and_matches_shard_by_shard(
     assert 0 < summary.load_seconds < summary.wall_seconds
     for source, output in pairs:
         alone = tmp_path / "alone" / output.name
-        extraction.extract_features([(source, alone)], spec, model_dir=MODELS / name, **SETTINGS)
+        embed_files.extract_features([(source, alone)], spec, model_dir=MODELS / name, **SETTINGS)
         grouped, single = read_features(output), read_features(alone)
         assert grouped.ids == single.ids == [record_id for record_id, _ in read_fasta(source)]
         np.testing.assert_array_equal(grouped.matrix, single.matrix)
@@ -78,12 +78,12 @@ def test_a_resumed_group_loads_nothing_and_a_partial_one_embeds_only_what_is_mis
 ):
     spec = get_embedder("tiny_esm2")
     pairs = [(source, tmp_path / f"{source.stem}.safetensors") for source in shards["protein"]]
-    extraction.extract_features(pairs, spec, model_dir=MODELS / "tiny_esm2", **SETTINGS)
-    again = extraction.extract_features(pairs, spec, model_dir=MODELS / "tiny_esm2", **SETTINGS)
+    embed_files.extract_features(pairs, spec, model_dir=MODELS / "tiny_esm2", **SETTINGS)
+    again = embed_files.extract_features(pairs, spec, model_dir=MODELS / "tiny_esm2", **SETTINGS)
     assert (again.written, again.skipped, again.load_seconds) == (0, 3, 0.0)
     assert loads == ["tiny_esm2"]
     pairs[1][1].unlink()
-    partial = extraction.extract_features(pairs, spec, model_dir=MODELS / "tiny_esm2", **SETTINGS)
+    partial = embed_files.extract_features(pairs, spec, model_dir=MODELS / "tiny_esm2", **SETTINGS)
     assert (partial.written, partial.skipped) == (1, 2)
     assert loads == ["tiny_esm2", "tiny_esm2"]
 
@@ -93,7 +93,7 @@ def test_two_inputs_for_one_output_are_refused_before_loading(tmp_path, shards, 
     first, second = shards["protein"][:2]
     output = tmp_path / "x.safetensors"
     with pytest.raises(InputError, match="is given for two outputs"):
-        extraction.extract_features(
+        embed_files.extract_features(
             [(first, output), (second, output)], spec, model_dir=MODELS / "tiny_esm2", **SETTINGS
         )
     assert loads == []

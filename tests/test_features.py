@@ -10,9 +10,9 @@ import pytest
 from conftest import run_script, write_fasta
 from safetensors.numpy import save_file
 
+from virnucpro.embed_files import extract_features
 from virnucpro.embedders.registry import get_embedder
 from virnucpro.errors import InputError
-from virnucpro.extraction import extract_features
 from virnucpro.features import Features, read_features, write_features
 from virnucpro.merge import merge_features
 

@@ -1,4 +1,4 @@
-"""The bundled tiny models: reproducible, loadable by name, and exact through the extraction loop."""
+"""The bundled tiny models: reproducible, loadable by name, and exact through the embedding loop."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from conftest import ROOT, run_script, write_fasta
 
 from virnucpro.embedders.loader import load_encoder
 from virnucpro.embedders.registry import get_embedder
-from virnucpro.embedding import embed_sequences
 from virnucpro.features import read_features
 from virnucpro.model_cache import model_directory
+from virnucpro.sequence_embedding import embed_sequences
 
 TINY = ["tiny_dnabert_s", "tiny_esm2", "tiny_fastesm2"]
 CPU = torch.device("cpu")

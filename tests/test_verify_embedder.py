@@ -18,11 +18,11 @@ from virnucpro import verification
 from virnucpro.chunking import chunk_records
 from virnucpro.embedders.loader import load_encoder
 from virnucpro.embedders.registry import Modality, get_embedder
-from virnucpro.embedding import embed_sequences
 from virnucpro.errors import InputError
 from virnucpro.frames import select_frames
 from virnucpro.model_cache import model_directory
 from virnucpro.seqfiles import read_fasta
+from virnucpro.sequence_embedding import embed_sequences
 
 CPU = torch.device("cpu")
 EXAMPLE = ASSETS / "mixed_example.fasta"

@@ -15,14 +15,14 @@ import numpy as np
 
 from virnucpro.chunking import chunk_records
 from virnucpro.classifier import load_classifier
+from virnucpro.embed_files import SequenceEmbedder
 from virnucpro.embedders.registry import Modality, get_embedder
-from virnucpro.embedding import DEFAULT_TOKEN_BUDGET, EmbedStats
 from virnucpro.errors import InputError
-from virnucpro.extraction import SequenceEmbedder
 from virnucpro.frames import frame_label, select_frames
 from virnucpro.names import check_name
 from virnucpro.prediction import Chunk, SequenceCall, check_fraction, write_predictions
 from virnucpro.seqfiles import read_dna
+from virnucpro.sequence_embedding import DEFAULT_TOKEN_BUDGET, EmbedStats
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import torch
 
 from virnucpro import __version__
 from virnucpro.atomic import AtomicOutputs
+from virnucpro.embed_files import SequenceEmbedder, file_digest, read_frames
 from virnucpro.embedders.registry import EmbedderSpec
 from virnucpro.errors import InputError
-from virnucpro.extraction import SequenceEmbedder, file_digest, read_frames
 
 log = logging.getLogger(__name__)
 

@@ -35,11 +35,16 @@ from virnucpro.atomic import AtomicOutputs
 from virnucpro.chunking import chunk_records
 from virnucpro.embedders.loader import load_encoder
 from virnucpro.embedders.registry import Architecture, EmbedderSpec, Modality
-from virnucpro.embedding import DEFAULT_TOKEN_BUDGET, embed_sequences, resolve_device, torch_dtype
 from virnucpro.errors import InputError, OutOfMemory
 from virnucpro.frames import select_frames
 from virnucpro.model_cache import model_directory
 from virnucpro.seqfiles import read_dna
+from virnucpro.sequence_embedding import (
+    DEFAULT_TOKEN_BUDGET,
+    embed_sequences,
+    resolve_device,
+    torch_dtype,
+)
 
 log = logging.getLogger(__name__)
 

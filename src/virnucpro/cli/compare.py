@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
-from virnucpro.embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.sequence_embedding import DEFAULT_TOKEN_BUDGET
 
 benchmark_app = new_app("Measure an embedder's speed and memory on a FASTA of frames.")
 compare_app = new_app(

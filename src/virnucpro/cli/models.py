@@ -112,7 +112,7 @@ def make_test_model_command(
     model.safetensors, DNABERT-S one 470 MB pytorch_model.bin. The same seed gives the
     same files.
     """
-    from virnucpro.embedding import torch_dtype
+    from virnucpro.sequence_embedding import torch_dtype
     from virnucpro.testing import RANDOM_MODELS, write_random_checkpoint
 
     if name not in RANDOM_MODELS:

@@ -9,7 +9,7 @@ import typer
 
 from virnucpro.cli.classify import OUTPUTS, MinViralFraction
 from virnucpro.cli.common import ClassifierOption
-from virnucpro.embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.sequence_embedding import DEFAULT_TOKEN_BUDGET
 
 
 def predict_fasta_command(

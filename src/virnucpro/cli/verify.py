@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption
-from virnucpro.embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.sequence_embedding import DEFAULT_TOKEN_BUDGET
 from virnucpro.verification import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_FRAMES,

@@ -1,4 +1,4 @@
-"""What every loaded embedding model offers the extraction loop."""
+"""What every loaded embedding model offers the embedding loop."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 class Encoder(Protocol):
     """A language model loaded on a device, ready to embed sequences.
 
-    The extraction loop (``virnucpro.embedding``) batches token ids, calls
+    The embedding loop (``virnucpro.sequence_embedding``) batches token ids, calls
     ``hidden_states`` and mean-pools the result; each loader only has to say
     how a sequence becomes tokens and which tokens the pool covers.
     """

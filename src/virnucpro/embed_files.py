@@ -1,4 +1,4 @@
-"""The embed steps: FASTA files of frames in, one feature file each out (SPEC §4-§6).
+"""The embed steps, file to file: FASTA files of frames in, one feature file each out (SPEC §4-§6).
 
 Finished outputs are recognised from their metadata (same embedder, precision,
 chunk size and input digest) and skipped, so a resumed run redoes nothing; a
@@ -25,17 +25,17 @@ from virnucpro.embedders.base import Encoder
 from virnucpro.embedders.composition import amino_acid_composition, nucleotide_composition
 from virnucpro.embedders.loader import load_encoder
 from virnucpro.embedders.registry import Architecture, EmbedderSpec, Modality
-from virnucpro.embedding import (
+from virnucpro.errors import InputError
+from virnucpro.features import Features, read_metadata, write_features
+from virnucpro.model_cache import model_directory
+from virnucpro.seqfiles import read_dna, read_proteins
+from virnucpro.sequence_embedding import (
     EmbedStats,
     check_token_budget,
     embed_sequences,
     resolve_device,
     torch_dtype,
 )
-from virnucpro.errors import InputError
-from virnucpro.features import Features, read_metadata, write_features
-from virnucpro.model_cache import model_directory
-from virnucpro.seqfiles import read_dna, read_proteins
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""Batching, pooling, precision and out-of-memory handling of the extraction loop."""
+"""Batching, pooling, precision and out-of-memory handling of the embedding loop."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from virnucpro.embedders.composition import amino_acid_composition, nucleotide_composition
-from virnucpro.embedding import (
+from virnucpro.errors import InputError, OutOfMemory
+from virnucpro.sequence_embedding import (
     embed_batch,
     embed_sequences,
     mean_pool,
@@ -15,7 +16,6 @@ from virnucpro.embedding import (
     token_batches,
     torch_dtype,
 )
-from virnucpro.errors import InputError, OutOfMemory
 
 
 class TableEncoder:
@@ -76,7 +76,7 @@ def test_mean_pool_stops_after_max_pooled_tokens():
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
     assert mean_pool(hidden, mask, True, max_pooled=2).tolist() == [[15.0], [40.0]]
     assert mean_pool(hidden, mask, True).tolist() == [[20.0], [40.0]]
-    # The encoder's limit is applied in the extraction loop too.
+    # The encoder's limit is applied in the embedding loop too.
     encoder = TableEncoder(pool_excludes_ends=True, max_pooled=2)
     vector = embed_sequences(encoder, ["ACW"], torch.device("cpu"))[0]
     assert vector.tolist() == [(ord("A") + ord("C")) / 2, ord("A") + ord("C")]
