@@ -8,6 +8,7 @@ import pytest
 
 from virnucpro.compare import compare_embedders
 from virnucpro.errors import InputError
+from virnucpro.paired import COLUMNS as PAIRED
 
 
 def _evaluation(tmp_path, embedder, f1, dimension=1280, **changes):
@@ -55,6 +56,9 @@ def test_rows_state_speedup_and_delta_f1_against_the_baseline(tmp_path):
     header = table[0].split("\t")
     assert header[:5] == ["embedder", "dimension", "accuracy", "accuracy_low", "accuracy_high"]
     assert dict(zip(header, table[2].split("\t"), strict=True))["speedup"] == "4.5"
+    # Paired columns follow ΔF1; without --predictions they are n/a (tests/test_paired.py)
+    assert header[header.index("speedup") + 1 :] == list(PAIRED)
+    assert table[2].endswith("\t-0.02" + "\tn/a" * (len(PAIRED) - 1))
     markdown = (tmp_path / "out" / "comparison.md").read_text()
     assert (
         "Baseline: **esm2_3b**" in markdown

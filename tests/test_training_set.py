@@ -56,6 +56,9 @@ def test_matches_reference_on_real_genomes(tmp_path, shared_data, name, label):
         expected_counts.values()
     )
     assert counts.frames_kept == len(expected) > 0
+    # these files carry /translation on every CDS they use: nothing translated or skipped
+    assert (counts.cds_translated, counts.cds_skipped_pseudo) == (0, 0)
+    assert (counts.cds_skipped_untranslatable, counts.warning) == (0, "")
     print(
         f"{name}: {counts.records} records, {counts.cds_translations} CDS translations, "
         f"{counts.chunks} chunks, {counts.chunks_ambiguous} skipped (ambiguous), {counts.frames_kept} frames kept"
@@ -76,10 +79,17 @@ def test_counts_table_and_gzip_input(tmp_path):
         "chunks",
         "chunks_ambiguous",
         "frames_kept",
+        "cds_translated",
+        "cds_skipped_pseudo",
+        "cds_skipped_untranslatable",
+        "warning",
     ]
     # 9609 bp at chunk size 300: ceil(9609 / 300) = 33 chunks; 10 annotated CDS.
-    assert table[1].split("\t")[:6] == ["pPCP1.gb.gz", "host", "1", "10", "33", "0"]
-    assert int(table[1].split("\t")[6]) == counts.frames_kept == len(sources) > 0
+    row = table[1].split("\t")
+    assert row[:6] == ["pPCP1.gb.gz", "host", "1", "10", "33", "0"]
+    assert int(row[6]) == counts.frames_kept == len(sources) > 0
+    # every CDS carries /translation: none translated or skipped, no warning
+    assert row[7:] == ["0", "0", "0", ""]
     assert {row["label"] for row in sources} == {"0"}
 
 

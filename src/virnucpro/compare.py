@@ -2,11 +2,14 @@
 
 The inputs must be comparable or the comparison is refused: every evaluation on
 the same test frames with the same DNA embedder, chunk size and precision, and
-every benchmark on the same device, precision, token budget and input.
+every benchmark on the same device, precision, token budget and input. Given the
+test predictions of every embedder, the deltas against the baseline are paired
+(virnucpro.paired): bootstrap intervals of ΔF1, ΔAUROC, ΔMCC and McNemar's test.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -17,6 +20,8 @@ from virnucpro.atomic import AtomicOutputs
 from virnucpro.errors import InputError
 from virnucpro.evaluation import FORMAT as EVALUATION_FORMAT
 from virnucpro.evaluation import METRICS
+from virnucpro.paired import COLUMNS as PAIRED
+from virnucpro.paired import Predictions, align, paired_statistics, read_predictions
 from virnucpro.report import write_report
 from virnucpro.speed import FORMAT as BENCHMARK_FORMAT
 
@@ -29,7 +34,7 @@ COLUMNS = (
     *[f"{name}{suffix}" for name in METRICS for suffix in ("", "_low", "_high")],
     *SPEED,
     "speedup",
-    "delta_f1",
+    *PAIRED,
 )
 
 
@@ -89,6 +94,52 @@ def build_rows(
     return rows
 
 
+def _bind(predictions: Predictions, evaluation: dict[str, Any], path: Path) -> None:
+    """Refuse predictions that are not those the evaluation at ``path`` was computed from."""
+    ids_sha256 = hashlib.sha256("\n".join(predictions.ids).encode()).hexdigest()
+    f1 = METRICS["f1"](predictions.labels, predictions.calls, predictions.scores)
+    if (
+        ids_sha256 != evaluation["test_ids_sha256"]
+        or abs(f1 - evaluation["metrics"]["f1"]["value"]) > 1e-9
+    ):
+        raise InputError(
+            f"{predictions.path} are not the test predictions of {path} ({evaluation['embedder']}, "
+            f"F1 {evaluation['metrics']['f1']['value']:.6g}; these give F1 {f1:.6g} on "
+            f"{len(predictions.ids)} frames): give --predictions in the order of --evaluation"
+        )
+
+
+def add_paired(
+    rows: list[dict[str, Any]],
+    evaluations: list[dict[str, Any]],
+    evaluation_paths: Sequence[Path],
+    prediction_paths: Sequence[Path],
+    baseline: str,
+    resamples: int,
+    seed: int,
+) -> None:
+    """Fill the paired columns of ``rows`` (None without predictions, and for the baseline)."""
+    for row in rows:
+        row.update({key: None for key in PAIRED if key != "delta_f1"})
+    if not prediction_paths:
+        return
+    if len(prediction_paths) != len(evaluation_paths):
+        raise InputError(
+            f"{len(prediction_paths)} predictions files for {len(evaluation_paths)} evaluations: "
+            "give one --predictions per --evaluation, in the same order"
+        )
+    tables = [read_predictions(path) for path in prediction_paths]
+    names = [evaluation["embedder"] for evaluation in evaluations]
+    base = tables[names.index(baseline)]
+    for table in tables:
+        align(base, table)  # same frames and labels, or one error naming both files
+    for table, evaluation, path in zip(tables, evaluations, evaluation_paths, strict=True):
+        _bind(table, evaluation, Path(path))
+    for row, table in zip(rows, tables, strict=True):
+        if row["embedder"] != baseline:
+            row.update(paired_statistics(base, table, resamples, seed))
+
+
 def _cell(row: dict[str, Any], key: str) -> str:
     value = row[key]
     if value is None:
@@ -122,6 +173,28 @@ def _markdown(rows: list[dict[str, Any]], baseline: str, context: dict[str, str]
             f"{metrics} | {number(row['sequences_per_second'], '.1f')} | {number(row['tokens_per_second'], ',.0f')} | "
             f"{number(row['peak_memory_gib'], '.2f')} | {number(row['load_seconds'], '.1f')} | {speedup} | {row['delta_f1']:+.3f} |"
         )
+    if any(row["mcnemar_p"] is not None for row in rows):
+        lines += [
+            "",
+            "Paired against the baseline on the same test frames: Δ with its 95% paired-bootstrap "
+            "interval; McNemar's exact test on the calls (b: frames only the embedder calls "
+            "right, c: frames only the baseline calls right).",
+            "",
+            "| embedder | ΔF1 | ΔAUROC | ΔMCC | b | c | McNemar p |",
+            "|---|---|---|---|---:|---:|---:|",
+        ]
+        for row in rows:
+            if row["mcnemar_p"] is None:
+                continue
+            deltas = " | ".join(
+                f"{number(row[key], '+.3f')} [{number(row[key + '_low'], '+.3f')}, "
+                f"{number(row[key + '_high'], '+.3f')}]"
+                for key in ("delta_f1", "delta_auroc", "delta_mcc")
+            )
+            lines.append(
+                f"| {row['embedder']} | {deltas} | {row['mcnemar_b']} | {row['mcnemar_c']} | "
+                f"{row['mcnemar_p']:.3g} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -130,8 +203,16 @@ def compare_embedders(
     benchmark_paths: Sequence[Path],
     output_dir: Path,
     baseline: str = "esm2_3b",
+    prediction_paths: Sequence[Path] = (),
+    resamples: int = 1000,
+    seed: int = 42,
 ) -> list[dict[str, Any]]:
-    """Write ``comparison.tsv``, ``comparison.md`` and ``report.html``."""
+    """Write ``comparison.tsv``, ``comparison.md`` and ``report.html``.
+
+    ``prediction_paths`` are the embedders' ``test_predictions.tsv`` in the order of
+    ``evaluation_paths`` (or none: the paired columns are then n/a); ``resamples``
+    and ``seed`` are those of the paired bootstrap.
+    """
     if not evaluation_paths:
         raise InputError("no evaluation files given")
     evaluations = _read(evaluation_paths, EVALUATION_FORMAT, "evaluation")
@@ -158,6 +239,7 @@ def compare_embedders(
     if len(set(names)) != len(names):
         raise InputError(f"an embedder is evaluated twice: {', '.join(names)}")
     rows = build_rows(evaluations, benchmarks, baseline)
+    add_paired(rows, evaluations, evaluation_paths, prediction_paths, baseline, resamples, seed)
     for name in sorted(set(names) - {b["embedder"] for b in benchmarks}):
         log.warning("no benchmark for %s: its speed is n/a", name)
     context = {
@@ -170,6 +252,8 @@ def compare_embedders(
         context["speed measured on"] = (
             f"{benchmarks[0]['device_name']} ({benchmarks[0]['device']}), token budget {benchmarks[0]['token_budget']}, {benchmarks[0]['sequences']} sequences"
         )
+    if prediction_paths:
+        context["paired bootstrap"] = f"{resamples} resamples, seed {seed}"
     rocs = {e["embedder"]: (e["roc"]["fpr"], e["roc"]["tpr"]) for e in evaluations}
     output_dir = Path(output_dir)
     with AtomicOutputs() as outputs:

@@ -264,6 +264,46 @@ def _table(rows: Sequence[Row], baseline: str) -> str:
     return '<div class="scroll"><table>\n' + "\n".join(lines) + "\n</table></div>"
 
 
+def _delta(row: Row, key: str) -> str:
+    """'-0.020 [-0.041, +0.002]': a paired Δ against the baseline and its 95% bootstrap interval."""
+    low, high = (_number(row, key + suffix) for suffix in ("_low", "_high"))
+    ci = "n/a" if low is None or high is None else f"[{low + 0.0:+.3f}, {high + 0.0:+.3f}]"
+    return f'{_signed(_number(row, key))} <span class="ci">{ci}</span>'
+
+
+def _paired_table(rows: Sequence[Row], baseline: str) -> str:
+    """ΔF1, ΔAUROC, ΔMCC intervals and McNemar's test per embedder; '' when none was paired."""
+    paired = [
+        row for row in rows if _name(row) != baseline and _number(row, "mcnemar_p") is not None
+    ]
+    if not paired:
+        return ""
+    colours = _colours(rows)
+    head = ["Embedder", "\u0394F1", "\u0394AUROC", "\u0394MCC", "b", "c", "McNemar p"]
+    lines = [
+        "<thead><tr>" + "".join(f"<th>{cell}</th>" for cell in head) + "</tr></thead>",
+        "<tbody>",
+    ]
+    for row in paired:
+        name = _name(row)
+        cells = [
+            f'<span class="swatch" style="background:{colours[name]}"></span>{html.escape(name)}',
+            *(_delta(row, key) for key in ("delta_f1", "delta_auroc", "delta_mcc")),
+            _fmt(_number(row, "mcnemar_b"), ".0f"),
+            _fmt(_number(row, "mcnemar_c"), ".0f"),
+            _fmt(_number(row, "mcnemar_p"), ".3g"),
+        ]
+        lines.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    lines.append("</tbody>")
+    return (
+        f"<h2>Paired against {html.escape(baseline)}</h2>\n"
+        '<p class="note">Same test frames for both: \u0394 (embedder minus baseline) with its 95% '
+        "paired-bootstrap interval (one resample of frames scores both); McNemar's exact test on "
+        "the calls, b: frames only the embedder calls right, c: frames only the baseline calls "
+        'right.</p>\n<div class="scroll"><table>\n' + "\n".join(lines) + "\n</table></div>"
+    )
+
+
 def _context(context: Mapping[str, str]) -> str:
     items = (
         f"<dt>{html.escape(str(key))}</dt><dd>{html.escape(str(value))}</dd>"
@@ -312,6 +352,7 @@ def render_report(
             _context(context),
             "<h2>Comparison</h2>",
             _table(rows, baseline),
+            _paired_table(rows, baseline),
             "<h2>Curves and speed</h2>",
             '<div class="figures">',
             f"<figure>{_roc_svg(rows, rocs, baseline)}<figcaption>ROC curves on the shared test "

@@ -75,17 +75,34 @@ def compare_embedders_command(
     baseline: Annotated[
         str, typer.Option(help="Embedder the speedup and ΔF1 are measured against.")
     ] = "esm2_3b",
+    predictions: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="test_predictions.tsv of one embedder, in the order of --evaluation; repeat for "
+            "each. Gives the paired ΔF1, ΔAUROC, ΔMCC intervals and McNemar's test."
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option(help="Resamples of the paired bootstrap (with --predictions).")
+    ] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the paired bootstrap.")] = 42,
     version: VersionOption = False,
 ) -> None:
     """One row per embedder: dimension, metrics with 95% intervals, speed, memory, speedup and ΔF1.
 
     Refuses evaluations on different test sets, DNA embedders, chunk sizes or
     precisions, and benchmarks from different devices, precisions, budgets or
-    inputs: a comparison is only made between like and like.
+    inputs: a comparison is only made between like and like. With the test
+    predictions of every embedder, the deltas against the baseline are paired:
+    95% paired-bootstrap intervals (same frames resampled for both) and
+    McNemar's exact test on the calls; predictions on other frames or labels, or
+    not matching their evaluation, are refused.
     """
     from virnucpro.compare import compare_embedders
 
-    compare_embedders(evaluation, benchmark or [], output_dir, baseline)
+    compare_embedders(
+        evaluation, benchmark or [], output_dir, baseline, predictions or [], bootstrap, seed
+    )
 
 
 def main_benchmark() -> None:

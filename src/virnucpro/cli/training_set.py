@@ -29,7 +29,9 @@ def build_training_set_command(
     counts: Annotated[
         Path | None,
         typer.Option(
-            help="TSV to write: records, CDS translations, chunks, chunks skipped, frames kept."
+            help="TSV to write: records, CDS translations, chunks, chunks skipped, frames kept, "
+            "CDS translated from their location, CDS skipped (pseudo, untranslatable), and "
+            "why no frame was kept."
         ),
     ] = None,
     version: VersionOption = False,
@@ -38,8 +40,12 @@ def build_training_set_command(
 
     Chunks with an ambiguous base (N R Y M K S W H B V D) are skipped and
     counted. A frame is kept only if its protein is part of one of the
-    record's annotated CDS /translation qualifiers. Each kept frame's genome
-    (record id) is recorded so that the split can keep genomes apart.
+    record's annotated CDS /translation qualifiers; a CDS without one is
+    translated from its location with its /transl_table (pseudo CDS are skipped
+    and counted). Each kept frame's genome (record id) is recorded so that the
+    split can keep genomes apart. A file that gives no frame is not an error: its
+    outputs hold no frame (the sources table its header only), a warning says
+    why, and the counts table's warning column too.
     """
     build_training_set(genbank, label, chunk_size, nucleotide, protein, sources, counts)
 
