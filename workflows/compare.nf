@@ -55,10 +55,13 @@ workflow COMPARE {
     all_evaluations = EVALUATE_CLASSIFIER.out.evaluation
         .toSortedList { a, b -> a[0] <=> b[0] }
         .map { items -> items.collect { item -> item[1] } }
+    all_predictions = EVALUATE_CLASSIFIER.out.predictions
+        .toSortedList { a, b -> a[0] <=> b[0] }
+        .map { items -> items.collect { item -> item[1] } }
     all_benchmarks = BENCHMARK_EMBEDDER.out.benchmark
         .toSortedList { a, b -> a[0] <=> b[0] }
         .map { items -> items.collect { item -> item[1] } }
-    COMPARE_EMBEDDERS(all_evaluations, all_benchmarks)
+    COMPARE_EMBEDDERS(all_evaluations, all_predictions, all_benchmarks)
 
     emit:
     comparison          = COMPARE_EMBEDDERS.out.tsv                // channel: path(comparison.tsv)

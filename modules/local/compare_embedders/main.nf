@@ -9,6 +9,9 @@ process COMPARE_EMBEDDERS {
     // evaluation.json of every embedder (EVALUATE_CLASSIFIER), collected; they
     // share a name, so each gets a numbered subfolder
     path(evaluations, arity: '1..*', stageAs: 'evaluations/?/*')
+    // test_predictions.tsv of every embedder, in the same order as the evaluations,
+    // for the paired statistics against the baseline; [] for none
+    path(predictions, arity: '0..*', stageAs: 'predictions/?/*')
     // Benchmark JSON of every embedder (BENCHMARK_EMBEDDER), collected; [] for none
     path(benchmarks, arity: '0..*', stageAs: 'benchmarks/*')
 
@@ -26,10 +29,12 @@ process COMPARE_EMBEDDERS {
     def args = task.ext.args ?: ''
     def evaluation_args = evaluations.collect { evaluation -> "--evaluation '${evaluation}'" }.join(' ')
     def benchmark_args = benchmarks.collect { benchmark -> "--benchmark '${benchmark}'" }.join(' ')
+    def prediction_args = predictions.collect { prediction -> "--predictions '${prediction}'" }.join(' ')
     """
     compare_embedders.py \\
         ${evaluation_args} \\
         ${benchmark_args} \\
+        ${prediction_args} \\
         --output-dir . \\
         ${args}
     """
