@@ -25,7 +25,6 @@ One table on stdout, the same figures as JSON in --output.
 from __future__ import annotations
 
 import json
-import platform
 import random
 import tempfile
 import time
@@ -45,7 +44,13 @@ from virnucpro.model_cache import model_directory
 from virnucpro.pipeline import predict_fasta
 from virnucpro.seqfiles import read_dna
 from virnucpro.sequence_embedding import EmbedStats, resolve_device
-from virnucpro.speed import forward_flops
+from virnucpro.speed import (
+    device_description,
+    forward_flops,
+    peak_memory,
+    synchronise,
+    timed_pass,
+)
 from virnucpro.testing import write_random_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,11 +76,6 @@ def matmul_peak(device: torch.device, tiny: bool) -> float:
         a @ b
     synchronise(device)
     return 2 * size**3 * repeats / (time.perf_counter() - started)
-
-
-def synchronise(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def write_cache(hf_home: Path, size: str) -> dict[str, float]:
@@ -173,15 +173,8 @@ def measure_model(
     rows = []
     for length in FRAME_LENGTHS:
         sequences = frames(length, spec.modality, count)
-        embedder.embed(sequences[:64])  # warm-up: kernels chosen, memory pools grown
-        if embedder.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(embedder.device)
         stats = EmbedStats()
-        synchronise(embedder.device)
-        started = time.perf_counter()
-        embedder.embed(sequences, stats)
-        synchronise(embedder.device)
-        seconds = time.perf_counter() - started
+        seconds = timed_pass(embedder, sequences, warmup=64, stats=stats)
         lengths = [len(embedder.encoder.tokenize(sequence)) for sequence in sequences]
         flops = forward_flops(hidden, intermediate, layers, lengths, gated)
         rows.append(
@@ -195,7 +188,7 @@ def measure_model(
                 "sequences_per_second": round(len(sequences) / seconds, 1),
                 "tokens_per_second": round(sum(lengths) / seconds),
                 "tflops": round(flops / seconds / 1e12, 2),
-                "peak_memory_gib": round(peak_memory(embedder.device), 2),
+                "peak_memory_gib": round(peak_memory(embedder.device)[0], 2),
                 "padding_share": round(stats.padding_fraction, 3),
                 "idle_share": round(stats.idle_fraction, 3),
                 "attention_share": round(attention_share(embedder, sequences[:256]), 3),
@@ -203,14 +196,6 @@ def measure_model(
             }
         )
     return rows
-
-
-def peak_memory(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**30
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def reads_fasta(path: Path, frames_wanted: int, seed: int = 0) -> int:
@@ -339,11 +324,7 @@ def main(
             end_to_end(protein, folder, hf_home, str(target), precision, e2e_frames)
             for protein in ("fastesm2_650", "esm2_3b")
         ]
-    device_name = (
-        torch.cuda.get_device_name(target)
-        if target.type == "cuda"
-        else platform.processor() or platform.machine()
-    )
+    device_name = device_description(target)
     result = {
         "device": device_name,
         "torch": torch.__version__,

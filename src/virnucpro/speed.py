@@ -22,6 +22,7 @@ from virnucpro.atomic import AtomicOutputs
 from virnucpro.embed_files import SequenceEmbedder, file_digest, read_frames
 from virnucpro.embedders.registry import EmbedderSpec
 from virnucpro.errors import InputError
+from virnucpro.sequence_embedding import EmbedStats
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,44 @@ def forward_flops(
     return per_token * sum(lengths) + attention
 
 
-def _synchronise(device: torch.device) -> None:
+def synchronise(device: torch.device) -> None:
+    """Wait for the device's queued work (a no-op on a CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def peak_memory(device: torch.device) -> tuple[float, str]:
+    """Peak memory in GiB and what it is: GPU memory allocated since the last reset,
+    or the process's peak resident memory on a CPU (it only grows)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**30, "gpu_allocated"
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "process_rss"
+
+
+def device_description(device: torch.device) -> str:
+    """The GPU's name, or the processor's."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return platform.processor() or platform.machine()
+
+
+def timed_pass(
+    embedder: SequenceEmbedder,
+    sequences: list[str],
+    warmup: int,
+    stats: EmbedStats | None = None,
+) -> float:
+    """Seconds of one pass over ``sequences``, after a warm-up on the first ``warmup``
+    (kernels chosen, memory pools grown), synchronised at both ends; the GPU's peak
+    memory counts from the start of the timed pass."""
+    embedder.embed(sequences[:warmup])
+    if embedder.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(embedder.device)
+    synchronise(embedder.device)
+    started = time.perf_counter()
+    embedder.embed(sequences, stats)
+    synchronise(embedder.device)
+    return time.perf_counter() - started
 
 
 def benchmark_embedder(
@@ -61,21 +97,10 @@ def benchmark_embedder(
         raise InputError(f"warm-up must be 0 or more sequences, got {warmup}")
     sequences = [sequence for _, sequence in read_frames(input_path, spec.modality)]
     embedder = SequenceEmbedder(spec, precision, device, token_budget, model_dir, hf_home)
-    embedder.embed(sequences[:warmup])
-    if embedder.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(embedder.device)
-    _synchronise(embedder.device)
-    started = time.perf_counter()
-    embedder.embed(sequences)
-    _synchronise(embedder.device)
-    seconds = time.perf_counter() - started
+    seconds = timed_pass(embedder, sequences, warmup)
     tokens = embedder.tokens(sequences)
-    if embedder.device.type == "cuda":
-        device_name = torch.cuda.get_device_name(embedder.device)
-        peak, memory = torch.cuda.max_memory_allocated(embedder.device) / 2**30, "gpu_allocated"
-    else:
-        device_name = platform.processor() or platform.machine()
-        peak, memory = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, "process_rss"
+    device_name = device_description(embedder.device)
+    peak, memory = peak_memory(embedder.device)
     result = {
         "format": FORMAT,
         "embedder": spec.name,
