@@ -1,25 +1,21 @@
 """The comparison report: one self-contained HTML page of accuracy, speed and ROC curves (SPEC §6, §7).
 
-The page must open from a results folder, an e-mail or an offline server, so CSS and
-plots are inline (SVG drawn by matplotlib) and nothing is fetched. It must also be
-byte-identical across runs so that Nextflow ``-resume`` reuses it (SPEC §8): no dates,
-no random ids, fixed SVG hash salt.
+Self-contained and byte-identical across runs: see ``virnucpro.html_page``.
 """
 
 from __future__ import annotations
 
 import html
-import io
 import math
 import os
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from virnucpro.atomic import AtomicOutputs
+from virnucpro.html_page import RC, context_list, html_page, mpl_text, svg_element
 
 Row = Mapping[str, object]
 Roc = tuple[Sequence[float], Sequence[float]]
@@ -36,47 +32,6 @@ METRICS = [
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 BASELINE_EDGE = "#111111"
 SPEED_KEYS = ("sequences_per_second", "peak_memory_gib")
-# rcParams for every figure: reproducible ids, real <text> (small, searchable), ASCII minus.
-RC = {
-    "svg.fonttype": "none",
-    "axes.unicode_minus": False,
-    "font.size": 10,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-}
-
-CSS = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
-  color: #1d2430; margin: 0; background: #f6f7f9; }
-main { max-width: 1280px; margin: 0 auto; padding: 20px 20px 32px; }
-h1 { font-size: 24px; margin: 0 0 4px; }
-h2 { font-size: 17px; margin: 28px 0 10px; }
-p.lead { margin: 0 0 16px; color: #4a5568; }
-dl.context { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0;
-  padding: 12px 16px; background: #fff; border: 1px solid #dde1e7; border-radius: 6px; }
-dl.context dt { font-weight: 600; color: #4a5568; }
-dl.context dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 13px;
-  overflow-wrap: anywhere; }
-.scroll { overflow-x: auto; }
-table { border-collapse: collapse; background: #fff; border: 1px solid #dde1e7; font-size: 12.5px;
-  font-variant-numeric: tabular-nums; width: 100%; }
-th, td { padding: 5px 6px; border-bottom: 1px solid #e6e9ee; text-align: right; vertical-align: top;
-  white-space: nowrap; }
-th { background: #eef1f5; font-weight: 600; vertical-align: bottom; }
-th:first-child, td:first-child { text-align: left; }
-td .ci { display: block; color: #6b7280; font-size: 11px; }
-tr.baseline td { background: #fff7db; }
-.tag { display: inline-block; margin-left: 6px; padding: 0 6px; border-radius: 8px; font-size: 11px;
-  background: #1d2430; color: #fff; }
-.swatch { display: inline-block; width: 10px; height: 10px; margin-right: 6px; border-radius: 2px; }
-.better { color: #17803d; } .worse { color: #b42318; }
-.na { color: #9aa1ab; }
-.figures { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 16px; }
-figure { margin: 0; padding: 8px; background: #fff; border: 1px solid #dde1e7; border-radius: 6px; }
-figure svg { display: block; width: 100%; height: auto; }
-figcaption { color: #4a5568; font-size: 13px; padding: 4px 8px 0; }
-p.note { color: #4a5568; font-size: 13px; }
-"""
 
 
 def _number(row: Row, key: str) -> float | None:
@@ -120,29 +75,6 @@ def _colours(rows: Sequence[Row]) -> dict[str, str]:
     return {_name(row): PALETTE[index % len(PALETTE)] for index, row in enumerate(rows)}
 
 
-def _mpl_text(text: str) -> str:
-    """Keep '$' literal: matplotlib would otherwise parse embedder names as mathtext."""
-    return text.replace("$", r"\$")
-
-
-def _svg(figure: Figure, prefix: str) -> str:
-    """The figure as an inline <svg> element: no XML prolog, no metadata, ids unique in the page.
-
-    matplotlib numbers groups 'figure_1', 'axes_1', ... in every SVG; two plots in one
-    page would then share ids, so each id (and every reference to it) gets ``prefix``.
-    """
-    buffer = io.StringIO()
-    with matplotlib.rc_context({**RC, "svg.hashsalt": f"virnucpro-{prefix}"}):
-        figure.savefig(buffer, format="svg", metadata={"Date": None})
-    svg = buffer.getvalue()
-    svg = svg[svg.index("<svg") :]
-    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
-    svg = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', svg)
-    svg = re.sub(r'xlink:href="#([^"]+)"', rf'xlink:href="#{prefix}-\1"', svg)
-    svg = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", svg)
-    return svg.replace("<svg ", f'<svg role="img" aria-label="{prefix} chart" ', 1).strip()
-
-
 def _roc_svg(rows: Sequence[Row], rocs: Mapping[str, Roc], baseline: str) -> str:
     """ROC curves of every embedder on the shared test set, AUROC in the legend."""
     colours = _colours(rows)
@@ -162,14 +94,14 @@ def _roc_svg(rows: Sequence[Row], rocs: Mapping[str, Roc], baseline: str) -> str
             auroc = _number(row, "auroc")
             label = f"{name} (AUROC {'n/a' if auroc is None else f'{auroc:.3f}'})"
             handles.append(line)
-            labels.append(_mpl_text(label + (", baseline" if name == baseline else "")))
+            labels.append(mpl_text(label + (", baseline" if name == baseline else "")))
         # Explicit handles/labels: a name starting with '_' would otherwise be dropped.
         axes.legend([*handles, chance], [*labels, "chance"], loc="lower right", frameon=False)
         axes.set(xlim=(0, 1), ylim=(0, 1.005), aspect="equal")
         axes.set_xlabel("False positive rate")
         axes.set_ylabel("True positive rate")
         axes.grid(alpha=0.25)
-        return _svg(figure, "roc")
+        return svg_element(figure, "roc")
 
 
 def _barh(
@@ -194,8 +126,8 @@ def _barh(
         linewidth=2.2,
         height=0.62,
     )
-    axes.bar_label(bars, labels=[_mpl_text(describe(row, value)) for row, value in kept], padding=4)
-    axes.set_yticks(positions, [_mpl_text(name) for name in names])
+    axes.bar_label(bars, labels=[mpl_text(describe(row, value)) for row, value in kept], padding=4)
+    axes.set_yticks(positions, [mpl_text(name) for name in names])
     for tick, name in zip(axes.get_yticklabels(), names, strict=True):
         if name == baseline:
             tick.set_fontweight("bold")
@@ -205,7 +137,7 @@ def _barh(
     axes.grid(axis="x", alpha=0.25)
     skipped = [_name(row) for row, value in measured if value is None]
     if skipped:
-        axes.set_xlabel(_mpl_text("not measured: " + ", ".join(skipped)), color="#6b7280")
+        axes.set_xlabel(mpl_text("not measured: " + ", ".join(skipped)), color="#6b7280")
 
 
 def _speed_svg(rows: Sequence[Row], baseline: str) -> str | None:
@@ -230,7 +162,7 @@ def _speed_svg(rows: Sequence[Row], baseline: str) -> str | None:
         top, bottom = figure.subplots(2, 1)
         _barh(top, rows, "sequences_per_second", baseline, colours, "Sequences per second (higher is better)", throughput)  # fmt: skip
         _barh(bottom, rows, "peak_memory_gib", baseline, colours, "Peak memory, GiB (lower is better)", memory)  # fmt: skip
-        return _svg(figure, "speed")
+        return svg_element(figure, "speed")
 
 
 def _table(rows: Sequence[Row], baseline: str) -> str:
@@ -304,18 +236,6 @@ def _paired_table(rows: Sequence[Row], baseline: str) -> str:
     )
 
 
-def _context(context: Mapping[str, str]) -> str:
-    items = (
-        f"<dt>{html.escape(str(key))}</dt><dd>{html.escape(str(value))}</dd>"
-        for key, value in context.items()
-    )
-    return '<dl class="context">\n' + "\n".join(items) + "\n</dl>"
-
-
-def _join(parts: Iterable[str]) -> str:
-    return "\n".join(part for part in parts if part)
-
-
 def render_report(
     rows: list[dict[str, object]],
     rocs: dict[str, tuple[list[float], list[float]]],
@@ -335,21 +255,14 @@ def render_report(
         if speed
         else ""
     )
-    page = _join(
+    return html_page(
+        "VirNucPro embedder comparison",
         [
-            "<!DOCTYPE html>",
-            '<html lang="en">',
-            '<head><meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            "<title>VirNucPro embedder comparison</title>",
-            f"<style>{CSS}</style></head>",
-            "<body><main>",
-            "<h1>VirNucPro embedder comparison</h1>",
             f'<p class="lead">Same test set, DNA features, classifier and precision for every protein '
             f"embedder. Baseline: <b>{html.escape(baseline)}</b>. Metrics with 95% bootstrap "
             "intervals; speedup is the sequences/s ratio and \u0394F1 the F1 difference against "
             "the baseline.</p>",
-            _context(context),
+            context_list(context),
             "<h2>Comparison</h2>",
             _table(rows, baseline),
             _paired_table(rows, baseline),
@@ -360,11 +273,8 @@ def render_report(
             speed_figure,
             "</div>",
             "" if speed else '<p class="note">No embedder was benchmarked for speed.</p>',
-            "</main></body>",
-            "</html>",
-        ]
+        ],
     )
-    return page.encode("ascii", "xmlcharrefreplace").decode("ascii") + "\n"
 
 
 def write_report(
