@@ -46,7 +46,8 @@ SPLIT_OPTIONS = {
     "--seed": 42,
     "--test-fraction": 0.1,
     "--val-fraction": 0.1,
-    "--group-by": "genome",
+    "--group-by": "cluster",
+    "--cluster-threshold": 0.3,
 }
 EMBED_OPTIONS = {
     "--chunk-size": CHUNK_SIZE,
@@ -124,6 +125,7 @@ def build_training_set(work: Path, sample: str) -> Paths:
     genbank, label = GENOMES[sample]
     outputs = {kind: work / f"{sample}.{kind}.fasta" for kind in ("nucleotide", "protein")}
     outputs |= {kind: work / f"{sample}.{kind}.tsv" for kind in ("sources", "counts")}
+    outputs["sketches"] = work / f"{sample}.sketches.safetensors"
     options = {"--genbank": ASSETS / genbank, "--label": label, "--chunk-size": CHUNK_SIZE}
     run(
         "build_training_set.py",
@@ -133,10 +135,11 @@ def build_training_set(work: Path, sample: str) -> Paths:
     return outputs
 
 
-def split_dataset(work: Path, sources: list[Path]) -> Paths:
+def split_dataset(work: Path, sources: list[Path], sketches: list[Path]) -> Paths:
     folder = work / "split"
-    run("split_dataset.py", {"--sources": sources, "--output-dir": folder} | SPLIT_OPTIONS, work)
-    return {name: folder / f"{name}.tsv" for name in (*SPLITS, "summary")}
+    inputs = {"--sources": sources, "--sketches": sketches, "--output-dir": folder}
+    run("split_dataset.py", inputs | SPLIT_OPTIONS, work)
+    return {name: folder / f"{name}.tsv" for name in (*SPLITS, "summary", "clusters")}
 
 
 def shard_frames(
@@ -243,8 +246,8 @@ def modules(work: Path) -> dict[str, Any]:
     # The SPLIT_DATASET test: one viral and two host genomes, their sources in sample id order
     three = work / "three"
     three.mkdir()
-    sources = [
-        build_training_set(three, sample)["sources"]
+    built = [
+        build_training_set(three, sample)
         for sample in sorted(["microviruses_12", "NC_005816", "arab1"])
     ]
     return {
@@ -256,7 +259,9 @@ def modules(work: Path) -> dict[str, Any]:
         "select_frames": {"mixed_example_300": frames_values(frames)},
         "build_training_set": {sample: files_values(files) for sample, files in genomes.items()},
         "split_dataset": {
-            "microviruses_12_NC_005816_arab1": split_values(split_dataset(three, sources))
+            "microviruses_12_NC_005816_arab1": split_values(
+                split_dataset(three, [b["sources"] for b in built], [b["sketches"] for b in built])
+            )
         },
         "shard_frames": {
             name: {shard: files_values(files) for shard, files in found.items()}
@@ -295,7 +300,9 @@ def pipeline_train(work: Path) -> dict[str, Any]:
     """-profile test_compare: assets/test/samplesheet_train.csv. workflows/train.nf hands
     the split and the shards the samples in id order, and shards only the split's frames."""
     genomes = [build_training_set(work, sample) for sample in sorted(GENOMES)]
-    split = split_dataset(work, [files["sources"] for files in genomes])
+    split = split_dataset(
+        work, [files["sources"] for files in genomes], [files["sketches"] for files in genomes]
+    )
     shards = shard_frames(
         work, genomes, [split[name] for name in SPLITS], FRAMES_PER_SHARD, "training_set"
     )

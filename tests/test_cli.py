@@ -16,6 +16,7 @@ SCRIPTS = [
     "split_dataset.py",
     "shard_frames.py",
     "classify.py",
+    "prediction_report.py",
 ]
 # SPEC §10: options that modules, tests and users rely on.
 FIXED_OPTIONS = {
@@ -39,6 +40,7 @@ FIXED_OPTIONS = {
         "--output-dir",
         "--prefix",
     ],
+    "prediction_report.py": ["--chunk-calls", "--sequence-calls", "--classifier", "--output"],
 }
 
 
@@ -209,11 +211,13 @@ def test_whole_preprocessing_chain_on_bundled_data(tmp_path):
         steps.append((
             "build_training_set.py", "--genbank", ASSETS / name, "--label", label, "--nucleotide", tmp_path / f"{name}.nt",
             "--protein", tmp_path / f"{name}.aa", "--sources", sources[-1], "--counts", tmp_path / f"{name}.counts",
+            "--sketches", tmp_path / f"{name}.sketches",
         ))  # fmt: skip
     steps.append(
         (
             "split_dataset.py",
             *[arg for s in sources for arg in ("--sources", s)],
+            *[arg for s in sources for arg in ("--sketches", s.with_suffix(".sketches"))],
             "--output-dir",
             tmp_path / "split",
         )

@@ -11,14 +11,24 @@ from virnucpro.errors import InputError
 from virnucpro.paired import COLUMNS as PAIRED
 
 
-def _evaluation(tmp_path, embedder, f1, dimension=1280, **changes):
+def _metrics(f1):
     metrics = {
         name: {"value": 0.9, "low": 0.85, "high": 0.95}
         for name in ("accuracy", "precision", "recall", "auroc", "mcc")
     }
     metrics["f1"] = {"value": f1, "low": f1 - 0.02, "high": f1 + 0.02}
+    return metrics
+
+
+def _evaluation(tmp_path, embedder, f1, dimension=1280, **changes):
+    metrics = _metrics(f1)
+    levels = {
+        "min_viral_fraction": 0.5,
+        "chunk": {"count": 80, "viral": 40, "metrics": _metrics(f1 + 0.01)},
+        "sequence": {"count": 6, "viral": 3, "metrics": _metrics(f1 + 0.03)},
+    }
     document = {
-        "format": "virnucpro-evaluation/1", "embedder": embedder, "dna_embedder": "dnabert_s", "dimension": dimension,
+        "format": "virnucpro-evaluation/2", "levels": levels, "embedder": embedder, "dna_embedder": "dnabert_s", "dimension": dimension,
         "precision": "bf16", "chunk_size": 300, "test_frames": 100, "test_viral_frames": 50, "test_ids_sha256": "abc",
         "metrics": metrics, "roc": {"fpr": [0.0, 0.1, 1.0], "tpr": [0.0, 0.8, 1.0]}, **changes,
     }  # fmt: skip
@@ -57,8 +67,10 @@ def test_rows_state_speedup_and_delta_f1_against_the_baseline(tmp_path):
     assert header[:5] == ["embedder", "dimension", "accuracy", "accuracy_low", "accuracy_high"]
     assert dict(zip(header, table[2].split("\t"), strict=True))["speedup"] == "4.5"
     # Paired columns follow ΔF1; without --predictions they are n/a (tests/test_paired.py)
-    assert header[header.index("speedup") + 1 :] == list(PAIRED)
-    assert table[2].endswith("\t-0.02" + "\tn/a" * (len(PAIRED) - 1))
+    paired = header.index("speedup") + 1
+    assert header[paired : paired + len(PAIRED)] == list(PAIRED)
+    cells = table[2].split("\t")
+    assert cells[paired : paired + len(PAIRED)] == ["-0.02"] + ["n/a"] * (len(PAIRED) - 1)
     markdown = (tmp_path / "out" / "comparison.md").read_text()
     assert (
         "Baseline: **esm2_3b**" in markdown
@@ -122,3 +134,58 @@ def test_unknown_baseline_is_refused(tmp_path):
         match=r"baseline 'esm2_3b' is not among the evaluated embedders \(tiny_esm2\): set --baseline",
     ):
         compare_embedders([_evaluation(tmp_path, "tiny_esm2", 0.6)], [], tmp_path / "out")
+
+
+def test_chunk_and_sequence_levels_and_the_decision(tmp_path):
+    evaluations = [
+        _evaluation(tmp_path, "esm2_3b", 0.95, 2560),
+        _evaluation(tmp_path, "fastesm2_650", 0.93),
+    ]
+    benchmarks = [
+        _benchmark(tmp_path, "esm2_3b", 100.0),
+        _benchmark(tmp_path, "fastesm2_650", 450.0),
+    ]
+    counts = tmp_path / "genomes.counts.tsv"
+    counts.write_text("source\tlabel\treads_500bp\tread_frames_500bp\nx.gbk\tviral\t40\t100\n")
+    rows = compare_embedders(
+        evaluations, benchmarks, tmp_path / "out", counts_paths=[counts], max_f1_loss=0.05
+    )
+    fast = rows[1]
+    assert fast["chunk_f1"] == pytest.approx(0.94) and fast["sequence_f1_low"] == pytest.approx(
+        0.94
+    )
+    # 1e6 reads x 2.5 frames x 168 tokens / 45,000 tokens/s / 3600 s
+    assert fast["hours_per_million_reads"] == pytest.approx(1e6 * 2.5 * 168 / 45_000 / 3600)
+    # No --predictions: no paired interval, so no verdict can be reached
+    assert fast["verdict"] == "undecidable" and rows[0]["verdict"] is None
+    table = (tmp_path / "out" / "comparison.tsv").read_text().splitlines()
+    header = table[0].split("\t")
+    assert header[-2:] == ["hours_per_million_reads", "verdict"]
+    assert dict(zip(header, table[1].split("\t"), strict=True))["verdict"] == "n/a"
+    markdown = (tmp_path / "out" / "comparison.md").read_text()
+    assert markdown.index("## Decision") < markdown.index("## Accuracy and speed")
+    assert "Allowed F1 loss: 0.05." in markdown and "2.50 stop-free frames per read" in markdown
+    assert "| fastesm2_650 | 45,000 | 2.59 | 4.50x | -0.020 | not decidable" in markdown
+    assert "- fastesm2_650: 4.50\u00d7 faster" in markdown
+    assert (
+        "| fastesm2_650 | 0.940 [0.920, 0.960] | 0.900 [0.850, 0.950] | 0.960 [0.940, 0.980]"
+        in markdown
+    )
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<h2>Decision</h2>" in page and "<h2>Chunks and sequences</h2>" in page
+    assert "test sequences" in page and "6 (3 viral)" in page
+
+
+def test_without_counts_the_hours_are_na(tmp_path):
+    evaluations = [_evaluation(tmp_path, "esm2_3b", 0.95)]
+    rows = compare_embedders(
+        evaluations, [_benchmark(tmp_path, "esm2_3b", 100.0)], tmp_path / "out"
+    )
+    assert rows[0]["hours_per_million_reads"] is None
+    assert "n/a (no training-set counts given)" in (tmp_path / "out" / "comparison.md").read_text()
+
+
+def test_an_evaluation_of_the_old_format_is_refused(tmp_path):
+    old = _evaluation(tmp_path, "esm2_3b", 0.95, format="virnucpro-evaluation/1")
+    with pytest.raises(InputError, match="not a evaluation file"):
+        compare_embedders([old], [], tmp_path / "out")

@@ -35,6 +35,7 @@ PROFILES = [
     ["test"],
     ["test", "docker"],
     ["test_compare"],
+    ["test_full"],
     ["gpu"],
     ["gpu", "docker"],
     ["gpu", "singularity"],
@@ -85,7 +86,7 @@ def gpu_options(settings: dict) -> dict:
 
 def test_gpu_profile_labels_exactly_the_embedding_and_benchmark_modules():
     processes = rendered()["none"]["processes"]
-    assert len(processes) == 14
+    assert len(processes) == 15
     labelled = {
         name
         for name, text in (
@@ -217,6 +218,23 @@ def test_test_compare_profile_is_a_complete_compare_run_with_tiny_models():
     assert params["baseline"] in embedders
     for name in [params["dna_model"], *embedders]:
         assert (models_dir / name).is_dir() or name.endswith("_composition"), name
+
+
+def test_test_full_profile_compares_on_every_bundled_real_genome():
+    params = rendered()["test_full"]["params"]
+    assert params["mode"] == "compare" and params["device"] == "cpu"
+    sheet = Path(params["input"])
+    assert sheet == REPO / "assets" / "test_full" / "samplesheet.csv"
+    rows = sheet.read_text().splitlines()[1:]
+    files = [row.split(",")[1] for row in rows]
+    assert all((sheet.parent / name).is_file() for name in files)
+    labels = [row.split(",")[2] for row in rows]
+    assert labels.count("viral") == 21 and labels.count("host") == 15
+    assert params["group_by"] == "cluster"  # the default: a cluster-disjoint split
+    embedders = params["embedders"].split(",")
+    assert params["baseline"] in embedders
+    for name in [params["dna_model"], *embedders]:
+        assert (Path(params["models_dir"]) / name).is_dir() or name.endswith("_composition")
 
 
 def test_renderer_follows_nextflow_precedence(tmp_path):

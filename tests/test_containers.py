@@ -436,6 +436,7 @@ def test_closure_follows_markers_and_extras():
                 "huggingface-hub": ['hf-xet; platform_machine == "aarch64"'],
                 "hf-xet": [],
                 "matplotlib": [],
+                "networkx": [],
                 "numpy": [],
                 "safetensors": [],
                 "scikit-learn": ["joblib[fast]"],

@@ -29,7 +29,7 @@ PIPELINE_KEYS = {
         "sequence_calls", "viral_sequences",
     },
     "pipeline_train": {
-        "train_md5", "validation_md5", "test_md5", "summary_md5",
+        "train_md5", "validation_md5", "test_md5", "summary_md5", "clusters_md5",
         "train_rows", "validation_rows", "test_rows", "shards", "embedding_tasks",
     },
 }  # fmt: skip

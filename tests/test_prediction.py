@@ -175,3 +175,7 @@ def test_virnucpro_predict_on_the_mixed_example_with_the_bundled_classifier(tmp_
     assert sum(int(row[1]) for row in sequences) == 557
     viral = {row[0] for row in sequences if row[5] == "virus"}
     assert (tmp_path / "predictions.viral.fasta").read_text().count(">") == len(viral) > 0
+    # And the HTML summary of the run, with every sequence in its table
+    page = (tmp_path / "predictions.report.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and "<svg" in page
+    assert all(f">{row[0]}<" in page for row in sequences)

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
+from virnucpro.decision import decide
 from virnucpro.report import render_report, write_report
 
 
@@ -33,11 +34,13 @@ ROCS = {
     row["embedder"]: ([0.0, 0.05, 0.2, 1.0], [0.0, row["f1"] - 0.2, row["f1"], 1.0]) for row in ROWS
 }
 CONTEXT = {"test frames": "268 (134 viral)", "precision": "bf16"}
+DECISIONS = decide(ROWS, "esm2_3b", 0.01)
+PROJECTION = "Hours: protein embedding of 1,000,000 reads of 500 bp."
 
 
 def test_report_is_self_contained_and_deterministic():
-    page = render_report(ROWS, ROCS, "esm2_3b", CONTEXT)
-    assert page == render_report(ROWS, ROCS, "esm2_3b", CONTEXT)
+    page = render_report(ROWS, ROCS, "esm2_3b", CONTEXT, DECISIONS, PROJECTION)
+    assert page == render_report(ROWS, ROCS, "esm2_3b", CONTEXT, DECISIONS, PROJECTION)
     assert page.count("<svg") >= 2
     without_namespaces = re.sub(r'xmlns(:\w+)?="[^"]*"', "", page)
     assert not re.search(r"https?://|@import|<script|<link", without_namespaces)
@@ -50,7 +53,7 @@ def test_report_is_self_contained_and_deterministic():
 def test_hostile_names_are_escaped(tmp_path):
     rows = [*ROWS[:2], _row("<script>alert(1)</script>", 0.5, 10.0)]
     rocs = {**ROCS, rows[2]["embedder"]: ([0.0, 1.0], [0.0, 1.0])}
-    write_report(tmp_path / "report.html", rows, rocs, "esm2_3b", CONTEXT)
+    write_report(tmp_path / "report.html", rows, rocs, "esm2_3b", CONTEXT, DECISIONS, PROJECTION)
     page = (tmp_path / "report.html").read_text()
     assert "<script>" not in page and "&lt;script&gt;" in page
 
@@ -62,7 +65,7 @@ CHROMIUM = shutil.which("chromium")
     CHROMIUM is None and os.environ.get("CI") != "true", reason="Debian chromium is not installed"
 )
 def test_report_plots_are_visible_in_headless_chromium(tmp_path):
-    write_report(tmp_path / "report.html", ROWS, ROCS, "esm2_3b", CONTEXT)
+    write_report(tmp_path / "report.html", ROWS, ROCS, "esm2_3b", CONTEXT, DECISIONS, PROJECTION)
     result = subprocess.run(
         ["bash", ROOT / "scripts" / "report_screenshot.sh", tmp_path / "report.html", tmp_path / "report.png"],
         capture_output=True, text=True, check=False, timeout=180,
@@ -77,8 +80,9 @@ def test_report_plots_are_visible_in_headless_chromium(tmp_path):
 
 
 def test_one_row_per_embedder_with_baseline_marked_and_na_speed():
-    page = render_report(ROWS, ROCS, "esm2_3b", CONTEXT)
-    body = page[page.index("<tbody>") : page.index("</tbody>")]
+    page = render_report(ROWS, ROCS, "esm2_3b", CONTEXT, DECISIONS, PROJECTION)
+    table = page.index("<h2>Comparison</h2>")
+    body = page[page.index("<tbody>", table) : page.index("</tbody>", table)]
     cells = [re.sub(r"<[^>]+>", "", row) for row in re.findall(r"<tr.*?</tr>", body)]
     assert len(cells) == len(ROWS)
     assert [bool(re.search(r'<tr class="baseline"', row)) for row in re.findall(r"<tr[^>]*>", body)] == [True, False, False]  # fmt: skip
@@ -90,10 +94,32 @@ def test_one_row_per_embedder_with_baseline_marked_and_na_speed():
 def test_page_is_ascii_with_unique_ids_and_literal_names():
     rows = [*ROWS[:2], _row("_cost$5 \u00e9", 0.5, None)]
     rocs = {**ROCS, rows[2]["embedder"]: ([0.0, 1.0], [0.0, 1.0])}
-    page = render_report(rows, rocs, "esm2_3b", CONTEXT)
+    page = render_report(rows, rocs, "esm2_3b", CONTEXT, DECISIONS, PROJECTION)
     page.encode("ascii")
     ids = re.findall(r'\bid="([^"]+)"', page)
     assert len(ids) == len(set(ids))  # two inline SVGs must not share ids
     assert "_cost$5 &#233; (AUROC 0.500)" in page  # not hidden as '_…', not parsed as mathtext
     with pytest.raises(ValueError, match="baseline"):
-        render_report(ROWS, ROCS, "esm1b", CONTEXT)
+        render_report(ROWS, ROCS, "esm1b", CONTEXT, DECISIONS, PROJECTION)
+
+
+def test_decision_section_states_each_verdict():
+    rows = [
+        ROWS[0],
+        _row("within_one", 0.948, 300.0, delta_f1_low=-0.006, delta_f1_high=0.002),
+        _row("outside_one", 0.90, 900.0, delta_f1_low=-0.07, delta_f1_high=-0.03),
+        _row("<b>unsure</b>", 0.94, 200.0, delta_f1_low=-0.03, delta_f1_high=0.01),
+    ]
+    rows = [{**row, "hours_per_million_reads": 1.5} for row in rows]
+    rocs = {row["embedder"]: ([0.0, 1.0], [0.0, 1.0]) for row in rows}
+    page = render_report(rows, rocs, "esm2_3b", CONTEXT, decide(rows, "esm2_3b", 0.01), PROJECTION)
+    section = page[page.index("<h2>Decision</h2>") : page.index("<h2>Comparison</h2>")]
+    assert PROJECTION in section and section.count("1.50") == 4
+    assert '<span class="better">within the allowed loss</span>' in section
+    assert '<span class="worse">outside the allowed loss</span>' in section
+    assert '<span class="na">not decidable at this test-set size</span>' in section
+    assert (
+        "<li>within_one: 3.00&#215; faster, &#916;F1 = -0.002 [-0.006, +0.002]: within" in section
+    )
+    assert "<b>unsure</b>" not in section and "&lt;b&gt;unsure&lt;/b&gt;" in section
+    assert section.count("<li>") == 3  # no verdict line for the baseline

@@ -8,10 +8,20 @@ import shutil
 
 import pytest
 import reference
-from conftest import ASSETS, read_fasta
+from conftest import ASSETS, read_fasta, run_script
 
 from virnucpro.errors import InputError
-from virnucpro.training_set import Label, build_training_set
+from virnucpro.prediction import minimum_length
+from virnucpro.seqfiles import read_genbank
+from virnucpro.sketches import read_sketches, sketch
+from virnucpro.training_set import (
+    PROJECTION_MIN_LENGTH,
+    PROJECTION_READ_LENGTH,
+    Label,
+    SourceCounts,
+    build_training_set,
+    count_projection_reads,
+)
 
 GENBANK_FILES = [
     ("viral/hundred_microviruses.gbk", Label.viral),
@@ -56,6 +66,15 @@ def test_matches_reference_on_real_genomes(tmp_path, shared_data, name, label):
         expected_counts.values()
     )
     assert counts.frames_kept == len(expected) > 0
+    # the projection counts: every record as 500 bp reads, frames of reads of 250 bp or more
+    sequences = [str(record.seq).upper() for record in read_genbank(shared_data / name)]
+    reads = [read for seq in sequences for read in reference.chunk("r", seq, 500)]
+    assert counts.reads_500bp == len(reads)
+    assert counts.read_frames_500bp == sum(
+        len(reference.stop_free_frames(read_id, read))
+        for read_id, read in reads
+        if len(read) >= 250
+    )
     # these files carry /translation on every CDS they use: nothing translated or skipped
     assert (counts.cds_translated, counts.cds_skipped_pseudo) == (0, 0)
     assert (counts.cds_skipped_untranslatable, counts.warning) == (0, "")
@@ -82,6 +101,8 @@ def test_counts_table_and_gzip_input(tmp_path):
         "cds_translated",
         "cds_skipped_pseudo",
         "cds_skipped_untranslatable",
+        "reads_500bp",
+        "read_frames_500bp",
         "warning",
     ]
     # 9609 bp at chunk size 300: ceil(9609 / 300) = 33 chunks; 10 annotated CDS.
@@ -89,7 +110,10 @@ def test_counts_table_and_gzip_input(tmp_path):
     assert row[:6] == ["pPCP1.gb.gz", "host", "1", "10", "33", "0"]
     assert int(row[6]) == counts.frames_kept == len(sources) > 0
     # every CDS carries /translation: none translated or skipped, no warning
-    assert row[7:] == ["0", "0", "0", ""]
+    assert row[7:10] == ["0", "0", "0"]
+    # as 500 bp reads: ceil(9609 / 500) = 20 reads, all at least 250 bp
+    assert row[10] == "20" and int(row[11]) == counts.read_frames_500bp > 0
+    assert row[12] == ""
     assert {row["label"] for row in sources} == {"0"}
 
 
@@ -135,3 +159,51 @@ def test_bad_genbank_is_refused(tmp_path, content, message):
     with pytest.raises(InputError, match=message):
         _build(tmp_path, genbank, Label.viral)
     assert [path.name for path in tmp_path.iterdir()] == ["bad.gb"]
+
+
+def test_projection_counts_follow_predict_mode_at_500_bp():
+    # predict mode scores chunks of at least half the chunk size
+    assert PROJECTION_READ_LENGTH == 500
+    assert minimum_length(PROJECTION_READ_LENGTH) == PROJECTION_MIN_LENGTH == 250
+    # 1200 bp: 3 reads of 500, 500 and 500 bases (overlapping) -> all scored
+    counts = SourceCounts(source="x", label="host")
+    sequence = ("ATG" + "GCT" * 165 + "TAA") * 2 + "A" * 198  # 1200 bp
+    count_projection_reads("x", sequence, counts)
+    assert counts.reads_500bp == 3
+    frames = sum(
+        len(reference.stop_free_frames(rid, read))
+        for rid, read in reference.chunk("x", sequence, 500)
+    )
+    assert counts.read_frames_500bp == frames > 0
+    # a 249 bp record: one read, too short to be scored; ambiguous bases still counted
+    short = SourceCounts(source="y", label="host")
+    count_projection_reads("y", "ATGNNN" + "GCT" * 81, short)
+    assert (short.reads_500bp, short.read_frames_500bp) == (1, 0)
+    ambiguous = SourceCounts(source="z", label="host")
+    count_projection_reads("z", "N" + "GCT" * 100, ambiguous)
+    assert ambiguous.reads_500bp == 1 and ambiguous.read_frames_500bp > 0
+
+
+def test_sketches_of_every_record(tmp_path):
+    # microviruses_12: 12 records, one sketch each, also of records without frames
+    build_training_set(
+        ASSETS / "microviruses_12.gbk", Label.viral, 300, tmp_path / "nt.fasta",
+        tmp_path / "aa.fasta", tmp_path / "sources.tsv", sketches_path=tmp_path / "s.safetensors",
+    )  # fmt: skip
+    found = read_sketches(tmp_path / "s.safetensors")
+    records = list(read_genbank(ASSETS / "microviruses_12.gbk"))
+    assert sorted(found) == sorted(record.id for record in records)
+    for record in records:
+        assert found[record.id].tolist() == sketch(str(record.seq)).tolist()
+        assert len(found[record.id]) > 20
+
+
+def test_sketches_option_of_the_command(tmp_path):
+    result = run_script(
+        "build_training_set.py", "--genbank", ASSETS / "NC_005816.gb", "--label", "host",
+        "--nucleotide", tmp_path / "nt", "--protein", tmp_path / "aa", "--sources", tmp_path / "s",
+        "--sketches", tmp_path / "sk",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert list(read_sketches(tmp_path / "sk")) == ["NC_005816.1"]
+    assert "as 500-bp reads: 20 reads" in result.stderr

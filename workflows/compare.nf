@@ -61,7 +61,10 @@ workflow COMPARE {
     all_benchmarks = BENCHMARK_EMBEDDER.out.benchmark
         .toSortedList { a, b -> a[0] <=> b[0] }
         .map { items -> items.collect { item -> item[1] } }
-    COMPARE_EMBEDDERS(all_evaluations, all_predictions, all_benchmarks)
+    all_counts = TRAIN.out.counts
+        .toSortedList { a, b -> a[0].id <=> b[0].id }
+        .map { samples -> samples.collect { sample -> sample[1] } }
+    COMPARE_EMBEDDERS(all_evaluations, all_predictions, all_benchmarks, all_counts)
 
     emit:
     comparison          = COMPARE_EMBEDDERS.out.tsv                // channel: path(comparison.tsv)

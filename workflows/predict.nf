@@ -3,14 +3,16 @@
  * frames into shards (one item per shard), embed each shard (DNA once, protein
  * with the classifier's embedder), merge the features, then classify each
  * sample with all its shards: per-frame scores, per-chunk and per-sequence
- * calls and the FASTA of the sequences called viral.
+ * calls and the FASTA of the sequences called viral; last, one HTML summary of
+ * every sample's calls.
  */
 
-include { CHUNK_SEQUENCES  } from '../modules/local/chunk_sequences/main'
-include { SELECT_FRAMES    } from '../modules/local/select_frames/main'
-include { CLASSIFY         } from '../modules/local/classify/main'
-include { FRAMES_TO_SHARDS } from '../subworkflows/local/frames_to_shards/main'
-include { EMBED_AND_MERGE  } from '../subworkflows/local/embed_and_merge/main'
+include { CHUNK_SEQUENCES   } from '../modules/local/chunk_sequences/main'
+include { SELECT_FRAMES     } from '../modules/local/select_frames/main'
+include { CLASSIFY          } from '../modules/local/classify/main'
+include { PREDICTION_REPORT } from '../modules/local/prediction_report/main'
+include { FRAMES_TO_SHARDS  } from '../subworkflows/local/frames_to_shards/main'
+include { EMBED_AND_MERGE   } from '../subworkflows/local/embed_and_merge/main'
 
 workflow PREDICT {
     take:
@@ -50,11 +52,23 @@ workflow PREDICT {
         .map { _id, meta, report, fasta, features -> [meta, classifier, features ?: [], report, fasta] }
     CLASSIFY(to_classify)
 
+    // One summary of the run: every sample's chunk and sequence calls, in
+    // sample id order (so that -resume finds the task again), with the
+    // classifier they were made with
+    all_chunk_calls = CLASSIFY.out.chunk_calls
+        .toSortedList { a, b -> a[0].id <=> b[0].id }
+        .map { items -> items.collect { item -> item[1] } }
+    all_sequence_calls = CLASSIFY.out.sequence_calls
+        .toSortedList { a, b -> a[0].id <=> b[0].id }
+        .map { items -> items.collect { item -> item[1] } }
+    PREDICTION_REPORT(all_chunk_calls, all_sequence_calls, classifier)
+
     emit:
     frame_scores     = CLASSIFY.out.frame_scores      // channel: [ val(meta), path(frame_scores.tsv) ]: score per frame
     chunk_calls      = CLASSIFY.out.chunk_calls       // channel: [ val(meta), path(chunk_calls.tsv) ]: call per chunk, no_frame included
     sequence_calls   = CLASSIFY.out.sequence_calls    // channel: [ val(meta), path(sequence_calls.tsv) ]: call per input sequence
     viral            = CLASSIFY.out.viral             // channel: [ val(meta), path(viral.fasta) ]
+    report           = PREDICTION_REPORT.out.html     // channel: path(report.html): HTML summary of every sample's calls
     shards           = FRAMES_TO_SHARDS.out.shards    // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), path(nucleotide), path(protein) ]
     frames_report    = SELECT_FRAMES.out.report       // channel: [ val(meta), path(frames.tsv) ]
     features         = EMBED_AND_MERGE.out.merged     // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), val(embedder), path(merged.safetensors) ]

@@ -1,9 +1,10 @@
 /*
  * train: build labelled frames from GenBank genomes, split them into train /
- * validation / test sets, write the frames of the three sets into shards (one
- * item per shard), embed each shard (DNA once, shared by every protein
- * embedder; protein once per embedder), merge the features, and train one
- * classifier per protein embedder on the features of all its shards.
+ * validation / test sets (each cluster of similar genomes whole in one set),
+ * write the frames of the three sets into shards (one item per shard), embed
+ * each shard (DNA once, shared by every protein embedder; protein once per
+ * embedder), merge the features, and train one classifier per protein
+ * embedder on the features of all its shards.
  */
 
 include { BUILD_TRAINING_SET } from '../modules/local/build_training_set/main'
@@ -36,7 +37,10 @@ workflow TRAIN {
     sources = BUILD_TRAINING_SET.out.sources
         .toSortedList { a, b -> a[0].id <=> b[0].id }
         .map { samples -> samples.collect { sample -> sample[1] } }
-    SPLIT_DATASET(sources)
+    sketches = BUILD_TRAINING_SET.out.sketches
+        .toSortedList { a, b -> a[0].id <=> b[0].id }
+        .map { samples -> samples.collect { sample -> sample[1] } }
+    SPLIT_DATASET(sources, sketches)
 
     all_frames = BUILD_TRAINING_SET.out.frames
         .toSortedList { a, b -> a[0].id <=> b[0].id }
@@ -69,5 +73,6 @@ workflow TRAIN {
     validation          = SPLIT_DATASET.out.validation  // channel: path(validation.tsv)
     test                = SPLIT_DATASET.out.test        // channel: path(test.tsv)
     summary             = SPLIT_DATASET.out.summary     // channel: path(summary.tsv)
+    clusters            = SPLIT_DATASET.out.clusters    // channel: path(clusters.tsv)
     counts              = BUILD_TRAINING_SET.out.counts // channel: [ val(meta), path(counts.tsv) ]
 }

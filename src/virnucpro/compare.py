@@ -5,6 +5,9 @@ the same test frames with the same DNA embedder, chunk size and precision, and
 every benchmark on the same device, precision, token budget and input. Given the
 test predictions of every embedder, the deltas against the baseline are paired
 (virnucpro.paired): bootstrap intervals of ΔF1, ΔAUROC, ΔMCC and McNemar's test.
+The test genomes' chunks and sequences are scored beside the frames, and the
+table ends in a decision (virnucpro.decision): projected hours for a million
+reads and a verdict on ΔF1 under the allowed loss.
 """
 
 from __future__ import annotations
@@ -17,6 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from virnucpro.atomic import AtomicOutputs
+from virnucpro.decision import (
+    PROJECTION_READS,
+    VERDICT_TEXT,
+    Decision,
+    decide,
+    frames_per_read,
+    projected_hours,
+    tokens_per_frame,
+)
 from virnucpro.errors import InputError
 from virnucpro.evaluation import FORMAT as EVALUATION_FORMAT
 from virnucpro.evaluation import METRICS
@@ -24,10 +36,20 @@ from virnucpro.paired import COLUMNS as PAIRED
 from virnucpro.paired import Predictions, align, paired_statistics, read_predictions
 from virnucpro.report import write_report
 from virnucpro.speed import FORMAT as BENCHMARK_FORMAT
+from virnucpro.training_set import PROJECTION_READ_LENGTH
 
 log = logging.getLogger(__name__)
 
 SPEED = ("sequences_per_second", "tokens_per_second", "peak_memory_gib", "load_seconds")
+#: Levels above the frame and the metrics the table gives for each.
+LEVELS = ("chunk", "sequence")
+LEVEL_METRICS = ("f1", "accuracy")
+LEVEL_COLUMNS = tuple(
+    f"{level}_{name}{suffix}"
+    for level in LEVELS
+    for name in LEVEL_METRICS
+    for suffix in ("", "_low", "_high")
+)
 COLUMNS = (
     "embedder",
     "dimension",
@@ -35,6 +57,9 @@ COLUMNS = (
     *SPEED,
     "speedup",
     *PAIRED,
+    *LEVEL_COLUMNS,
+    "hours_per_million_reads",
+    "verdict",
 )
 
 
@@ -78,6 +103,12 @@ def build_rows(
             row.update(
                 {name: value["value"], f"{name}_low": value["low"], f"{name}_high": value["high"]}
             )
+        for level in LEVELS:
+            found = evaluation["levels"][level]["metrics"] or {}
+            for name in LEVEL_METRICS:
+                value = found.get(name, {})
+                for suffix, key in (("", "value"), ("_low", "low"), ("_high", "high")):
+                    row[f"{level}_{name}{suffix}"] = value.get(key)
         benchmark = speed.get(evaluation["embedder"])
         row.update({key: benchmark[key] if benchmark else None for key in SPEED})
         rows.append(row)
@@ -147,7 +178,11 @@ def _cell(row: dict[str, Any], key: str) -> str:
     return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
-def _markdown(rows: list[dict[str, Any]], baseline: str, context: dict[str, str]) -> str:
+def _markdown(
+    rows: list[dict[str, Any]], baseline: str, context: dict[str, str], decision: str
+) -> str:
+    """comparison.md: the context, the decision, then the tables behind it."""
+
     def number(value: float | None, pattern: str) -> str:
         return "n/a" if value is None else format(value, pattern)
 
@@ -158,6 +193,9 @@ def _markdown(rows: list[dict[str, Any]], baseline: str, context: dict[str, str]
     lines = [
         f"Baseline: **{baseline}**. "
         + "; ".join(f"{key}: {value}" for key, value in context.items()),
+        "",
+        decision,
+        "## Accuracy and speed",
         "",
         "| embedder | dim | F1 | accuracy | precision | recall | AUROC | MCC | seq/s | tokens/s | peak GiB | load s | speedup | ΔF1 |",
         "|---|---:|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
@@ -195,6 +233,50 @@ def _markdown(rows: list[dict[str, Any]], baseline: str, context: dict[str, str]
                 f"| {row['embedder']} | {deltas} | {row['mcnemar_b']} | {row['mcnemar_c']} | "
                 f"{row['mcnemar_p']:.3g} |"
             )
+    lines += [
+        "",
+        "Test genomes called as predict mode calls them (chunk: its frames; sequence: its chunks), "
+        "with 95% bootstrap intervals.",
+        "",
+        "| embedder | chunk F1 | chunk accuracy | sequence F1 | sequence accuracy |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        levels = " | ".join(
+            interval(row, f"{level}_{name}") for level in LEVELS for name in LEVEL_METRICS
+        )
+        lines.append(f"| {row['embedder']} | {levels} |")
+    return "\n".join(lines) + "\n"
+
+
+def _decision_markdown(
+    rows: list[dict[str, Any]], decisions: list[Decision], projection: str, max_f1_loss: float
+) -> str:
+    """The decision section, first in comparison.md: the table, then one verdict line each."""
+
+    def number(value: float | None, pattern: str) -> str:
+        return "n/a" if value is None else format(value, pattern)
+
+    lines = [
+        "## Decision",
+        "",
+        f"Allowed F1 loss: {max_f1_loss:g}. {projection}",
+        "",
+        "| embedder | tokens/s | hours per 1M reads | speedup | \u0394F1 [95% paired] | verdict |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for row, decision in zip(rows, decisions, strict=True):
+        low, high = row["delta_f1_low"], row["delta_f1_high"]
+        delta = f"{row['delta_f1'] + 0.0:+.3f}" + (
+            "" if low is None or high is None else f" [{low + 0.0:+.3f}, {high + 0.0:+.3f}]"
+        )
+        outcome = "baseline" if decision.verdict is None else VERDICT_TEXT[decision.verdict]
+        speedup = "n/a" if row["speedup"] is None else f"{row['speedup']:.2f}x"
+        lines.append(
+            f"| {row['embedder']} | {number(row['tokens_per_second'], ',.0f')} | "
+            f"{number(row['hours_per_million_reads'], ',.2f')} | {speedup} | {delta} | {outcome} |"
+        )
+    lines += ["", *(f"- {decision.line}" for decision in decisions)]
     return "\n".join(lines) + "\n"
 
 
@@ -206,12 +288,16 @@ def compare_embedders(
     prediction_paths: Sequence[Path] = (),
     resamples: int = 1000,
     seed: int = 42,
+    counts_paths: Sequence[Path] = (),
+    max_f1_loss: float = 0.01,
 ) -> list[dict[str, Any]]:
     """Write ``comparison.tsv``, ``comparison.md`` and ``report.html``.
 
     ``prediction_paths`` are the embedders' ``test_predictions.tsv`` in the order of
     ``evaluation_paths`` (or none: the paired columns are then n/a); ``resamples``
-    and ``seed`` are those of the paired bootstrap.
+    and ``seed`` are those of the paired bootstrap. ``counts_paths`` are the
+    training-set counts tables, which give the frames per read of the projection
+    (none: hours are n/a); ``max_f1_loss`` is the verdict's allowed loss.
     """
     if not evaluation_paths:
         raise InputError("no evaluation files given")
@@ -240,6 +326,12 @@ def compare_embedders(
         raise InputError(f"an embedder is evaluated twice: {', '.join(names)}")
     rows = build_rows(evaluations, benchmarks, baseline)
     add_paired(rows, evaluations, evaluation_paths, prediction_paths, baseline, resamples, seed)
+    per_read = frames_per_read(counts_paths)
+    for row in rows:
+        row["hours_per_million_reads"] = projected_hours(row["tokens_per_second"], per_read)
+    decisions = decide(rows, baseline, max_f1_loss)
+    for row, decision in zip(rows, decisions, strict=True):
+        row["verdict"] = decision.verdict.value if decision.verdict else None
     for name in sorted(set(names) - {b["embedder"] for b in benchmarks}):
         log.warning("no benchmark for %s: its speed is n/a", name)
     context = {
@@ -252,8 +344,23 @@ def compare_embedders(
         context["speed measured on"] = (
             f"{benchmarks[0]['device_name']} ({benchmarks[0]['device']}), token budget {benchmarks[0]['token_budget']}, {benchmarks[0]['sequences']} sequences"
         )
+    levels = evaluations[0]["levels"]
+    for level in LEVELS:
+        found = levels[level]
+        context[f"test {level}s"] = f"{found['count']} ({found['viral']} viral)"
+    context["sequence call"] = f"at least {levels['min_viral_fraction']:g} of its chunks viral"
     if prediction_paths:
         context["paired bootstrap"] = f"{resamples} resamples, seed {seed}"
+    device = f" on {benchmarks[0]['device_name']}" if benchmarks else ""
+    projection = (
+        f"Hours: protein embedding of {PROJECTION_READS:,} reads of {PROJECTION_READ_LENGTH} bp"
+        + (
+            f" ({per_read:.2f} stop-free frames per read, measured on the input genomes; "
+            f"{tokens_per_frame():.0f} tokens per frame) at the measured tokens/s{device}."
+            if per_read is not None
+            else ": n/a (no training-set counts given)."
+        )
+    )
     rocs = {e["embedder"]: (e["roc"]["fpr"], e["roc"]["tpr"]) for e in evaluations}
     output_dir = Path(output_dir)
     with AtomicOutputs() as outputs:
@@ -261,7 +368,16 @@ def compare_embedders(
         table.write("\t".join(COLUMNS) + "\n")
         for row in rows:
             table.write("\t".join(_cell(row, key) for key in COLUMNS) + "\n")
-        outputs.open(output_dir / "comparison.md").write(_markdown(rows, baseline, context))
-    write_report(output_dir / "report.html", rows, rocs, baseline, context)
+        outputs.open(output_dir / "comparison.md").write(
+            _markdown(
+                rows,
+                baseline,
+                context,
+                _decision_markdown(rows, decisions, projection, max_f1_loss),
+            )
+        )
+    write_report(output_dir / "report.html", rows, rocs, baseline, context, decisions, projection)
+    for decision in decisions:
+        log.info("decision: %s", decision.line)
     log.info("compared %d embedders against %s -> %s", len(rows), baseline, output_dir)
     return rows

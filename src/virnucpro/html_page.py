@@ -55,6 +55,7 @@ figure { margin: 0; padding: 8px; background: #fff; border: 1px solid #dde1e7; b
 figure svg { display: block; width: 100%; height: auto; }
 figcaption { color: #4a5568; font-size: 13px; padding: 4px 8px 0; }
 p.note { color: #4a5568; font-size: 13px; }
+ul.verdicts { margin: 10px 0 0; padding-left: 22px; font-size: 14px; }
 """
 
 
@@ -93,8 +94,9 @@ def join_parts(parts: Iterable[str]) -> str:
     return "\n".join(part for part in parts if part)
 
 
-def html_page(title: str, body: Iterable[str]) -> str:
-    """A whole page as ASCII HTML (non-ASCII characters become character references)."""
+def html_page(title: str, body: Iterable[str], css: str = "") -> str:
+    """A whole page as ASCII HTML (non-ASCII characters become character references);
+    ``css``: rules of this report only, after the shared ones."""
     page = join_parts(
         [
             "<!DOCTYPE html>",
@@ -102,7 +104,7 @@ def html_page(title: str, body: Iterable[str]) -> str:
             '<head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{html.escape(title)}</title>",
-            f"<style>{CSS}</style></head>",
+            f"<style>{CSS}{css}</style></head>",
             "<body><main>",
             f"<h1>{html.escape(title)}</h1>",
             *body,

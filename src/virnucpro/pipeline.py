@@ -21,6 +21,7 @@ from virnucpro.errors import InputError
 from virnucpro.frames import frame_label, select_frames
 from virnucpro.names import check_name
 from virnucpro.prediction import Chunk, SequenceCall, check_fraction, write_predictions
+from virnucpro.prediction_report import write_prediction_report
 from virnucpro.seqfiles import read_dna
 from virnucpro.sequence_embedding import DEFAULT_TOKEN_BUDGET, EmbedStats
 
@@ -91,7 +92,7 @@ def predict_fasta(
         scores.append(classifier.scores(merged))
         log.info("classified %d chunks so far (%d frames)", len(chunks), len(frame_ids))
     all_scores = np.concatenate(scores) if scores else np.empty((0, 2), dtype=np.float32)
-    return write_predictions(
+    calls = write_predictions(
         output_dir,
         prefix,
         chunks,
@@ -101,3 +102,11 @@ def predict_fasta(
         input_path,
         min_viral_fraction,
     )
+    write_prediction_report(
+        output_dir / f"{prefix}.report.html",
+        [output_dir / f"{prefix}.chunk_calls.tsv"],
+        [output_dir / f"{prefix}.sequence_calls.tsv"],
+        classifier_dir,
+        min_viral_fraction,
+    )
+    return calls

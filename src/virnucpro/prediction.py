@@ -92,6 +92,16 @@ class SequenceCall:
     call: str  # virus, others, no_frame or too_short
 
 
+def is_viral_chunk(max_others: float, max_virus: float) -> bool:
+    """SPEC §4: a chunk is viral when its frames' highest virus score is at least their highest others score."""
+    return bool(max_virus >= max_others)
+
+
+def is_viral_sequence(viral_chunks: int, scored_chunks: int, min_viral_fraction: float) -> bool:
+    """A sequence is viral when at least ``min_viral_fraction`` of its scored chunks are."""
+    return viral_chunks >= min_viral_fraction * scored_chunks
+
+
 def call_chunks(
     chunks: Sequence[Chunk], frame_ids: Sequence[str], scores: np.ndarray, chunk_size: int
 ) -> list[ChunkCall]:
@@ -106,7 +116,7 @@ def call_chunks(
             calls.append(ChunkCall(chunk.id, status, len(chunk.frames), np.nan, np.nan))
             continue
         others, virus = scores[[rows[frame_id] for frame_id in chunk.frame_ids]].max(axis=0)
-        prediction = VIRUS if virus >= others else OTHERS
+        prediction = VIRUS if is_viral_chunk(others, virus) else OTHERS
         calls.append(
             ChunkCall(chunk.id, prediction, len(chunk.frames), float(others), float(virus))
         )
@@ -159,7 +169,9 @@ def call_sequences(chunks: list[ChunkCall], min_viral_fraction: float = 0.5) -> 
         sequence.max_viral_score = np.fmax(sequence.max_viral_score, chunk.max_score2)
     for sequence in calls.values():
         if sequence.chunks_with_frames:
-            viral = sequence.viral_chunks >= min_viral_fraction * sequence.chunks_with_frames
+            viral = is_viral_sequence(
+                sequence.viral_chunks, sequence.chunks_with_frames, min_viral_fraction
+            )
             sequence.call = VIRUS if viral else OTHERS
     return list(calls.values())
 

@@ -15,6 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from virnucpro.atomic import AtomicOutputs
+from virnucpro.decision import VERDICT_TEXT, Decision, Verdict
 from virnucpro.html_page import RC, context_list, html_page, mpl_text, svg_element
 
 Row = Mapping[str, object]
@@ -236,11 +237,80 @@ def _paired_table(rows: Sequence[Row], baseline: str) -> str:
     )
 
 
+def _decision_section(
+    rows: Sequence[Row], baseline: str, decisions: Sequence[Decision], projection: str
+) -> str:
+    """Throughput, projected hours, paired ΔF1 and the verdict of every embedder, then the lines."""
+    colours = _colours(rows)
+    css = {Verdict.within: "better", Verdict.outside: "worse", Verdict.undecidable: "na"}
+    head = ["Embedder", "Tokens/s", "Hours per 1M reads", "Speedup", "\u0394F1 (paired)", "Verdict"]
+    lines = [
+        "<thead><tr>" + "".join(f"<th>{cell}</th>" for cell in head) + "</tr></thead>",
+        "<tbody>",
+    ]
+    for row, decision in zip(rows, decisions, strict=True):
+        name = _name(row)
+        outcome = (
+            "baseline"
+            if decision.verdict is None
+            else f'<span class="{css[decision.verdict]}">{VERDICT_TEXT[decision.verdict]}</span>'
+        )
+        cells = [
+            f'<span class="swatch" style="background:{colours[name]}"></span>{html.escape(name)}',
+            _fmt(_number(row, "tokens_per_second"), ",.0f"),
+            _fmt(_number(row, "hours_per_million_reads"), ",.2f"),
+            _fmt(_number(row, "speedup"), ".2f", "\u00d7"),
+            _delta(row, "delta_f1") if name != baseline else _fmt(None, ""),
+            outcome,
+        ]
+        tr = ' class="baseline"' if name == baseline else ""
+        lines.append(f"<tr{tr}>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    lines.append("</tbody>")
+    verdicts = "".join(
+        f"<li>{html.escape(decision.line)}</li>" for decision in decisions if decision.verdict
+    )
+    return (
+        f'<h2>Decision</h2>\n<p class="note">{html.escape(projection)}</p>\n'
+        '<div class="scroll"><table>\n' + "\n".join(lines) + "\n</table></div>\n"
+        f'<ul class="verdicts">{verdicts}</ul>'
+    )
+
+
+def _levels_table(rows: Sequence[Row]) -> str:
+    """F1 and accuracy of the test genomes' chunks and sequences, called as predict mode does."""
+    colours = _colours(rows)
+    head = ["Embedder", "Chunk F1", "Chunk accuracy", "Sequence F1", "Sequence accuracy"]
+    lines = [
+        "<thead><tr>" + "".join(f"<th>{cell}</th>" for cell in head) + "</tr></thead>",
+        "<tbody>",
+    ]
+    for row in rows:
+        name = _name(row)
+        cells = [
+            f'<span class="swatch" style="background:{colours[name]}"></span>{html.escape(name)}',
+            *(
+                _interval(row, f"{level}_{key}")
+                for level in ("chunk", "sequence")
+                for key in ("f1", "accuracy")
+            ),
+        ]
+        lines.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
+    lines.append("</tbody>")
+    return (
+        "<h2>Chunks and sequences</h2>\n"
+        '<p class="note">The test genomes called as predict mode calls them: a chunk from its '
+        "frames, a sequence from its chunks; 95% bootstrap intervals.</p>\n"
+        '<div class="scroll"><table>\n' + "\n".join(lines) + "\n</table></div>"
+    )
+
+
 def render_report(
     rows: list[dict[str, object]],
     rocs: dict[str, tuple[list[float], list[float]]],
     baseline: str,
     context: dict[str, str],
+    decisions: Sequence[Decision],
+    projection: str,
 ) -> str:
     """The whole page as ASCII HTML (non-ASCII characters become character references)."""
     names = [_name(row) for row in rows]
@@ -263,9 +333,11 @@ def render_report(
             "intervals; speedup is the sequences/s ratio and \u0394F1 the F1 difference against "
             "the baseline.</p>",
             context_list(context),
+            _decision_section(rows, baseline, decisions, projection),
             "<h2>Comparison</h2>",
             _table(rows, baseline),
             _paired_table(rows, baseline),
+            _levels_table(rows),
             "<h2>Curves and speed</h2>",
             '<div class="figures">',
             f"<figure>{_roc_svg(rows, rocs, baseline)}<figcaption>ROC curves on the shared test "
@@ -283,8 +355,10 @@ def write_report(
     rocs: dict[str, tuple[list[float], list[float]]],
     baseline: str,
     context: dict[str, str],
+    decisions: Sequence[Decision],
+    projection: str,
 ) -> None:
     """Write the report atomically: a failed render never leaves a half page for -resume."""
-    page = render_report(rows, rocs, baseline, context)
+    page = render_report(rows, rocs, baseline, context, decisions, projection)
     with AtomicOutputs() as outputs:
         outputs.open(path).write(page)

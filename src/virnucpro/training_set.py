@@ -20,6 +20,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
 from Bio.Data.CodonTable import TranslationError, unambiguous_dna_by_id
 from Bio.Seq import Seq
 from Bio.SeqFeature import ExactPosition, SeqFeature
@@ -30,12 +31,18 @@ from virnucpro.atomic import AtomicOutputs
 from virnucpro.chunking import check_chunk_size, chunk_records
 from virnucpro.frames import select_frames
 from virnucpro.seqfiles import read_genbank, write_fasta
+from virnucpro.sketches import sketch, write_sketches
 
 log = logging.getLogger(__name__)
 
 # A chunk with any of these IUPAC ambiguity codes is not used for training.
 AMBIGUOUS_BASES = frozenset("NRYMKSWHBVD")
 SOURCES_HEADER = ("frame_id", "genome", "label", "source")
+# Read length of the projection counts: the records cut into chunks of this size,
+# as predict mode would cut contigs at --chunk_size 500
+PROJECTION_READ_LENGTH = 500
+# predict mode scores no chunk shorter than half the chunk size (prediction.minimum_length)
+PROJECTION_MIN_LENGTH = (PROJECTION_READ_LENGTH + 1) // 2
 
 
 class Label(str, Enum):
@@ -65,6 +72,11 @@ class SourceCounts:
     cds_translated: int = 0
     cds_skipped_pseudo: int = 0
     cds_skipped_untranslatable: int = 0
+    # The records as PROJECTION_READ_LENGTH-bp chunks (SPEC §4 chunking), and the
+    # stop-free frames predict mode would embed: those of chunks of at least
+    # PROJECTION_MIN_LENGTH bases, ambiguous bases allowed
+    reads_500bp: int = 0
+    read_frames_500bp: int = 0
     # Why no frame was kept ("" when some were)
     warning: str = ""
 
@@ -169,6 +181,15 @@ def _no_frame_reason(counts: SourceCounts) -> str:
     return "no stop-free frame of a chunk occurs in a CDS protein"
 
 
+def count_projection_reads(record_id: str, sequence: str, counts: SourceCounts) -> None:
+    """Add the record's PROJECTION_READ_LENGTH-bp reads, and the frames predict mode
+    would embed from them, to ``counts``."""
+    reads = list(chunk_records([(record_id, sequence)], PROJECTION_READ_LENGTH))
+    counts.reads_500bp += len(reads)
+    scored = [read for read in reads if len(read[1]) >= PROJECTION_MIN_LENGTH]
+    counts.read_frames_500bp += sum(len(frames) for frames in select_frames(scored))
+
+
 def build_training_set(
     genbank_path: str | os.PathLike[str],
     label: Label,
@@ -177,11 +198,14 @@ def build_training_set(
     protein_path: str | os.PathLike[str],
     sources_path: str | os.PathLike[str],
     counts_path: str | os.PathLike[str] | None = None,
+    sketches_path: str | os.PathLike[str] | None = None,
 ) -> SourceCounts:
-    """Write the CDS-matching frames of one GenBank file and where each came from."""
+    """Write the CDS-matching frames of one GenBank file and where each came from,
+    and, if asked, the sketch of every record (so the split can group similar genomes)."""
     check_chunk_size(chunk_size)
     source = Path(genbank_path).name
     counts = SourceCounts(source=source, label=label.value)
+    sketches: dict[str, np.ndarray] = {}
     with AtomicOutputs() as outputs:
         nucleotides = outputs.open(nucleotide_path)
         proteins = outputs.open(protein_path)
@@ -190,7 +214,11 @@ def build_training_set(
         for record in tqdm(read_genbank(genbank_path), desc=source, unit=" records", disable=None):
             # "|" never occurs in a protein, so a match cannot span two translations.
             coding = "|".join(cds_proteins(record, counts))
-            chunks = list(chunk_records([(record.id, str(record.seq).upper())], chunk_size))
+            sequence = str(record.seq).upper()
+            if sketches_path is not None:
+                sketches[record.id] = sketch(sequence)
+            count_projection_reads(record.id, sequence, counts)
+            chunks = list(chunk_records([(record.id, sequence)], chunk_size))
             usable = [chunk for chunk in chunks if AMBIGUOUS_BASES.isdisjoint(chunk[1])]
             counts.records += 1
             counts.chunks += len(chunks)
@@ -206,10 +234,12 @@ def build_training_set(
             counts.warning = _no_frame_reason(counts)
         if counts_path is not None:
             write_counts(outputs.open(counts_path), [counts])
+        if sketches_path is not None:
+            write_sketches(outputs, sketches_path, sketches)
     log.info(
         "%s (%s): %d records, %d CDS translations, %d CDS translated from their location, "
         "%d pseudo CDS skipped, %d untranslatable CDS skipped, %d chunks, "
-        "%d skipped for ambiguous bases, %d frames kept",
+        "%d skipped for ambiguous bases, %d frames kept; as %d-bp reads: %d reads, %d frames",
         source,
         label.value,
         counts.records,
@@ -220,6 +250,9 @@ def build_training_set(
         counts.chunks,
         counts.chunks_ambiguous,
         counts.frames_kept,
+        PROJECTION_READ_LENGTH,
+        counts.reads_500bp,
+        counts.read_frames_500bp,
     )
     if counts.warning:
         log.warning(

@@ -14,6 +14,7 @@ process BUILD_TRAINING_SET {
     tuple val(meta), path("*.nucleotide.fasta"), path("*.protein.fasta"), emit: frames
     tuple val(meta), path("*.sources.tsv")                               , emit: sources
     tuple val(meta), path("*.counts.tsv")                                , emit: counts
+    tuple val(meta), path("*.sketches.safetensors")                      , emit: sketches
     tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
     tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
     tuple val("${task.process}"), val('biopython'), eval('software_version.py biopython'), topic: versions, emit: versions_biopython
@@ -32,6 +33,7 @@ process BUILD_TRAINING_SET {
         --protein '${prefix}.protein.fasta' \\
         --sources '${prefix}.sources.tsv' \\
         --counts '${prefix}.counts.tsv' \\
+        --sketches '${prefix}.sketches.safetensors' \\
         --chunk-size '${chunk_size}' \\
         ${args}
     """
@@ -43,5 +45,6 @@ process BUILD_TRAINING_SET {
     touch ${prefix}.protein.fasta
     touch ${prefix}.sources.tsv
     touch ${prefix}.counts.tsv
+    touch ${prefix}.sketches.safetensors
     """
 }

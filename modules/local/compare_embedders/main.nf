@@ -14,6 +14,9 @@ process COMPARE_EMBEDDERS {
     path(predictions, arity: '0..*', stageAs: 'predictions/?/*')
     // Benchmark JSON of every embedder (BENCHMARK_EMBEDDER), collected; [] for none
     path(benchmarks, arity: '0..*', stageAs: 'benchmarks/*')
+    // counts.tsv of every training-set input (BUILD_TRAINING_SET), for the frames
+    // per read of the projected hours; [] for none
+    path(counts, arity: '0..*', stageAs: 'counts/?/*')
 
     output:
     path "comparison.tsv", emit: tsv
@@ -30,11 +33,13 @@ process COMPARE_EMBEDDERS {
     def evaluation_args = evaluations.collect { evaluation -> "--evaluation '${evaluation}'" }.join(' ')
     def benchmark_args = benchmarks.collect { benchmark -> "--benchmark '${benchmark}'" }.join(' ')
     def prediction_args = predictions.collect { prediction -> "--predictions '${prediction}'" }.join(' ')
+    def counts_args = counts.collect { table -> "--counts '${table}'" }.join(' ')
     """
     compare_embedders.py \\
         ${evaluation_args} \\
         ${benchmark_args} \\
         ${prediction_args} \\
+        ${counts_args} \\
         --output-dir . \\
         ${args}
     """

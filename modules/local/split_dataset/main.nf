@@ -8,12 +8,15 @@ process SPLIT_DATASET {
     input:
     // Every sample's sources table; a subfolder keeps their names apart from the outputs
     path(sources, arity: '1..*', stageAs: 'sources/*')
+    // Every sample's sketches (BUILD_TRAINING_SET), with which similar genomes are clustered
+    path(sketches, arity: '1..*', stageAs: 'sketches/*')
 
     output:
     path "split/train.tsv"     , emit: train
     path "split/validation.tsv", emit: validation
     path "split/test.tsv"      , emit: test
     path "split/summary.tsv"   , emit: summary
+    path "split/clusters.tsv"  , emit: clusters
     tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
     tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
 
@@ -23,9 +26,11 @@ process SPLIT_DATASET {
     script:
     def args = task.ext.args ?: ''
     def source_args = sources.collect { table -> "--sources '${table}'" }.join(' ')
+    def sketch_args = sketches.collect { sketch -> "--sketches '${sketch}'" }.join(' ')
     """
     split_dataset.py \\
         ${source_args} \\
+        ${sketch_args} \\
         --output-dir split \\
         ${args}
     """
@@ -33,6 +38,6 @@ process SPLIT_DATASET {
     stub:
     """
     mkdir split
-    touch split/train.tsv split/validation.tsv split/test.tsv split/summary.tsv
+    touch split/train.tsv split/validation.tsv split/test.tsv split/summary.tsv split/clusters.tsv
     """
 }

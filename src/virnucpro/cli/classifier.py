@@ -91,12 +91,23 @@ def evaluate_classifier_command(
         int, typer.Option(help="Bootstrap resamples for the 95% intervals.")
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 42,
+    min_viral_fraction: Annotated[
+        float,
+        typer.Option(
+            help="Share of a test sequence's chunks that must be viral for a viral call, as in "
+            "classify.py."
+        ),
+    ] = 0.5,
     version: VersionOption = False,
 ) -> None:
-    """Accuracy, precision, recall, F1, AUROC and MCC with 95% bootstrap intervals, confusion matrix and ROC."""
+    """Accuracy, precision, recall, F1, AUROC and MCC with 95% bootstrap intervals, confusion matrix and ROC.
+
+    Frames are scored, then the test genomes' chunks and sequences are called as
+    classify.py calls them and scored too (evaluation.json "levels").
+    """
     from virnucpro.evaluation import evaluate_classifier
 
-    evaluate_classifier(classifier, features, test, output_dir, bootstrap, seed)
+    evaluate_classifier(classifier, features, test, output_dir, bootstrap, seed, min_viral_fraction)
 
 
 @legacy_app.command(name="convert-legacy-model")

@@ -86,6 +86,19 @@ def compare_embedders_command(
         int, typer.Option(help="Resamples of the paired bootstrap (with --predictions).")
     ] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the paired bootstrap.")] = 42,
+    counts: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="counts.tsv of build_training_set.py; repeat for each input. Gives the frames "
+            "per 500 bp read of the projected hours."
+        ),
+    ] = None,
+    max_f1_loss: Annotated[
+        float,
+        typer.Option(
+            help="Largest F1 loss against the baseline that the speed is worth: the verdict's rule."
+        ),
+    ] = 0.01,
     version: VersionOption = False,
 ) -> None:
     """One row per embedder: dimension, metrics with 95% intervals, speed, memory, speedup and ΔF1.
@@ -97,11 +110,25 @@ def compare_embedders_command(
     95% paired-bootstrap intervals (same frames resampled for both) and
     McNemar's exact test on the calls; predictions on other frames or labels, or
     not matching their evaluation, are refused.
+
+    The decision: each embedder's tokens/s, the hours one million 500 bp reads
+    would take to embed at that speed (frames per read from --counts), and a
+    verdict on its paired ΔF1 interval: within the allowed loss (the interval's
+    lower end is at least -MAX_F1_LOSS), outside it (the upper end is below), or
+    not decidable at this test-set size.
     """
     from virnucpro.compare import compare_embedders
 
     compare_embedders(
-        evaluation, benchmark or [], output_dir, baseline, predictions or [], bootstrap, seed
+        evaluation,
+        benchmark or [],
+        output_dir,
+        baseline,
+        predictions or [],
+        bootstrap,
+        seed,
+        counts or [],
+        max_f1_loss,
     )
 
 

@@ -12,6 +12,7 @@ from virnucpro.cli import (
     merge,
     models,
     predict,
+    prediction_report,
     shard,
     split,
     training_set,
@@ -37,6 +38,7 @@ app.command(name="evaluate")(classifier.evaluate_classifier_command)
 app.command(name="convert-legacy-model")(classifier.convert_legacy_model_command)
 app.command(name="classify", epilog=classify.OUTPUTS)(classify.classify_command)
 app.command(name="predict")(predict.predict_fasta_command)
+app.command(name="prediction-report")(prediction_report.prediction_report_command)
 app.command(name="benchmark")(compare.benchmark_embedder_command)
 app.command(name="compare")(compare.compare_embedders_command)
 app.command(name="verify-embedder")(verify.verify_embedder_command)

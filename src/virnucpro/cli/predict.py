@@ -16,7 +16,7 @@ def predict_fasta_command(
     input: Annotated[Path, typer.Argument(help="FASTA file (plain or gzip) to classify.")],
     classifier: ClassifierOption,
     output_dir: Annotated[
-        Path, typer.Option(help="Folder for the tables and the viral FASTA.")
+        Path, typer.Option(help="Folder for the tables, the viral FASTA and the HTML summary.")
     ] = Path("."),
     prefix: Annotated[str, typer.Option(help="File name prefix.")] = "predictions",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",

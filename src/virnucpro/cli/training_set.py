@@ -30,8 +30,16 @@ def build_training_set_command(
         Path | None,
         typer.Option(
             help="TSV to write: records, CDS translations, chunks, chunks skipped, frames kept, "
-            "CDS translated from their location, CDS skipped (pseudo, untranslatable), and "
-            "why no frame was kept."
+            "CDS translated from their location, CDS skipped (pseudo, untranslatable), the "
+            "records' 500 bp reads and the stop-free frames predict mode would embed from them, "
+            "and why no frame was kept."
+        ),
+    ] = None,
+    sketches: Annotated[
+        Path | None,
+        typer.Option(
+            help="Safetensors file to write: the k-mer sketch of every record, with which "
+            "split_dataset.py --group-by cluster keeps similar genomes in one split."
         ),
     ] = None,
     version: VersionOption = False,
@@ -43,11 +51,13 @@ def build_training_set_command(
     record's annotated CDS /translation qualifiers; a CDS without one is
     translated from its location with its /transl_table (pseudo CDS are skipped
     and counted). Each kept frame's genome (record id) is recorded so that the
-    split can keep genomes apart. A file that gives no frame is not an error: its
-    outputs hold no frame (the sources table its header only), a warning says
-    why, and the counts table's warning column too.
+    split can keep genomes apart, and --sketches writes each record's FracMinHash
+    sketch (canonical 21-mers, one in 100) with which it keeps similar genomes
+    together. A file that gives no frame is not an error: its outputs hold no
+    frame (the sources table its header only), a warning says why, and the
+    counts table's warning column too.
     """
-    build_training_set(genbank, label, chunk_size, nucleotide, protein, sources, counts)
+    build_training_set(genbank, label, chunk_size, nucleotide, protein, sources, counts, sketches)
 
 
 def main() -> None:
