@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
 
+import matplotlib.image
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,3 +68,28 @@ def write_fasta(path: Path, records: list[tuple[str, str]]) -> Path:
 def read_fasta(path: Path) -> list[tuple[str, str]]:
     lines = path.read_text().splitlines()
     return [(lines[i][1:], lines[i + 1]) for i in range(0, len(lines), 2)]
+
+
+#: Report tests that open a page in a real browser; CI installs Debian's chromium.
+needs_chromium = pytest.mark.skipif(
+    shutil.which("chromium") is None and os.environ.get("CI") != "true",
+    reason="Debian chromium is not installed",
+)
+
+
+def browser_pixels(page: Path, window: str = "1200,2400") -> tuple[int, float]:
+    """Render ``page`` in headless Chromium (scripts/report_screenshot.sh).
+
+    Returns the number of strongly coloured pixels (plots are the only strongly
+    coloured parts of the reports) and the mean distance from a blank white page.
+    """
+    png = page.with_suffix(".png")
+    result = subprocess.run(
+        ["bash", ROOT / "scripts" / "report_screenshot.sh", page, png],
+        capture_output=True, text=True, check=False, timeout=180,
+        env={**os.environ, "WINDOW": window},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    pixels = matplotlib.image.imread(png)[..., :3]
+    saturation = pixels.max(axis=2) - pixels.min(axis=2)
+    return int((saturation > 0.4).sum()), float(np.abs(pixels - 1.0).mean())

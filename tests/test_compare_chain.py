@@ -17,7 +17,7 @@ import sys
 from collections import defaultdict
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, browser_pixels, needs_chromium
 
 pytestmark = pytest.mark.slow
 
@@ -96,3 +96,9 @@ def test_comparison_has_paired_columns_levels_and_verdicts(chain):
     assert "stop-free frames per read, measured on the input genomes" in markdown
     html = (chain / "comparison" / "report.html").read_text()
     assert "<h2>Decision</h2>" in html and "<svg" in html
+
+
+@needs_chromium
+def test_real_data_report_shows_its_plots_in_a_browser(chain):
+    coloured, ink = browser_pixels(chain / "comparison" / "report.html", window="1280,2120")
+    assert coloured > 20_000 and ink > 0.02  # ROC curves and speed bars of three embedders
