@@ -189,3 +189,13 @@ def test_an_evaluation_of_the_old_format_is_refused(tmp_path):
     old = _evaluation(tmp_path, "esm2_3b", 0.95, format="virnucpro-evaluation/1")
     with pytest.raises(InputError, match="not a evaluation file"):
         compare_embedders([old], [], tmp_path / "out")
+
+
+def test_evaluations_with_other_sequence_call_rules_are_refused(tmp_path):
+    first = _evaluation(tmp_path, "esm2_3b", 0.95)
+    other = _evaluation(tmp_path, "fastesm2_650", 0.9)
+    document = json.loads(other.read_text())
+    document["levels"]["min_viral_fraction"] = 0.3
+    other.write_text(json.dumps(document))
+    with pytest.raises(InputError, match=r"differ in the minimum viral fraction .*\(0.3, 0.5\)"):
+        compare_embedders([first, other], [], tmp_path / "out")

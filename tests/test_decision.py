@@ -68,8 +68,8 @@ def test_no_speed_and_no_interval_are_said():
         [_row("a", 0.0, None, None, None), _row("b", -0.1, None, None, None)], "a", 0.01
     )
     assert decision.line == (
-        "b: speed not measured, \u0394F1 = -0.100 no paired interval: "
-        "not decidable at this test-set size (0.01)"
+        "b: speed not measured, \u0394F1 = -0.100: "
+        "not decidable without the test predictions (no paired interval)"
     )
 
 

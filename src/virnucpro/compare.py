@@ -321,6 +321,12 @@ def compare_embedders(
                 f"benchmarks ran in {benchmarks[0]['precision']} but the features were made in "
                 f"{evaluations[0]['precision']}: speed and accuracy must come from the same precision"
             )
+    fractions = {str(evaluation["levels"]["min_viral_fraction"]) for evaluation in evaluations}
+    if len(fractions) > 1:
+        raise InputError(
+            f"evaluations differ in the minimum viral fraction of their sequence calls "
+            f"({', '.join(sorted(fractions))}): the comparison needs them equal"
+        )
     names = [evaluation["embedder"] for evaluation in evaluations]
     if len(set(names)) != len(names):
         raise InputError(f"an embedder is evaluated twice: {', '.join(names)}")
@@ -356,7 +362,9 @@ def compare_embedders(
         f"Hours: protein embedding of {PROJECTION_READS:,} reads of {PROJECTION_READ_LENGTH} bp"
         + (
             f" ({per_read:.2f} stop-free frames per read, measured on the input genomes; "
-            f"{tokens_per_frame():.0f} tokens per frame) at the measured tokens/s{device}."
+            f"{tokens_per_frame():.0f} tokens per frame) at the tokens/s measured{device} on "
+            f"frames of {evaluations[0]['chunk_size']} bp chunks (longer frames cost a little "
+            "more per token)."
             if per_read is not None
             else ": n/a (no training-set counts given)."
         )

@@ -113,12 +113,13 @@ def decide(rows: Sequence[Mapping[str, Any]], baseline: str, max_f1_loss: float)
             continue
         low, high = row.get("delta_f1_low"), row.get("delta_f1_high")
         outcome = verdict(low, high, max_f1_loss)
-        interval = "no paired interval" if low is None or high is None else (
-            f"[{low + 0.0:+.3f}, {high + 0.0:+.3f}]"
-        )  # fmt: skip
-        line = (
-            f"{name}: {_speed(row.get('speedup'))}, \u0394F1 = {row['delta_f1'] + 0.0:+.3f} "
-            f"{interval}: {VERDICT_TEXT[outcome]} ({max_f1_loss:g})"
-        )
+        head = f"{name}: {_speed(row.get('speedup'))}, \u0394F1 = {row['delta_f1'] + 0.0:+.3f}"
+        if low is None or high is None:
+            line = f"{head}: not decidable without the test predictions (no paired interval)"
+        else:
+            line = (
+                f"{head} [{low + 0.0:+.3f}, {high + 0.0:+.3f}]: {VERDICT_TEXT[outcome]} "
+                f"({max_f1_loss:g})"
+            )
         decisions.append(Decision(name, outcome, line))
     return decisions

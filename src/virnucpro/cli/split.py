@@ -72,8 +72,8 @@ def split_dataset_command(
     host genomes together (a phage and its prophage's host); --group-by genome
     keeps only each genome whole. Sizes then follow the fractions only as
     closely as cluster sizes allow: see summary.tsv. clusters.tsv lists every
-    genome with its cluster and split; frames left out by balancing are counted
-    as 'unused' in both.
+    genome with its cluster and split ('unused' when balancing left out all its
+    frames); summary.tsv counts the frames balancing left out as 'unused'.
     """
     split_dataset(
         sources,
