@@ -93,13 +93,12 @@ def test_paired_bootstrap_by_hand():
     )
 
 
-@pytest.mark.filterwarnings("ignore:A single label was found")
-def test_resamples_of_one_class_have_no_auroc():
-    # Frames 0 and 1 only: both viral, so no AUROC; both embedders call them right: Δ 0.
+def test_resamples_of_one_class_are_left_out_of_every_interval():
+    # Frames 0 and 1 only: both viral, so no AUROC, and F1 and MCC would say nothing.
     result = paired_bootstrap(LABELS_, BASE, OTHER, np.array([[0, 1, 0, 1, 0, 1, 0, 1]] * 3))
-    assert result["delta_auroc_low"] is None and result["delta_auroc_high"] is None
+    for name in ("f1", "auroc", "mcc"):
+        assert result[f"delta_{name}_low"] is None and result[f"delta_{name}_high"] is None
     assert result["delta_auroc"] == pytest.approx(2 / 16)  # the whole set has both classes
-    assert result["delta_f1_low"] == result["delta_f1_high"] == 0.0
 
 
 def test_mcnemar_by_hand():

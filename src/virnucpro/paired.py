@@ -115,8 +115,9 @@ def paired_bootstrap(
 
     ``baseline`` and ``other`` are (calls, virus scores) on the same frames; each
     row of ``indices`` is one resample, applied to both. Resamples holding one
-    class only have no AUROC and are left out of its interval; a bound that
-    cannot be computed is None.
+    class only are left out of every interval (no AUROC, and MCC, F1 say nothing
+    there), as in ``virnucpro.evaluation.bootstrap_calls``; a bound that cannot be
+    computed is None.
     """
 
     def delta(name: str, pick: np.ndarray | slice) -> float:
@@ -125,13 +126,10 @@ def paired_bootstrap(
             y, baseline[0][pick], baseline[1][pick]
         )
 
+    both = [pick for pick in indices if labels[pick].min() != labels[pick].max()]
     result: dict[str, float | None] = {}
     for name in DELTAS:
-        draws = [
-            delta(name, pick)
-            for pick in indices
-            if name != "auroc" or labels[pick].min() != labels[pick].max()
-        ]
+        draws = [delta(name, pick) for pick in both]
         low, high = np.percentile(draws, [2.5, 97.5]) if draws else (None, None)
         whole = name != "auroc" or labels.min() != labels.max()
         result[f"delta_{name}"] = float(delta(name, slice(None))) if whole else None
