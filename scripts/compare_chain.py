@@ -7,7 +7,7 @@ included), SHARD_FRAMES, EMBED_DNA once per shard, EMBED_PROTEIN and
 MERGE_FEATURES per embedder and shard, TRAIN_CLASSIFIER, EVALUATE_CLASSIFIER and
 BENCHMARK_EMBEDDER per embedder, then COMPARE_EMBEDDERS with every embedder's
 predictions and every input's counts. It gives the figures of docs/comparison.md
-where Nextflow cannot run, and tests/test_compare_chain.py runs it.
+where Nextflow cannot run; tests/test_compare_chain.py and `make demo` run it.
 
 Usage: scripts/compare_chain.py --samplesheet assets/test_full/samplesheet.csv --workdir /tmp/chain
 """

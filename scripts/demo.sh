@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Run every available step on the bundled test data (assets/test) with the
-# virnucpro command line, writing into demo/ (or the folder given as $1).
+# Run every step on the bundled test data (assets/test) with the virnucpro
+# command line, writing into demo/ (or the folder given as $1): predict mode one
+# step at a time with the bundled demo classifier, then the compare chain
+# (scripts/compare_chain.py) on the bundled genomes with the tiny test models.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-demo}
 data=assets/test
+classifier=assets/models/composition_classifier
 mkdir -p "$out"
 
-echo "== predict side: chunk -> frames -> shards"
+echo "== predict: chunk -> frames -> shards"
 virnucpro chunk --input "$data/mixed_example.fasta" --output "$out/mixed_example.chunks.fasta" --chunk-size 300
 virnucpro frames --input "$out/mixed_example.chunks.fasta" \
     --nucleotide "$out/mixed_example.nucleotide.fasta" --protein "$out/mixed_example.protein.fasta" \
@@ -15,38 +18,36 @@ virnucpro frames --input "$out/mixed_example.chunks.fasta" \
 virnucpro shard --nucleotide "$out/mixed_example.nucleotide.fasta" --protein "$out/mixed_example.protein.fasta" \
     --output-dir "$out/predict_shards" --prefix mixed_example --frames-per-shard 200
 
-echo "== features: DNA once per shard, each protein embedder, merged (tiny test models, CPU)"
+echo "== predict: features of every shard with the demo classifier's embedders (CPU), merged"
+merged=()
 for shard in "$out"/predict_shards/*.nucleotide.fasta; do
     name=$(basename "$shard" .nucleotide.fasta)
-    virnucpro embed-dna --embedder tiny_dnabert_s --input "$shard" --output "$out/features/$name.tiny_dnabert_s.dna.safetensors" \
+    virnucpro embed-dna --embedder dna_composition --input "$shard" --output "$out/features/$name.dna.safetensors" \
         --chunk-size 300 --precision fp32 --device cpu
-    for embedder in tiny_esm2 aa_composition; do
-        virnucpro embed-protein --embedder "$embedder" --input "$out/predict_shards/$name.protein.fasta" \
-            --output "$out/features/$name.$embedder.protein.safetensors" --chunk-size 300 --precision fp32 --device cpu
-        virnucpro merge --dna "$out/features/$name.tiny_dnabert_s.dna.safetensors" \
-            --protein "$out/features/$name.$embedder.protein.safetensors" --output "$out/features/$name.$embedder.merged.safetensors"
-    done
+    virnucpro embed-protein --embedder aa_composition --input "$out/predict_shards/$name.protein.fasta" \
+        --output "$out/features/$name.protein.safetensors" --chunk-size 300 --precision fp32 --device cpu
+    virnucpro merge --dna "$out/features/$name.dna.safetensors" \
+        --protein "$out/features/$name.protein.safetensors" --output "$out/features/$name.merged.safetensors"
+    merged+=(--features "$out/features/$name.merged.safetensors")
 done
 
-echo "== train side: training set -> split -> shards"
-sources=() nucleotides=() proteins=()
-while IFS=, read -r sample file label; do
-    [ "$sample" = sample ] && continue
-    virnucpro training-set --genbank "$data/$file" --label "$label" --chunk-size 300 \
-        --nucleotide "$out/$sample.nucleotide.fasta" --protein "$out/$sample.protein.fasta" \
-        --sources "$out/$sample.sources.tsv" --counts "$out/$sample.counts.tsv"
-    sources+=(--sources "$out/$sample.sources.tsv")
-    nucleotides+=(--nucleotide "$out/$sample.nucleotide.fasta")
-    proteins+=(--protein "$out/$sample.protein.fasta")
-done < "$data/samplesheet_train.csv"
-virnucpro split "${sources[@]}" --output-dir "$out/split" --seed 42 --test-fraction 0.1 --val-fraction 0.1 --group-by genome
-virnucpro shard "${nucleotides[@]}" "${proteins[@]}" \
-    --ids "$out/split/train.tsv" --ids "$out/split/validation.tsv" --ids "$out/split/test.tsv" \
-    --output-dir "$out/train_shards" --prefix train --frames-per-shard 200
+echo "== predict: classify -> per-frame, per-chunk and per-sequence tables -> HTML summary"
+virnucpro classify --classifier "$classifier" "${merged[@]}" --report "$out/mixed_example.frames.tsv" \
+    --sequences "$data/mixed_example.fasta" --output-dir "$out/predictions" --prefix mixed_example
+virnucpro prediction-report --chunk-calls "$out/predictions/mixed_example.chunk_calls.tsv" \
+    --sequence-calls "$out/predictions/mixed_example.sequence_calls.tsv" --classifier "$classifier" \
+    --output "$out/predictions/report.html"
+
+echo "== compare: training set -> cluster split -> shards -> embed -> train -> evaluate -> benchmark -> compare"
+python3 scripts/compare_chain.py --samplesheet "$data/samplesheet_train.csv" --workdir "$out/compare" \
+    --embedders tiny_esm2,tiny_fastesm2,aa_composition --dna-model tiny_dnabert_s --baseline tiny_esm2 \
+    --frames-per-shard 200 --bootstrap 200
 
 echo
 echo "== done: outputs in $out/"
-echo "-- merged feature files: $(ls "$out"/features/*.merged.safetensors | wc -l) in $out/features/"
 echo "-- chunks without a stop-free frame: $(grep -c no_frame "$out/mixed_example.frames.tsv") of $(($(wc -l < "$out/mixed_example.frames.tsv") - 1))"
-echo "-- split summary ($out/split/summary.tsv):"
-column -t "$out/split/summary.tsv"
+echo "-- sequences called virus: $(awk -F'\t' 'NR > 1 && $6 == "virus"' "$out/predictions/mixed_example.sequence_calls.tsv" | wc -l) of $(($(wc -l < "$out/predictions/mixed_example.sequence_calls.tsv") - 1)) ($out/predictions/report.html)"
+echo "-- split summary ($out/compare/split/summary.tsv):"
+column -t "$out/compare/split/summary.tsv"
+echo "-- decision ($out/compare/comparison/report.html):"
+grep '^- ' "$out/compare/comparison/comparison.md"
