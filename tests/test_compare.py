@@ -187,7 +187,9 @@ def test_without_counts_the_hours_are_na(tmp_path):
 
 def test_an_evaluation_of_the_old_format_is_refused(tmp_path):
     old = _evaluation(tmp_path, "esm2_3b", 0.95, format="virnucpro-evaluation/1")
-    with pytest.raises(InputError, match="not a evaluation file"):
+    with pytest.raises(
+        InputError, match=r"not an evaluation file of this version \(virnucpro-evaluation/2\)"
+    ):
         compare_embedders([old], [], tmp_path / "out")
 
 

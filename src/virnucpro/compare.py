@@ -71,7 +71,7 @@ def _read(paths: Sequence[Path], expected_format: str, what: str) -> list[dict[s
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise InputError(f"{path}: cannot read {what} ({error})") from None
         if not isinstance(document, dict) or document.get("format") != expected_format:
-            raise InputError(f"{path}: not a {what} file")
+            raise InputError(f"{path}: not {what} file of this version ({expected_format})")
         documents.append(document)
     return documents
 
@@ -301,8 +301,8 @@ def compare_embedders(
     """
     if not evaluation_paths:
         raise InputError("no evaluation files given")
-    evaluations = _read(evaluation_paths, EVALUATION_FORMAT, "evaluation")
-    benchmarks = _read(benchmark_paths, BENCHMARK_FORMAT, "benchmark")
+    evaluations = _read(evaluation_paths, EVALUATION_FORMAT, "an evaluation")
+    benchmarks = _read(benchmark_paths, BENCHMARK_FORMAT, "a benchmark")
     _same(
         evaluations,
         evaluation_paths,
