@@ -94,6 +94,20 @@ def join_parts(parts: Iterable[str]) -> str:
     return "\n".join(part for part in parts if part)
 
 
+def table_row(cells: Iterable[str], css: str = "") -> str:
+    """One <tr> of already-escaped cells, with an optional class."""
+    opening = f'<tr class="{css}">' if css else "<tr>"
+    return opening + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def html_table(head: Iterable[str], rows: Iterable[str], css: str = "") -> str:
+    """A table of ``table_row`` rows under a header row, scrolling sideways when too wide."""
+    header = "<thead><tr>" + "".join(f"<th>{cell}</th>" for cell in head) + "</tr></thead>"
+    opening = f'<table class="{css}">' if css else "<table>"
+    body = "\n".join([header, "<tbody>", *rows, "</tbody>"])
+    return f'<div class="scroll">{opening}\n{body}\n</table></div>'
+
+
 def html_page(title: str, body: Iterable[str], css: str = "") -> str:
     """A whole page as ASCII HTML (non-ASCII characters become character references);
     ``css``: rules of this report only, after the shared ones."""

@@ -30,7 +30,15 @@ from virnucpro.atomic import AtomicOutputs
 from virnucpro.classifier import Classifier, load_classifier
 from virnucpro.errors import InputError
 from virnucpro.frames import NO_FRAME
-from virnucpro.html_page import RC, context_list, html_page, mpl_text, svg_element
+from virnucpro.html_page import (
+    RC,
+    context_list,
+    html_page,
+    html_table,
+    mpl_text,
+    svg_element,
+    table_row,
+)
 from virnucpro.prediction import (
     OTHERS,
     TOO_SHORT,
@@ -249,17 +257,6 @@ def _percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else _na()
 
 
-def _row(cells: Iterable[str], css: str = "") -> str:
-    opening = f'<tr class="{css}">' if css else "<tr>"
-    return opening + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
-
-
-def _table(head: Sequence[str], rows: Iterable[str], css: str = "") -> str:
-    header = "<thead><tr>" + "".join(f"<th>{cell}</th>" for cell in head) + "</tr></thead>"
-    opening = f'<table class="{css}">' if css else "<table>"
-    return f'<div class="scroll">{opening}\n' + "\n".join([header, "<tbody>", *rows, "</tbody>"]) + "\n</table></div>"  # fmt: skip
-
-
 def _call(call: str) -> str:
     return f'<span class="call-{call}">{call}</span>'
 
@@ -300,12 +297,14 @@ COUNTS = [
 def _counts_table(samples: Sequence[Sample]) -> str:
     def row(sample: Sample, css: str = "") -> str:
         counts = sample_counts(sample)
-        return _row([html.escape(sample.name), *(_number(counts[key]) for key, _ in COUNTS)], css)
+        return table_row(
+            [html.escape(sample.name), *(_number(counts[key]) for key, _ in COUNTS)], css
+        )
 
     rows = [row(sample) for sample in samples]
     if len(samples) > 1:
         rows.append(row(_pooled(samples), "total"))
-    return _table(["Sample", *(label for _, label in COUNTS)], rows)
+    return html_table(["Sample", *(label for _, label in COUNTS)], rows)
 
 
 def _calls_table(total: Mapping[str, int], shortest: str, fraction: float) -> str:
@@ -325,11 +324,11 @@ def _calls_table(total: Mapping[str, int], shortest: str, fraction: float) -> st
         ]  # fmt: skip
 
     rows = [
-        _row([_call(call), *cells(total[f"{call}_sequences"], total[f"{call}_chunks"]), html.escape(text)])
+        table_row([_call(call), *cells(total[f"{call}_sequences"], total[f"{call}_chunks"]), html.escape(text)])
         for call, text in meaning.items()
     ]  # fmt: skip
-    rows.append(_row(["all", *cells(total["sequences"], total["chunks"]), ""], "total"))
-    return _table(["Call", "Sequences", "%", "Chunks", "%", "Meaning"], rows, "calls")
+    rows.append(table_row(["all", *cells(total["sequences"], total["chunks"]), ""], "total"))
+    return html_table(["Call", "Sequences", "%", "Chunks", "%", "Meaning"], rows, "calls")
 
 
 def _histogram_svg(
@@ -422,7 +421,7 @@ def _sequences_table(samples: Sequence[Sample], max_rows: int) -> str:
     for sample, count in zip(samples, shown, strict=True):
         for call in sorted(sample.sequences, key=_by_call_and_score)[:count]:
             scored = call.chunks_with_frames > 0
-            rows.append(_row([
+            rows.append(table_row([
                 html.escape(sample.name), html.escape(call.sequence_id),
                 _number(call.chunks), _number(call.chunks_with_frames), _number(call.viral_chunks),
                 f"{call.viral_chunks / call.chunks_with_frames:.3f}" if scored else _na(),
@@ -448,7 +447,7 @@ def _sequences_table(samples: Sequence[Sample], max_rows: int) -> str:
         )
     head = ["Sample", "Sequence", "Chunks", "Chunks<br>with frames", "Viral<br>chunks"]
     head += ["Viral<br>fraction", "Best virus<br>score", "Call"]
-    return f'<p class="note">{note}</p>\n' + _table(head, rows, "sequences")
+    return f'<p class="note">{note}</p>\n' + html_table(head, rows, "sequences")
 
 
 def render_prediction_report(

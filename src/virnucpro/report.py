@@ -16,7 +16,15 @@ from matplotlib.figure import Figure
 
 from virnucpro.atomic import AtomicOutputs
 from virnucpro.decision import VERDICT_TEXT, Decision, Verdict
-from virnucpro.html_page import RC, context_list, html_page, mpl_text, svg_element
+from virnucpro.html_page import (
+    RC,
+    context_list,
+    html_page,
+    html_table,
+    mpl_text,
+    svg_element,
+    table_row,
+)
 
 Row = Mapping[str, object]
 Roc = tuple[Sequence[float], Sequence[float]]
@@ -69,6 +77,11 @@ def _interval(row: Row, key: str) -> str:
 
 def _name(row: Row) -> str:
     return str(row["embedder"])
+
+
+def _swatch(name: str, colours: Mapping[str, str]) -> str:
+    """The embedder's name behind the colour it has in every chart."""
+    return f'<span class="swatch" style="background:{colours[name]}"></span>{html.escape(name)}'
 
 
 def _colours(rows: Sequence[Row]) -> dict[str, str]:
@@ -171,16 +184,13 @@ def _table(rows: Sequence[Row], baseline: str) -> str:
     head = ["Embedder", "Dim", *(label for _, label in METRICS[:1]), "\u0394F1"]
     head += [label for _, label in METRICS[1:]]
     head += ["Seq/s", "Tokens/s", "Speedup", "Peak mem<br>(GiB)", "Load<br>(s)"]
-    lines = [
-        "<thead><tr>" + "".join(f"<th>{cell}</th>" for cell in head) + "</tr></thead>",
-        "<tbody>",
-    ]
+    lines = []
     for row in rows:
         name = _name(row)
         tag = '<span class="tag">baseline</span>' if name == baseline else ""
         dimension = row.get("dimension")
         cells = [
-            f'<span class="swatch" style="background:{colours[name]}"></span>{html.escape(name)}{tag}',
+            _swatch(name, colours) + tag,
             html.escape(str(dimension)) if dimension is not None else _fmt(None, ""),
             _interval(row, METRICS[0][0]),
             _signed(_number(row, "delta_f1")),
@@ -191,10 +201,8 @@ def _table(rows: Sequence[Row], baseline: str) -> str:
             _fmt(_number(row, "peak_memory_gib"), ".2f"),
             _fmt(_number(row, "load_seconds"), ".1f"),
         ]
-        css = ' class="baseline"' if name == baseline else ""
-        lines.append(f"<tr{css}>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
-    lines.append("</tbody>")
-    return '<div class="scroll"><table>\n' + "\n".join(lines) + "\n</table></div>"
+        lines.append(table_row(cells, "baseline" if name == baseline else ""))
+    return html_table(head, lines)
 
 
 def _delta(row: Row, key: str) -> str:
@@ -213,27 +221,23 @@ def _paired_table(rows: Sequence[Row], baseline: str) -> str:
         return ""
     colours = _colours(rows)
     head = ["Embedder", "\u0394F1", "\u0394AUROC", "\u0394MCC", "b", "c", "McNemar p"]
-    lines = [
-        "<thead><tr>" + "".join(f"<th>{cell}</th>" for cell in head) + "</tr></thead>",
-        "<tbody>",
-    ]
+    lines = []
     for row in paired:
         name = _name(row)
         cells = [
-            f'<span class="swatch" style="background:{colours[name]}"></span>{html.escape(name)}',
+            _swatch(name, colours),
             *(_delta(row, key) for key in ("delta_f1", "delta_auroc", "delta_mcc")),
             _fmt(_number(row, "mcnemar_b"), ".0f"),
             _fmt(_number(row, "mcnemar_c"), ".0f"),
             _fmt(_number(row, "mcnemar_p"), ".3g"),
         ]
-        lines.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
-    lines.append("</tbody>")
+        lines.append(table_row(cells))
     return (
         f"<h2>Paired against {html.escape(baseline)}</h2>\n"
         '<p class="note">Same test frames for both: \u0394 (embedder minus baseline) with its 95% '
         "paired-bootstrap interval (one resample of frames scores both); McNemar's exact test on "
         "the calls, b: frames only the embedder calls right, c: frames only the baseline calls "
-        'right.</p>\n<div class="scroll"><table>\n' + "\n".join(lines) + "\n</table></div>"
+        "right.</p>\n" + html_table(head, lines)
     )
 
 
@@ -244,10 +248,7 @@ def _decision_section(
     colours = _colours(rows)
     css = {Verdict.within: "better", Verdict.outside: "worse", Verdict.undecidable: "na"}
     head = ["Embedder", "Tokens/s", "Hours per 1M reads", "Speedup", "\u0394F1 (paired)", "Verdict"]
-    lines = [
-        "<thead><tr>" + "".join(f"<th>{cell}</th>" for cell in head) + "</tr></thead>",
-        "<tbody>",
-    ]
+    lines = []
     for row, decision in zip(rows, decisions, strict=True):
         name = _name(row)
         outcome = (
@@ -256,23 +257,21 @@ def _decision_section(
             else f'<span class="{css[decision.verdict]}">{VERDICT_TEXT[decision.verdict]}</span>'
         )
         cells = [
-            f'<span class="swatch" style="background:{colours[name]}"></span>{html.escape(name)}',
+            _swatch(name, colours),
             _fmt(_number(row, "tokens_per_second"), ",.0f"),
             _fmt(_number(row, "hours_per_million_reads"), ",.2f"),
             _fmt(_number(row, "speedup"), ".2f", "\u00d7"),
             _delta(row, "delta_f1") if name != baseline else _fmt(None, ""),
             outcome,
         ]
-        tr = ' class="baseline"' if name == baseline else ""
-        lines.append(f"<tr{tr}>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
-    lines.append("</tbody>")
+        lines.append(table_row(cells, "baseline" if name == baseline else ""))
     verdicts = "".join(
         f"<li>{html.escape(decision.line)}</li>" for decision in decisions if decision.verdict
     )
     return (
         f'<h2>Decision</h2>\n<p class="note">{html.escape(projection)}</p>\n'
-        '<div class="scroll"><table>\n' + "\n".join(lines) + "\n</table></div>\n"
-        f'<ul class="verdicts">{verdicts}</ul>'
+        + html_table(head, lines)
+        + f'\n<ul class="verdicts">{verdicts}</ul>'
     )
 
 
@@ -280,27 +279,23 @@ def _levels_table(rows: Sequence[Row]) -> str:
     """F1 and accuracy of the test genomes' chunks and sequences, called as predict mode does."""
     colours = _colours(rows)
     head = ["Embedder", "Chunk F1", "Chunk accuracy", "Sequence F1", "Sequence accuracy"]
-    lines = [
-        "<thead><tr>" + "".join(f"<th>{cell}</th>" for cell in head) + "</tr></thead>",
-        "<tbody>",
-    ]
+    lines = []
     for row in rows:
         name = _name(row)
         cells = [
-            f'<span class="swatch" style="background:{colours[name]}"></span>{html.escape(name)}',
+            _swatch(name, colours),
             *(
                 _interval(row, f"{level}_{key}")
                 for level in ("chunk", "sequence")
                 for key in ("f1", "accuracy")
             ),
         ]
-        lines.append("<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>")
-    lines.append("</tbody>")
+        lines.append(table_row(cells))
     return (
         "<h2>Chunks and sequences</h2>\n"
         '<p class="note">The test genomes called as predict mode calls them: a chunk from its '
         "frames, a sequence from its chunks; 95% bootstrap intervals.</p>\n"
-        '<div class="scroll"><table>\n' + "\n".join(lines) + "\n</table></div>"
+        + html_table(head, lines)
     )
 
 
