@@ -49,7 +49,8 @@ def _benchmark(tmp_path, embedder, sequences_per_second, **changes):
     return path
 
 
-def test_rows_state_speedup_and_delta_f1_against_the_baseline(tmp_path):
+def _esm2_3b_and_fastesm2(tmp_path):
+    """ESM2-3B (F1 0.95, 100 seq/s) and FastESM2_650 (F1 0.93, 450 seq/s): evaluations, benchmarks."""
     evaluations = [
         _evaluation(tmp_path, "esm2_3b", 0.95, 2560),
         _evaluation(tmp_path, "fastesm2_650", 0.93),
@@ -58,6 +59,11 @@ def test_rows_state_speedup_and_delta_f1_against_the_baseline(tmp_path):
         _benchmark(tmp_path, "esm2_3b", 100.0),
         _benchmark(tmp_path, "fastesm2_650", 450.0),
     ]
+    return evaluations, benchmarks
+
+
+def test_rows_state_speedup_and_delta_f1_against_the_baseline(tmp_path):
+    evaluations, benchmarks = _esm2_3b_and_fastesm2(tmp_path)
     rows = compare_embedders(evaluations, benchmarks, tmp_path / "out")
     fast = rows[1]
     assert fast["speedup"] == pytest.approx(4.5) and fast["delta_f1"] == pytest.approx(-0.02)
@@ -137,14 +143,7 @@ def test_unknown_baseline_is_refused(tmp_path):
 
 
 def test_chunk_and_sequence_levels_and_the_decision(tmp_path):
-    evaluations = [
-        _evaluation(tmp_path, "esm2_3b", 0.95, 2560),
-        _evaluation(tmp_path, "fastesm2_650", 0.93),
-    ]
-    benchmarks = [
-        _benchmark(tmp_path, "esm2_3b", 100.0),
-        _benchmark(tmp_path, "fastesm2_650", 450.0),
-    ]
+    evaluations, benchmarks = _esm2_3b_and_fastesm2(tmp_path)
     counts = tmp_path / "genomes.counts.tsv"
     counts.write_text("source\tlabel\treads_500bp\tread_frames_500bp\nx.gbk\tviral\t40\t100\n")
     rows = compare_embedders(

@@ -171,6 +171,15 @@ def add_paired(
             row.update(paired_statistics(base, table, resamples, seed))
 
 
+def _number(value: float | None, pattern: str) -> str:
+    """A value of comparison.md: formatted, or n/a."""
+    return "n/a" if value is None else format(value, pattern)
+
+
+def _speedup(row: dict[str, Any]) -> str:
+    return "n/a" if row["speedup"] is None else f"{row['speedup']:.2f}x"
+
+
 def _cell(row: dict[str, Any], key: str) -> str:
     value = row[key]
     if value is None:
@@ -183,12 +192,9 @@ def _markdown(
 ) -> str:
     """comparison.md: the context, the decision, then the tables behind it."""
 
-    def number(value: float | None, pattern: str) -> str:
-        return "n/a" if value is None else format(value, pattern)
-
     def interval(row: dict[str, Any], name: str) -> str:
-        low, high = (number(row[f"{name}_{end}"], ".3f") for end in ("low", "high"))
-        return f"{number(row[name], '.3f')} [{low}, {high}]"
+        low, high = (_number(row[f"{name}_{end}"], ".3f") for end in ("low", "high"))
+        return f"{_number(row[name], '.3f')} [{low}, {high}]"
 
     lines = [
         f"Baseline: **{baseline}**. "
@@ -205,11 +211,10 @@ def _markdown(
             interval(row, name)
             for name in ("f1", "accuracy", "precision", "recall", "auroc", "mcc")
         )
-        speedup = "n/a" if row["speedup"] is None else f"{row['speedup']:.2f}x"
         lines.append(
             f"| {row['embedder']}{' (baseline)' if row['embedder'] == baseline else ''} | {row['dimension']} | "
-            f"{metrics} | {number(row['sequences_per_second'], '.1f')} | {number(row['tokens_per_second'], ',.0f')} | "
-            f"{number(row['peak_memory_gib'], '.2f')} | {number(row['load_seconds'], '.1f')} | {speedup} | {row['delta_f1']:+.3f} |"
+            f"{metrics} | {_number(row['sequences_per_second'], '.1f')} | {_number(row['tokens_per_second'], ',.0f')} | "
+            f"{_number(row['peak_memory_gib'], '.2f')} | {_number(row['load_seconds'], '.1f')} | {_speedup(row)} | {row['delta_f1']:+.3f} |"
         )
     if any(row["mcnemar_p"] is not None for row in rows):
         lines += [
@@ -225,8 +230,8 @@ def _markdown(
             if row["mcnemar_p"] is None:
                 continue
             deltas = " | ".join(
-                f"{number(row[key], '+.3f')} [{number(row[key + '_low'], '+.3f')}, "
-                f"{number(row[key + '_high'], '+.3f')}]"
+                f"{_number(row[key], '+.3f')} [{_number(row[key + '_low'], '+.3f')}, "
+                f"{_number(row[key + '_high'], '+.3f')}]"
                 for key in ("delta_f1", "delta_auroc", "delta_mcc")
             )
             lines.append(
@@ -254,9 +259,6 @@ def _decision_markdown(
 ) -> str:
     """The decision section, first in comparison.md: the table, then one verdict line each."""
 
-    def number(value: float | None, pattern: str) -> str:
-        return "n/a" if value is None else format(value, pattern)
-
     lines = [
         "## Decision",
         "",
@@ -271,10 +273,9 @@ def _decision_markdown(
             "" if low is None or high is None else f" [{low + 0.0:+.3f}, {high + 0.0:+.3f}]"
         )
         outcome = "baseline" if decision.verdict is None else VERDICT_TEXT[decision.verdict]
-        speedup = "n/a" if row["speedup"] is None else f"{row['speedup']:.2f}x"
         lines.append(
-            f"| {row['embedder']} | {number(row['tokens_per_second'], ',.0f')} | "
-            f"{number(row['hours_per_million_reads'], ',.2f')} | {speedup} | {delta} | {outcome} |"
+            f"| {row['embedder']} | {_number(row['tokens_per_second'], ',.0f')} | "
+            f"{_number(row['hours_per_million_reads'], ',.2f')} | {_speedup(row)} | {delta} | {outcome} |"
         )
     lines += ["", *(f"- {decision.line}" for decision in decisions)]
     return "\n".join(lines) + "\n"
