@@ -39,14 +39,19 @@ import torch
 import typer
 from tokenizers import Tokenizer
 
-from virnucpro.chunking import chunk_records
-from virnucpro.embedders.base import Encoder
-from virnucpro.embedders.dnabert_s import DnaBertSConfig, DnaBertSEncoder, MosaicBertModel
-from virnucpro.embedders.esm import load_esm
-from virnucpro.frames import select_frames
-from virnucpro.seqfiles import read_fasta
-from virnucpro.sequence_embedding import PRECISIONS, embed_batch, resolve_device, token_batches
-from virnucpro.speed import forward_flops
+from virnucpro.embed.benchmark import forward_flops
+from virnucpro.embed.embedders.base import Encoder
+from virnucpro.embed.embedders.dnabert_s import DnaBertSConfig, DnaBertSEncoder, MosaicBertModel
+from virnucpro.embed.embedders.esm import load_esm
+from virnucpro.embed.sequence_embedding import (
+    PRECISIONS,
+    embed_batch,
+    resolve_device,
+    token_batches,
+)
+from virnucpro.files.sequence_files import read_fasta
+from virnucpro.preprocess.chunking import chunk_records
+from virnucpro.preprocess.frames import select_frames
 from virnucpro.testing.esm_checkpoints import EsmSizes, write_tiny_esm
 
 ROOT = Path(__file__).resolve().parents[1]

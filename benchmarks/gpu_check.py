@@ -35,22 +35,22 @@ import numpy as np
 import torch
 import typer
 
-from virnucpro.chunking import chunk_records
-from virnucpro.classifier import Classifier, MLPClassifier
-from virnucpro.embed_files import SequenceEmbedder
-from virnucpro.embedders.registry import Modality, get_embedder
-from virnucpro.frames import select_frames
-from virnucpro.model_cache import model_directory
-from virnucpro.pipeline import predict_fasta
-from virnucpro.seqfiles import read_dna
-from virnucpro.sequence_embedding import EmbedStats, resolve_device
-from virnucpro.speed import (
+from virnucpro.classify.classifier import Classifier, MLPClassifier
+from virnucpro.embed.benchmark import (
     device_description,
     forward_flops,
     peak_memory,
     synchronise,
     timed_pass,
 )
+from virnucpro.embed.embed_files import SequenceEmbedder
+from virnucpro.embed.embedders.registry import Modality, get_embedder
+from virnucpro.embed.model_cache import model_directory
+from virnucpro.embed.sequence_embedding import EmbedStats, resolve_device
+from virnucpro.files.sequence_files import read_dna
+from virnucpro.predict import predict_fasta
+from virnucpro.preprocess.chunking import chunk_records
+from virnucpro.preprocess.frames import select_frames
 from virnucpro.testing import write_random_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]

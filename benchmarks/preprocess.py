@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import reference  # noqa: E402  (the plain implementation the tests use)
 
-from virnucpro.chunking import chunk_fasta  # noqa: E402
-from virnucpro.frames import select_frames_fasta  # noqa: E402
+from virnucpro.preprocess.chunking import chunk_fasta  # noqa: E402
+from virnucpro.preprocess.frames import select_frames_fasta  # noqa: E402
 
 DEFAULT_GENOME = ROOT.parent / "shared" / "data" / "host" / "Streptococcus_pyogenes_M1_GAS.gb"
 app = typer.Typer(add_completion=False)

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from virnucpro import __version__
-from virnucpro.frames import NO_FRAME
-from virnucpro.seqfiles import read_fasta
-from virnucpro.tables import read_table
+from virnucpro.files.sequence_files import read_fasta
+from virnucpro.files.tables import read_table
+from virnucpro.preprocess.frames import NO_FRAME
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / "bin"

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import run_script, write_fasta
 
-import virnucpro.atomic
-from virnucpro.atomic import AtomicOutputs
+import virnucpro.files.atomic
 from virnucpro.errors import InputError
+from virnucpro.files.atomic import AtomicOutputs
 
 CHUNKS = [("c1", "ATGAAACCCGGGTTTTAA" * 5)]
 
@@ -54,7 +54,7 @@ def test_temporary_name_is_unique_and_names_host_and_pid(tmp_path: Path) -> None
         two = second.reserve(tmp_path / "x.tsv")
         assert one != two
         assert one.parent == two.parent == tmp_path
-        host = virnucpro.atomic._host()
+        host = virnucpro.files.atomic._host()
         for temporary in (one, two):
             assert temporary.name.startswith(f".x.tsv.{host}.{os.getpid()}.")
             assert temporary.name.endswith(".partial")
@@ -168,7 +168,7 @@ def test_disk_full_while_writing_is_one_input_error_after_cleanup(tmp_path: Path
 _COMMIT_SCRIPT = """
 import os, signal, sys, threading, time
 from pathlib import Path
-from virnucpro.atomic import AtomicOutputs
+from virnucpro.files.atomic import AtomicOutputs
 
 folder = Path(sys.argv[1])
 signum = getattr(signal, sys.argv[2])
@@ -255,7 +255,9 @@ def test_stop_signals_are_blocked_during_every_rename(
 
 
 def test_signal_handlers_and_mask_are_restored_after_commit(tmp_path: Path) -> None:
-    handlers = {signum: signal.getsignal(signum) for signum in virnucpro.atomic._COMMIT_SIGNALS}
+    handlers = {
+        signum: signal.getsignal(signum) for signum in virnucpro.files.atomic._COMMIT_SIGNALS
+    }
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, ())
     with AtomicOutputs() as outputs:
         outputs.open(tmp_path / "x.tsv").write("x")
@@ -282,7 +284,7 @@ def test_commit_outside_the_main_thread_just_renames(tmp_path: Path) -> None:
 
 _KILLED_SCRIPT = """
 import os, signal, sys
-from virnucpro.atomic import AtomicOutputs
+from virnucpro.files.atomic import AtomicOutputs
 
 with AtomicOutputs() as outputs:
     outputs.open(sys.argv[1]).write("half")
@@ -298,7 +300,7 @@ def test_stale_temporaries_of_dead_processes_on_this_host_are_removed(tmp_path: 
     prefix, host, pid, random, suffix = dead.name.rsplit(".", 4)
     assert (prefix, host, pid, suffix) == (
         ".x.tsv",
-        virnucpro.atomic._host(),
+        virnucpro.files.atomic._host(),
         str(killed.pid),
         "partial",
     )

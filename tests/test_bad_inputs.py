@@ -45,7 +45,7 @@ from conftest import ASSETS, ROOT, run_script, write_fasta
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from virnucpro.features import read_features
+from virnucpro.files.feature_files import read_features
 
 MIXED = ASSETS / "mixed_example.fasta"
 DEMO = ROOT / "assets" / "models" / "composition_classifier"

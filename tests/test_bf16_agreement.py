@@ -10,12 +10,12 @@ import torch
 from conftest import ASSETS
 from transformers.models.esm import modeling_esm
 
-from virnucpro.embedders.esm import EsmEncoder, Float32RotaryEmbedding
-from virnucpro.embedders.loader import load_encoder
-from virnucpro.embedders.registry import get_embedder
-from virnucpro.model_cache import model_directory
-from virnucpro.sequence_embedding import embed_sequences
-from virnucpro.verification import compare_vectors, first_frames
+from virnucpro.embed.embedders.esm import EsmEncoder, Float32RotaryEmbedding
+from virnucpro.embed.embedders.loader import load_encoder
+from virnucpro.embed.embedders.registry import get_embedder
+from virnucpro.embed.model_cache import model_directory
+from virnucpro.embed.sequence_embedding import embed_sequences
+from virnucpro.embed.verification import compare_vectors, first_frames
 
 CPU = torch.device("cpu")
 EXAMPLE = ASSETS / "mixed_example.fasta"

@@ -16,8 +16,8 @@ import pytest
 from Bio.Data.CodonTable import unambiguous_dna_by_id
 from conftest import read_fasta, run_script
 
-from virnucpro.seqfiles import read_genbank
-from virnucpro.training_set import (
+from virnucpro.files.sequence_files import read_genbank
+from virnucpro.preprocess.training_set import (
     Label,
     SourceCounts,
     UntranslatableCDS,

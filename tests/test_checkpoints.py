@@ -11,9 +11,9 @@ import torch
 from safetensors.torch import save_file
 
 from virnucpro import checkpoints
-from virnucpro.checkpoints import iter_tensors, read_config, to_target, weight_files
-from virnucpro.embedders.dnabert_s import load_dnabert_s
-from virnucpro.embedders.esm import load_esm
+from virnucpro.embed.checkpoints import iter_tensors, read_config, to_target, weight_files
+from virnucpro.embed.embedders.dnabert_s import load_dnabert_s
+from virnucpro.embed.embedders.esm import load_esm
 from virnucpro.errors import InputError
 from virnucpro.testing import write_random_checkpoint
 
@@ -147,7 +147,7 @@ def test_pickles_that_run_code_or_hold_other_things_are_refused(tmp_path, capsys
 def test_legacy_pickles_are_read_whole_and_logged(tmp_path, caplog):
     legacy = tmp_path / "pytorch_model.bin"
     torch.save(tensors(), legacy, _use_new_zipfile_serialization=False)
-    with caplog.at_level(logging.INFO, logger="virnucpro.checkpoints"):
+    with caplog.at_level(logging.INFO, logger="virnucpro.embed.checkpoints"):
         read = dict(iter_tensors([legacy]))
     assert "legacy (non-zip) torch.save format" in caplog.text
     assert all(torch.equal(read[name], tensor) for name, tensor in tensors().items())

@@ -9,8 +9,8 @@ import pytest
 import reference
 from conftest import read_fasta, write_fasta
 
-from virnucpro.chunking import chunk_bounds, chunk_fasta, chunk_records
 from virnucpro.errors import InputError
+from virnucpro.preprocess.chunking import chunk_bounds, chunk_fasta, chunk_records
 
 
 @pytest.mark.parametrize("chunk_size", [300, 500])

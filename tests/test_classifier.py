@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from virnucpro.classifier import MLPClassifier as VirnucproMLP
-from virnucpro.classifier import load_classifier
+from virnucpro.classify.classifier import MLPClassifier as VirnucproMLP
+from virnucpro.classify.classifier import load_classifier
+from virnucpro.classify.evaluation import bootstrap_metrics, evaluate_classifier
+from virnucpro.classify.training import TrainingSettings, train_classifier
 from virnucpro.errors import InputError
-from virnucpro.evaluation import bootstrap_metrics, evaluate_classifier
-from virnucpro.features import Features, write_features
-from virnucpro.training import TrainingSettings, train_classifier
+from virnucpro.files.feature_files import Features, write_features
 
 DNA, PROTEIN = 6, 10
 
@@ -103,8 +103,8 @@ def test_training_is_deterministic_learns_and_restores_the_best_epoch(tmp_path):
 def test_saved_weights_are_those_of_the_best_epoch_not_the_last(tmp_path):
     # Early stopping must write the weights of the epoch with the lowest validation
     # loss: the checkpoint read back from disk scores that loss, not the last epoch's.
-    from virnucpro.labelled import read_feature_files, select_labelled
-    from virnucpro.training import _evaluate
+    from virnucpro.classify.labelled import read_feature_files, select_labelled
+    from virnucpro.classify.training import _evaluate
 
     shards, lists = _dataset(tmp_path)
     settings = TrainingSettings(max_epochs=60, patience=3, learning_rate=2e-2)

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from virnucpro.compare import compare_embedders
+from virnucpro.compare.compare_embedders import compare_embedders
+from virnucpro.compare.paired_statistics import COLUMNS as PAIRED
 from virnucpro.errors import InputError
-from virnucpro.paired import COLUMNS as PAIRED
 
 
 def _metrics(f1):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from virnucpro.decision import (
+from virnucpro.compare.decision import (
     Verdict,
     decide,
     frames_per_read,

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from virnucpro.embedders.base import Encoder
-from virnucpro.embedders.dnabert_s import (
+from virnucpro.embed.embedders.base import Encoder
+from virnucpro.embed.embedders.dnabert_s import (
     WEIGHTS_BIN,
     WEIGHTS_SAFETENSORS,
     DnaBertSConfig,

@@ -7,12 +7,12 @@ import pytest
 from conftest import ASSETS, ROOT, read_fasta, run_script, write_fasta
 
 from virnucpro import embed_files
-from virnucpro.chunking import chunk_records
-from virnucpro.embedders.registry import get_embedder
+from virnucpro.embed.embedders.registry import get_embedder
 from virnucpro.errors import InputError
-from virnucpro.features import read_features
-from virnucpro.frames import select_frames
-from virnucpro.seqfiles import read_dna
+from virnucpro.files.feature_files import read_features
+from virnucpro.files.sequence_files import read_dna
+from virnucpro.preprocess.chunking import chunk_records
+from virnucpro.preprocess.frames import select_frames
 
 MODELS = ROOT / "assets" / "models"
 SETTINGS = {"precision": "fp32", "device": "cpu", "chunk_size": 300, "token_budget": 2048}

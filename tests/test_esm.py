@@ -12,9 +12,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import EsmTokenizer
 
-from virnucpro.embedders.esm import ESM2_ALPHABET, EsmEncoder, load_esm
+from virnucpro.embed.embedders.esm import ESM2_ALPHABET, EsmEncoder, load_esm
+from virnucpro.embed.sequence_embedding import embed_sequences, mean_pool
 from virnucpro.errors import InputError
-from virnucpro.sequence_embedding import embed_sequences, mean_pool
 from virnucpro.testing.esm_checkpoints import EsmSizes, tiny_esm_tensors, write_tiny_esm
 
 CPU = torch.device("cpu")

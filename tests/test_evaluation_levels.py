@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from virnucpro.classify.evaluation import chunk_calls, level_metrics, sequence_calls
 from virnucpro.errors import InputError
-from virnucpro.evaluation import chunk_calls, level_metrics, sequence_calls
 
 # Two viral records (v1: 3 chunks, v2: 1 chunk) and one host record (h1: 2 chunks)
 FRAMES = [

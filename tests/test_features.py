@@ -10,11 +10,11 @@ import pytest
 from conftest import run_script, write_fasta
 from safetensors.numpy import save_file
 
-from virnucpro.embed_files import extract_features
-from virnucpro.embedders.registry import get_embedder
+from virnucpro.embed.embed_files import extract_features
+from virnucpro.embed.embedders.registry import get_embedder
+from virnucpro.embed.merge import merge_features
 from virnucpro.errors import InputError
-from virnucpro.features import Features, read_features, write_features
-from virnucpro.merge import merge_features
+from virnucpro.files.feature_files import Features, read_features, write_features
 
 
 def _umask() -> int:

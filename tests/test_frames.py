@@ -8,8 +8,8 @@ import pytest
 import reference
 from conftest import read_fasta, write_fasta
 
-from virnucpro.chunking import chunk_fasta
-from virnucpro.frames import Frame, select_frames, select_frames_fasta
+from virnucpro.preprocess.chunking import chunk_fasta
+from virnucpro.preprocess.frames import Frame, select_frames, select_frames_fasta
 
 
 def test_hand_worked_chunk():
@@ -137,7 +137,7 @@ def test_batches_do_not_change_the_output(tmp_path, monkeypatch, batch_size):
     select_frames_fasta(
         source, tmp_path / "a_nt.fasta", tmp_path / "a_aa.fasta", tmp_path / "a.tsv"
     )
-    monkeypatch.setattr("virnucpro.frames._BATCH_CHUNKS", batch_size)
+    monkeypatch.setattr("virnucpro.preprocess.frames._BATCH_CHUNKS", batch_size)
     select_frames_fasta(
         source, tmp_path / "b_nt.fasta", tmp_path / "b_aa.fasta", tmp_path / "b.tsv"
     )

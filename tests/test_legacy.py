@@ -21,9 +21,9 @@ import torch.fx.graph_module
 from conftest import run_script
 from torch import nn
 
-from virnucpro.classifier import load_classifier
+from virnucpro.classify.classifier import load_classifier
+from virnucpro.classify.legacy import convert_legacy_model
 from virnucpro.errors import InputError
-from virnucpro.legacy import convert_legacy_model
 
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C  # torch/serialization.py
 FORMATS = ("zip", "legacy")

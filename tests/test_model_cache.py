@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import run_script
 
-from virnucpro.embedders.registry import EMBEDDERS, get_embedder
+from virnucpro.embed.embedders.registry import EMBEDDERS, get_embedder
+from virnucpro.embed.model_cache import model_directory
 from virnucpro.errors import InputError
-from virnucpro.model_cache import model_directory
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

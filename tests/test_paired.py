@@ -30,10 +30,9 @@ import pytest
 from conftest import run_script
 from test_compare import _evaluation
 
-from virnucpro.classifier import LABELS
-from virnucpro.compare import compare_embedders
-from virnucpro.errors import InputError
-from virnucpro.paired import (
+from virnucpro.classify.classifier import LABELS
+from virnucpro.compare.compare_embedders import compare_embedders
+from virnucpro.compare.paired_statistics import (
     COLUMNS,
     align,
     discordant,
@@ -42,6 +41,7 @@ from virnucpro.paired import (
     paired_statistics,
     read_predictions,
 )
+from virnucpro.errors import InputError
 
 IDS = [f"frame_{index}" for index in range(8)]
 LABELS_ = np.array([1, 1, 1, 1, 0, 0, 0, 0])

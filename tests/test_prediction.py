@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from conftest import write_fasta
 
-from virnucpro.errors import InputError
-from virnucpro.prediction import (
+from virnucpro.classify.prediction_tables import (
     Chunk,
     call_chunks,
     call_sequences,
@@ -16,6 +15,7 @@ from virnucpro.prediction import (
     sequence_of,
     write_predictions,
 )
+from virnucpro.errors import InputError
 
 
 def _chunks(*specs: tuple[str, int, str]) -> list[Chunk]:
@@ -31,7 +31,7 @@ def test_ids_map_frames_to_chunks_to_sequences():
 def test_minimum_length_is_half_the_chunk_size_and_below_every_chunk_of_a_longer_sequence():
     assert (minimum_length(300), minimum_length(500), minimum_length(7)) == (150, 250, 4)
     # n = c + 1 gives the shortest last chunk: c // 2 + 1 bases, above the minimum.
-    from virnucpro.chunking import chunk_bounds
+    from virnucpro.preprocess.chunking import chunk_bounds
 
     for c in (300, 500):
         lengths = [end - start for n in range(c + 1, 3 * c) for start, end in chunk_bounds(n, c)]

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, browser_pixels, needs_chromium, run_script
 
-from virnucpro.classifier import load_classifier
-from virnucpro.errors import InputError
-from virnucpro.prediction_report import (
+from virnucpro.classify.classifier import load_classifier
+from virnucpro.classify.prediction_report import (
     read_samples,
     render_prediction_report,
     rows_per_sample,
     write_prediction_report,
 )
+from virnucpro.errors import InputError
 
 DATA = ROOT / "modules" / "local" / "prediction_report" / "tests" / "data"
 CLASSIFIER = ROOT / "assets" / "models" / "composition_classifier"

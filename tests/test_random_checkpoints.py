@@ -12,9 +12,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from virnucpro import __version__
-from virnucpro.embedders.loader import load_encoder
-from virnucpro.embedders.registry import get_embedder
-from virnucpro.sequence_embedding import embed_sequences
+from virnucpro.embed.embedders.loader import load_encoder
+from virnucpro.embed.embedders.registry import get_embedder
+from virnucpro.embed.sequence_embedding import embed_sequences
 from virnucpro.testing import RANDOM_MODELS, checkpoint_parameters, write_random_checkpoint
 from virnucpro.testing.dnabert_s_checkpoints import DNABERT_S_SIZES
 from virnucpro.testing.dnabert_s_checkpoints import _tokenizer as dnabert_s_tokenizer

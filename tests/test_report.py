@@ -7,8 +7,8 @@ import re
 import pytest
 from conftest import browser_pixels, needs_chromium
 
-from virnucpro.decision import decide
-from virnucpro.report import render_report, write_report
+from virnucpro.compare.comparison_report import render_report, write_report
+from virnucpro.compare.decision import decide
 
 
 def _row(embedder, f1, speed, **changes):

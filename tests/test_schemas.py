@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT
 from jsonschema import Draft202012Validator
 
-from virnucpro.names import SAFE_NAME
+from virnucpro.files.names import SAFE_NAME
 
 PIPELINE_SCHEMA = json.loads((ROOT / "nextflow_schema.json").read_text())
 INPUT_SCHEMA = json.loads((ROOT / "assets" / "schema_input.json").read_text())
@@ -107,7 +107,7 @@ def test_fixed_choices_are_enums():
 
 
 def test_embedder_choices_match_the_registry():
-    from virnucpro.embedders.registry import EMBEDDERS, Modality
+    from virnucpro.embed.embedders.registry import EMBEDDERS, Modality
 
     params = schema_params()
     names = {

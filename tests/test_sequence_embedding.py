@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from virnucpro.embedders.composition import amino_acid_composition, nucleotide_composition
-from virnucpro.errors import InputError, OutOfMemory
-from virnucpro.sequence_embedding import (
+from virnucpro.embed.embedders.composition import amino_acid_composition, nucleotide_composition
+from virnucpro.embed.sequence_embedding import (
     embed_batch,
     embed_sequences,
     mean_pool,
@@ -16,6 +15,7 @@ from virnucpro.sequence_embedding import (
     token_batches,
     torch_dtype,
 )
+from virnucpro.errors import InputError, OutOfMemory
 
 
 class TableEncoder:

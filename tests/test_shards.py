@@ -6,7 +6,7 @@ import pytest
 from conftest import read_fasta, write_fasta
 
 from virnucpro.errors import InputError
-from virnucpro.shards import shard_frames
+from virnucpro.preprocess.shards import shard_frames
 
 
 def _pair(tmp_path, name, ids):

@@ -1,4 +1,4 @@
-"""FracMinHash sketches and the clusters of similar genomes (virnucpro.sketches)."""
+"""FracMinHash sketches and the clusters of similar genomes (virnucpro.preprocess.sketches)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from virnucpro import sketches as sketches_module
-from virnucpro.atomic import AtomicOutputs
 from virnucpro.errors import InputError
-from virnucpro.seqfiles import read_genbank
-from virnucpro.sketches import (
+from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.sequence_files import read_genbank
+from virnucpro.preprocess.sketches import (
     DEFAULT_THRESHOLD,
     FORMAT,
     SCALED,

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from conftest import ASSETS, run_script
 
-from virnucpro.atomic import AtomicOutputs
 from virnucpro.errors import InputError
-from virnucpro.sketches import sketch, write_sketches
-from virnucpro.split import (
+from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.preprocess.sketches import sketch, write_sketches
+from virnucpro.preprocess.split import (
     GroupBy,
     SourcedFrame,
     _proportional_sample,
@@ -20,7 +20,7 @@ from virnucpro.split import (
     balance,
     split_dataset,
 )
-from virnucpro.training_set import Label, build_training_set
+from virnucpro.preprocess.training_set import Label, build_training_set
 
 HEADER = "frame_id\tgenome\tlabel\tsource\n"
 

@@ -10,11 +10,11 @@ import torch
 from Bio import SeqIO
 from conftest import ROOT, run_script, write_fasta
 
-from virnucpro.embedders.loader import load_encoder
-from virnucpro.embedders.registry import get_embedder
-from virnucpro.features import read_features
-from virnucpro.model_cache import model_directory
-from virnucpro.sequence_embedding import embed_sequences
+from virnucpro.embed.embedders.loader import load_encoder
+from virnucpro.embed.embedders.registry import get_embedder
+from virnucpro.embed.model_cache import model_directory
+from virnucpro.embed.sequence_embedding import embed_sequences
+from virnucpro.files.feature_files import read_features
 
 TINY = ["tiny_dnabert_s", "tiny_esm2", "tiny_fastesm2"]
 CPU = torch.device("cpu")

@@ -10,11 +10,11 @@ import pytest
 import reference
 from conftest import ASSETS, read_fasta, run_script
 
+from virnucpro.classify.prediction_tables import minimum_length
 from virnucpro.errors import InputError
-from virnucpro.prediction import minimum_length
-from virnucpro.seqfiles import read_genbank
-from virnucpro.sketches import read_sketches, sketch
-from virnucpro.training_set import (
+from virnucpro.files.sequence_files import read_genbank
+from virnucpro.preprocess.sketches import read_sketches, sketch
+from virnucpro.preprocess.training_set import (
     PROJECTION_MIN_LENGTH,
     PROJECTION_READ_LENGTH,
     Label,

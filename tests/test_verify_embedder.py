@@ -15,14 +15,14 @@ import torch
 from conftest import ASSETS, write_fasta
 
 from virnucpro import verification
-from virnucpro.chunking import chunk_records
-from virnucpro.embedders.loader import load_encoder
-from virnucpro.embedders.registry import Modality, get_embedder
+from virnucpro.embed.embedders.loader import load_encoder
+from virnucpro.embed.embedders.registry import Modality, get_embedder
+from virnucpro.embed.model_cache import model_directory
+from virnucpro.embed.sequence_embedding import embed_sequences
 from virnucpro.errors import InputError
-from virnucpro.frames import select_frames
-from virnucpro.model_cache import model_directory
-from virnucpro.seqfiles import read_fasta
-from virnucpro.sequence_embedding import embed_sequences
+from virnucpro.files.sequence_files import read_fasta
+from virnucpro.preprocess.chunking import chunk_records
+from virnucpro.preprocess.frames import select_frames
 
 CPU = torch.device("cpu")
 EXAMPLE = ASSETS / "mixed_example.fasta"

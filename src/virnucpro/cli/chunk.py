@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.chunking import chunk_fasta
 from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.preprocess.chunking import chunk_fasta
 
 app = new_app("Cut every sequence of a FASTA file into overlapping chunks.")
 

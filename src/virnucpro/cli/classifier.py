@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from virnucpro.classify.training import TrainingSettings
 from virnucpro.cli.common import ClassifierOption, VersionOption, new_app, run_app
-from virnucpro.training import TrainingSettings
 
 DEFAULTS = TrainingSettings()
 Features = Annotated[
@@ -62,7 +62,7 @@ def train_classifier_command(
     deterministic on a CPU; early stopping restores the weights of the epoch
     with the lowest validation loss.
     """
-    from virnucpro.training import train_classifier
+    from virnucpro.classify.training import train_classifier
 
     settings = TrainingSettings(
         seed,
@@ -105,7 +105,7 @@ def evaluate_classifier_command(
     Frames are scored, then the test genomes' chunks and sequences are called as
     classify.py calls them and scored too (evaluation.json "levels").
     """
-    from virnucpro.evaluation import evaluate_classifier
+    from virnucpro.classify.evaluation import evaluate_classifier
 
     evaluate_classifier(classifier, features, test, output_dir, bootstrap, seed, min_viral_fraction)
 
@@ -128,7 +128,7 @@ def convert_legacy_model_command(
     runs. The checkpoint expects dnabert_s + esm2_3b features, so ESM2-3B
     predictions can be compared with the published models.
     """
-    from virnucpro.legacy import convert_legacy_model
+    from virnucpro.classify.legacy import convert_legacy_model
 
     convert_legacy_model(input, output_dir, chunk_size)
 

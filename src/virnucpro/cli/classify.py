@@ -57,7 +57,7 @@ def classify_command(
     --sequences exactly the reports' sequences: a missing or doubled shard, or
     another sample's file, stops with a message naming what differs.
     """
-    from virnucpro.prediction import classify_features
+    from virnucpro.classify.prediction_tables import classify_features
 
     classify_features(
         classifier, features or [], report, output_dir, prefix, sequences, min_viral_fraction

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
-from virnucpro.sequence_embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
 
 benchmark_app = new_app("Measure an embedder's speed and memory on a FASTA of frames.")
 compare_app = new_app(
@@ -45,8 +45,8 @@ def benchmark_embedder_command(
     On a GPU the timed pass is synchronised at both ends and memory is the
     peak allocated by PyTorch; on a CPU it is the process's peak resident memory.
     """
-    from virnucpro.embedders.registry import get_embedder
-    from virnucpro.speed import benchmark_embedder
+    from virnucpro.embed.benchmark import benchmark_embedder
+    from virnucpro.embed.embedders.registry import get_embedder
 
     benchmark_embedder(
         get_embedder(embedder),
@@ -117,7 +117,7 @@ def compare_embedders_command(
     lower end is at least -MAX_F1_LOSS), outside it (the upper end is below), or
     not decidable at this test-set size.
     """
-    from virnucpro.compare import compare_embedders
+    from virnucpro.compare.compare_embedders import compare_embedders
 
     compare_embedders(
         evaluation,

@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
-from virnucpro.embed_files import extract_features
-from virnucpro.embedders.registry import EMBEDDERS, Modality, get_embedder
+from virnucpro.embed.embed_files import extract_features
+from virnucpro.embed.embedders.registry import EMBEDDERS, Modality, get_embedder
+from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
 from virnucpro.errors import InputError
-from virnucpro.sequence_embedding import DEFAULT_TOKEN_BUDGET
 
 _DNA = ", ".join(name for name, spec in EMBEDDERS.items() if spec.modality is Modality.dna)
 _PROTEIN = ", ".join(name for name, spec in EMBEDDERS.items() if spec.modality is Modality.protein)

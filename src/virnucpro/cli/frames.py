@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
-from virnucpro.frames import select_frames_fasta
+from virnucpro.preprocess.frames import select_frames_fasta
 
 app = new_app("Translate chunks in six frames and keep the frames without a stop codon.")
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
-from virnucpro.merge import merge_features
+from virnucpro.embed.merge import merge_features
 
 app = new_app("Concatenate the DNA and protein features of the same frames.")
 

@@ -9,9 +9,9 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
-from virnucpro.embedders.registry import EMBEDDERS, get_embedder
+from virnucpro.embed.embedders.registry import EMBEDDERS, get_embedder
+from virnucpro.embed.model_cache import check_cache, fill_cache, write_cache_report
 from virnucpro.errors import InputError
-from virnucpro.model_cache import check_cache, fill_cache, write_cache_report
 
 cache_app = new_app("Download pinned model revisions into a Hugging Face cache (needs internet).")
 tiny_app = new_app("Write the tiny random test models in the on-disk layout of the real ones.")
@@ -112,7 +112,7 @@ def make_test_model_command(
     model.safetensors, DNABERT-S one 470 MB pytorch_model.bin. The same seed gives the
     same files.
     """
-    from virnucpro.sequence_embedding import torch_dtype
+    from virnucpro.embed.sequence_embedding import torch_dtype
     from virnucpro.testing import RANDOM_MODELS, write_random_checkpoint
 
     if name not in RANDOM_MODELS:

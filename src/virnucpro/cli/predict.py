@@ -9,7 +9,7 @@ import typer
 
 from virnucpro.cli.classify import OUTPUTS, MinViralFraction
 from virnucpro.cli.common import ClassifierOption
-from virnucpro.sequence_embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
 
 
 def predict_fasta_command(
@@ -30,7 +30,7 @@ def predict_fasta_command(
     min_viral_fraction: MinViralFraction = 0.5,
 ) -> None:
     """Chunk, select frames, embed, merge and classify in one process (each model loaded once)."""
-    from virnucpro.pipeline import predict_fasta
+    from virnucpro.predict import predict_fasta
 
     predict_fasta(
         input,

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from virnucpro.classify.prediction_report import DEFAULT_MAX_ROWS
 from virnucpro.cli.common import VersionOption, new_app, run_app
-from virnucpro.prediction_report import DEFAULT_MAX_ROWS
 
 app = new_app("Write the HTML summary of a predict run from its prediction tables.")
 
@@ -58,7 +58,7 @@ def prediction_report_command(
     out again from its chunk calls: tables of two samples or runs, or made with
     another minimum viral fraction, stop with a message naming what differs.
     """
-    from virnucpro.prediction_report import write_prediction_report
+    from virnucpro.classify.prediction_report import write_prediction_report
 
     write_prediction_report(
         output, chunk_calls, sequence_calls, classifier, min_viral_fraction, max_rows

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
-from virnucpro.shards import shard_frames
+from virnucpro.preprocess.shards import shard_frames
 
 app = new_app("Cut paired nucleotide / protein frame FASTA files into shards of N frames.")
 

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
-from virnucpro.sketches import DEFAULT_THRESHOLD, K
-from virnucpro.split import GroupBy, split_dataset
+from virnucpro.preprocess.sketches import DEFAULT_THRESHOLD, K
+from virnucpro.preprocess.split import GroupBy, split_dataset
 
 app = new_app("Balance viral and host frames and split them into train / validation / test.")
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
-from virnucpro.training_set import Label, build_training_set
+from virnucpro.preprocess.training_set import Label, build_training_set
 
 app = new_app("Build labelled training frames from an annotated GenBank file.")
 

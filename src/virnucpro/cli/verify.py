@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption
-from virnucpro.sequence_embedding import DEFAULT_TOKEN_BUDGET
-from virnucpro.verification import (
+from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.embed.verification import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_FRAMES,
     DEFAULT_MAX_ABS,
@@ -68,8 +68,8 @@ def verify_embedder_command(
     Nothing is downloaded: the weights (and the repository's code) must already be in
     the model cache, filled once with: virnucpro model-cache --embedder NAME
     """
-    from virnucpro.embedders.registry import get_embedder
-    from virnucpro.verification import run_verification
+    from virnucpro.embed.embedders.registry import get_embedder
+    from virnucpro.embed.verification import run_verification
 
     run_verification(
         get_embedder(name),

@@ -26,7 +26,7 @@ from typing import Literal
 
 import torch
 
-from virnucpro.embedders.esm import Layout
+from virnucpro.embed.embedders.esm import Layout
 from virnucpro.testing.dnabert_s_checkpoints import (
     DNABERT_S_SIZES,
     DnaBertSSizes,

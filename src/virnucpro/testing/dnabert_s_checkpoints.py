@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from virnucpro.embedders.dnabert_s import (
+from virnucpro.embed.embedders.dnabert_s import (
     CONFIG_FILE,
     SPECIAL_TOKENS,
     SPECIAL_TOKENS_MAP_FILE,

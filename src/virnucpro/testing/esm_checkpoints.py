@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import torch
 
-from virnucpro.embedders.esm import ESM2_ALPHABET, Layout
+from virnucpro.embed.embedders.esm import ESM2_ALPHABET, Layout
 from virnucpro.testing.files import (
     json_text,
     shard_names,

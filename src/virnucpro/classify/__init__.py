@@ -1,0 +1,1 @@
+"""Classification: the classifier, its training and evaluation, the calls and their tables."""

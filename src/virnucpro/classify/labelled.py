@@ -1,0 +1,78 @@
+"""Feature rows for the frames of a split list, with their labels, in the list's order."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from virnucpro.errors import InputError
+from virnucpro.files.feature_files import Features, read_features
+from virnucpro.files.tables import read_table
+
+
+@dataclass
+class LabelledFeatures:
+    """Rows of ``matrix`` are the features of ``ids``; ``labels`` are 1 (virus) or 0."""
+
+    ids: list[str]
+    matrix: np.ndarray
+    labels: np.ndarray
+    source: Features  # the first feature file, for its metadata
+
+
+def read_labels(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
+    """``(frame_id, label)`` pairs of a split list (TSV with frame_id and label columns)."""
+    pairs = []
+    for line, row in enumerate(read_table(path, ["frame_id", "label"], "a split list"), start=2):
+        if row["label"] not in ("0", "1"):
+            raise InputError(f"{path}:{line}: label must be 0 or 1, got {row['label']!r}")
+        pairs.append((row["frame_id"], int(row["label"])))
+    if not pairs:
+        raise InputError(f"{path}: the split list is empty")
+    return pairs
+
+
+def read_feature_files(paths: Sequence[str | os.PathLike[str]]) -> list[Features]:
+    """Feature files that must come from one set of embedders, chunk size and precision."""
+    if not paths:
+        raise InputError("no feature files given")
+    files = [read_features(path) for path in paths]
+    for path, features in zip(paths, files, strict=True):
+        for key in ("embedder", "dimension", "chunk_size", "precision"):
+            if features.metadata[key] != files[0].metadata[key]:
+                raise InputError(
+                    f"{path}: {key} {features.metadata[key]} differs from "
+                    f"{files[0].metadata[key]} in {paths[0]}"
+                )
+    return files
+
+
+def select_labelled(
+    files: Sequence[Features], labels_path: str | os.PathLike[str]
+) -> LabelledFeatures:
+    """The rows of the frames listed in ``labels_path``, in its order, with their labels."""
+    pairs = read_labels(labels_path)
+    wanted = {frame_id: index for index, (frame_id, _) in enumerate(pairs)}
+    if len(wanted) != len(pairs):
+        raise InputError(f"{labels_path}: a frame id is listed twice")
+    matrix = np.zeros((len(pairs), files[0].dimension), dtype=np.float32)
+    found = np.zeros(len(pairs), dtype=bool)
+    for features in files:
+        for row, frame_id in enumerate(features.ids):
+            index = wanted.get(frame_id)
+            if index is None:
+                continue
+            if found[index]:
+                raise InputError(f"frame '{frame_id}' is in two feature files")
+            matrix[index] = features.matrix[row]
+            found[index] = True
+    if not found.all():
+        missing = [pairs[i][0] for i in np.flatnonzero(~found)[:3]]
+        raise InputError(
+            f"{int((~found).sum())} frames of {labels_path} are in no feature file (e.g. {', '.join(missing)})"
+        )
+    labels = np.array([label for _, label in pairs], dtype=np.int64)
+    return LabelledFeatures([frame_id for frame_id, _ in pairs], matrix, labels, files[0])

@@ -1,0 +1,520 @@
+"""The predict-mode summary: one self-contained HTML page of a run's calls (SPEC §3).
+
+It reads what the classify step wrote for each sample, ``{sample}.chunk_calls.tsv``
+and ``{sample}.sequence_calls.tsv``, and shows the counts per sample, the calls,
+the distribution of the virus scores and the per-sequence table. The two tables
+of a sample must belong together: the sequence calls are worked out again from
+the chunk calls (with the run's minimum viral fraction) and must be those of the
+file, so that a table of another sample or run, or of another fraction, is an
+error rather than a wrong page. Self-contained and byte-identical across runs:
+see ``virnucpro.html_page``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import logging
+import math
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from virnucpro.classify.classifier import Classifier, load_classifier
+from virnucpro.classify.prediction_tables import (
+    OTHERS,
+    TOO_SHORT,
+    VIRUS,
+    ChunkCall,
+    SequenceCall,
+    call_sequences,
+    minimum_length,
+)
+from virnucpro.errors import InputError
+from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.tables import read_table
+from virnucpro.html_page import (
+    RC,
+    context_list,
+    html_page,
+    html_table,
+    mpl_text,
+    svg_element,
+    table_row,
+)
+from virnucpro.preprocess.frames import NO_FRAME
+
+log = logging.getLogger(__name__)
+
+CHUNK_SUFFIX = ".chunk_calls.tsv"
+SEQUENCE_SUFFIX = ".sequence_calls.tsv"
+CALLS = (VIRUS, OTHERS, NO_FRAME, TOO_SHORT)
+SCORED = (VIRUS, OTHERS)
+# Rows of the per-sequence table in the page: a page of 100,000 rows would not open.
+DEFAULT_MAX_ROWS = 2000
+# More samples than colours in the histograms' stack: one pooled bar instead.
+MAX_STACKED = 8
+BINS = np.linspace(0.0, 1.0, 21)
+CSS = """
+.call-virus { color: #b42318; font-weight: 600; }
+.call-no_frame, .call-too_short { color: #6b7280; }
+tr.total td { font-weight: 600; background: #eef1f5; }
+table.calls td:last-child, table.calls th:last-child { text-align: left; white-space: normal; }
+table.sequences td:nth-child(2), table.sequences th:nth-child(2) { text-align: left; }
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One sample's tables, checked to belong together."""
+
+    name: str
+    chunks: list[ChunkCall]
+    sequences: list[SequenceCall]
+
+    @property
+    def sequence_table(self) -> str:
+        return f"{self.name}{SEQUENCE_SUFFIX}"
+
+
+# --- Reading and checking the tables
+
+
+def _probability(text: str) -> float | None:
+    """A score of the tables: NaN for 'NA', None for anything that is not a probability."""
+    if text == "NA":
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0.0 <= value <= 1.0 else None
+
+
+def _named(paths: Iterable[str | os.PathLike[str]], suffix: str) -> dict[str, Path]:
+    """Sample name -> table, the name read from the file name as the classify step writes it."""
+    found: dict[str, Path] = {}
+    for path in map(Path, paths):
+        sample = path.name.removesuffix(suffix)
+        if sample in ("", path.name):
+            raise InputError(f"{path}: not named SAMPLE{suffix}, as the classify step names it")
+        if sample in found:
+            raise InputError(f"sample '{sample}' is given twice: {found[sample]} and {path}")
+        found[sample] = path
+    return found
+
+
+def read_chunk_calls(path: Path) -> list[ChunkCall]:
+    columns = ("chunk_id", "prediction", "frames", "max_score1", "max_score2")
+    calls: list[ChunkCall] = []
+    seen: set[str] = set()
+    for line, row in enumerate(read_table(path, columns, "a chunk calls table"), start=2):
+        chunk_id, prediction, frames, *scores = (row[column] or "" for column in columns)
+        others, virus = (_probability(score) for score in scores)
+        scored = prediction in SCORED
+        if (
+            prediction not in CALLS
+            or not frames.isdigit()
+            or others is None
+            or virus is None
+            or math.isnan(others) == scored
+            or math.isnan(virus) == scored
+        ):
+            raise InputError(f"{path}:{line}: not a chunk calls row: {row}")
+        if chunk_id in seen:
+            raise InputError(f"{path}:{line}: chunk '{chunk_id}' is listed twice")
+        seen.add(chunk_id)
+        calls.append(ChunkCall(chunk_id, prediction, int(frames), others, virus))
+    return calls
+
+
+def read_sequence_calls(path: Path) -> list[SequenceCall]:
+    columns = ("sequence_id", "chunks", "chunks_with_frames", "viral_chunks")
+    columns += ("max_viral_score", "call")
+    calls: list[SequenceCall] = []
+    seen: set[str] = set()
+    for line, row in enumerate(read_table(path, columns, "a sequence calls table"), start=2):
+        sequence_id, *counts, score, call = (row[column] or "" for column in columns)
+        value = _probability(score)
+        if call not in CALLS or not all(count.isdigit() for count in counts) or value is None:
+            raise InputError(f"{path}:{line}: not a sequence calls row: {row}")
+        if sequence_id in seen:
+            raise InputError(f"{path}:{line}: sequence '{sequence_id}' is listed twice")
+        seen.add(sequence_id)
+        chunks, with_frames, viral = map(int, counts)
+        calls.append(SequenceCall(sequence_id, chunks, with_frames, viral, value, call))
+    return calls
+
+
+def _describe(call: SequenceCall) -> str:
+    score = "NA" if math.isnan(call.max_viral_score) else f"{call.max_viral_score:.6f}"
+    return (
+        f"{call.chunks} chunks, {call.chunks_with_frames} with frames, {call.viral_chunks} "
+        f"viral, max score {score}, call {call.call}"
+    )
+
+
+def _same(a: SequenceCall, b: SequenceCall) -> bool:
+    """Field by field, NaN equal to NaN (an unscored sequence has no score)."""
+    scores = (a.max_viral_score, b.max_viral_score)
+    same_score = scores[0] == scores[1] or all(map(math.isnan, scores))
+    unscored = (dataclasses.replace(call, max_viral_score=0.0) for call in (a, b))
+    return same_score and next(unscored) == next(unscored)
+
+
+def _example(names: list[str]) -> str:
+    return f" (e.g. '{names[0]}')" if names else ""
+
+
+def check_together(
+    chunk_path: Path,
+    sequence_path: Path,
+    chunks: list[ChunkCall],
+    sequences: list[SequenceCall],
+    min_viral_fraction: float,
+) -> None:
+    """The sequence calls must be those the chunk calls give at ``min_viral_fraction``."""
+    expected = call_sequences(chunks, min_viral_fraction)
+    found_ids = [call.sequence_id for call in sequences]
+    expected_ids = [call.sequence_id for call in expected]
+    if found_ids != expected_ids:
+        extra = [name for name in found_ids if name not in set(expected_ids)]
+        missing = [name for name in expected_ids if name not in set(found_ids)]
+        difference = (
+            f"{len(extra)} of its sequences have no chunk in {chunk_path.name}{_example(extra)}, "
+            f"the chunks of {len(missing)} sequences are not in it{_example(missing)}"
+            if extra or missing
+            else "they list the same sequences in another order"
+        )
+        raise InputError(
+            f"{sequence_path} and {chunk_path} are not the tables of one sample: {difference}"
+        )
+    for line, (found, wanted) in enumerate(zip(sequences, expected, strict=True), start=2):
+        if _same(found, wanted):
+            continue
+        if _same(found, dataclasses.replace(wanted, call=found.call)):
+            raise InputError(
+                f"{sequence_path}:{line}: sequence '{found.sequence_id}' is called {found.call}, "
+                f"but {wanted.viral_chunks} viral of {wanted.chunks_with_frames} chunks with "
+                f"frames make it {wanted.call} at a minimum viral fraction of "
+                f"{min_viral_fraction:g}: give the fraction the tables were made with"
+            )
+        raise InputError(
+            f"{sequence_path}:{line}: sequence '{found.sequence_id}' does not match its chunks "
+            f"in {chunk_path}: the table has {_describe(found)}, the chunks give "
+            f"{_describe(wanted)} (tables of two runs?)"
+        )
+
+
+def read_samples(
+    chunk_calls: Iterable[str | os.PathLike[str]],
+    sequence_calls: Iterable[str | os.PathLike[str]],
+    min_viral_fraction: float = 0.5,
+) -> list[Sample]:
+    """Each sample's two tables, paired by file name and checked; in sample name order."""
+    chunk_tables = _named(chunk_calls, CHUNK_SUFFIX)
+    sequence_tables = _named(sequence_calls, SEQUENCE_SUFFIX)
+    unpaired = sorted(chunk_tables.keys() ^ sequence_tables.keys())
+    if unpaired:
+        has, lacks = ("chunk", "sequence")
+        if unpaired[0] not in chunk_tables:
+            has, lacks = lacks, has
+        raise InputError(
+            f"sample '{unpaired[0]}' has {has} calls but no {lacks} calls: "
+            "give both tables of every sample"
+        )
+    samples = []
+    for name in sorted(chunk_tables):
+        chunk_path, sequence_path = chunk_tables[name], sequence_tables[name]
+        chunks, sequences = read_chunk_calls(chunk_path), read_sequence_calls(sequence_path)
+        check_together(chunk_path, sequence_path, chunks, sequences, min_viral_fraction)
+        samples.append(Sample(name, chunks, sequences))
+    return samples
+
+
+# --- The page
+
+
+def _number(value: int) -> str:
+    return f"{value:,}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def _na() -> str:
+    return '<span class="na">n/a</span>'
+
+
+def _percent(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else _na()
+
+
+def _call(call: str) -> str:
+    return f'<span class="call-{call}">{call}</span>'
+
+
+def sample_counts(sample: Sample) -> dict[str, int]:
+    """Sequences, chunks, chunks with frames, frames scored, and chunks and sequences per call."""
+    chunk_calls = Counter(chunk.prediction for chunk in sample.chunks)
+    sequence_calls = Counter(sequence.call for sequence in sample.sequences)
+    return {
+        "sequences": len(sample.sequences),
+        "chunks": len(sample.chunks),
+        "chunks_with_frames": sum(chunk_calls[call] for call in SCORED),
+        "frames": sum(chunk.frames for chunk in sample.chunks if chunk.prediction in SCORED),
+        **{f"{call}_chunks": chunk_calls[call] for call in CALLS},
+        **{f"{call}_sequences": sequence_calls[call] for call in CALLS},
+    }
+
+
+def _pooled(samples: Sequence[Sample]) -> Sample:
+    """All samples as one: counts add up, so the totals are this sample's counts."""
+    chunks = [chunk for sample in samples for chunk in sample.chunks]
+    return Sample("all samples", chunks, [call for sample in samples for call in sample.sequences])
+
+
+# The per-sample table's columns: keys of sample_counts
+COUNTS = [
+    ("sequences", "Sequences"),
+    ("chunks", "Chunks"),
+    ("chunks_with_frames", "Chunks<br>with frames"),
+    ("no_frame_chunks", "Chunks<br>no_frame"),
+    ("too_short_chunks", "Chunks<br>too_short"),
+    ("frames", "Frames<br>scored"),
+    ("virus_chunks", "Chunks<br>virus"),
+    *((f"{call}_sequences", f"Sequences<br>{call}") for call in CALLS),
+]
+
+
+def _counts_table(samples: Sequence[Sample]) -> str:
+    def row(sample: Sample, css: str = "") -> str:
+        counts = sample_counts(sample)
+        return table_row(
+            [html.escape(sample.name), *(_number(counts[key]) for key, _ in COUNTS)], css
+        )
+
+    rows = [row(sample) for sample in samples]
+    if len(samples) > 1:
+        rows.append(row(_pooled(samples), "total"))
+    return html_table(["Sample", *(label for _, label in COUNTS)], rows)
+
+
+def _calls_table(total: Mapping[str, int], shortest: str, fraction: float) -> str:
+    """The calls of every chunk and sequence of the run, and what each call means."""
+    meaning = {
+        VIRUS: "chunk: its frames' best virus score is at least their best others score; "
+        f"sequence: at least {fraction:g} of its chunks with frames are viral",
+        OTHERS: "scored, not viral",
+        NO_FRAME: "no stop-free frame (sequence: in none of its chunks), so nothing to score",
+        TOO_SHORT: f"shorter than {shortest}: never scored",
+    }
+
+    def cells(sequences: int, chunks: int) -> list[str]:
+        return [
+            _number(sequences), _percent(sequences, total["sequences"]),
+            _number(chunks), _percent(chunks, total["chunks"]),
+        ]  # fmt: skip
+
+    rows = [
+        table_row([_call(call), *cells(total[f"{call}_sequences"], total[f"{call}_chunks"]), html.escape(text)])
+        for call, text in meaning.items()
+    ]  # fmt: skip
+    rows.append(table_row(["all", *cells(total["sequences"], total["chunks"]), ""], "total"))
+    return html_table(["Call", "Sequences", "%", "Chunks", "%", "Meaning"], rows, "calls")
+
+
+def _histogram_svg(
+    samples: Sequence[Sample],
+    scores: Callable[[Sample], list[float]],
+    xlabel: str,
+    ylabel: str,
+    prefix: str,
+) -> str | None:
+    """Scores in 20 bins from 0 to 1, stacked by sample (pooled beyond ``MAX_STACKED``), with
+    the P(virus) = 0.5 line; None when there is no score at all."""
+    series = [(sample.name, scores(sample)) for sample in samples]
+    if not any(values for _, values in series):
+        return None
+    if len(series) > MAX_STACKED:
+        series = [(f"all {len(series)} samples", [v for _, values in series for v in values])]
+    with matplotlib.rc_context(RC):
+        figure = Figure(figsize=(5.6, 3.6), layout="constrained")
+        axes = figure.add_subplot()
+        _, _, bars = axes.hist(
+            [values for _, values in series],
+            bins=BINS,
+            stacked=True,
+            color=[f"C{index}" for index in range(len(series))],
+            edgecolor="white",
+            linewidth=0.6,
+        )
+        line = axes.axvline(0.5, ls="--", lw=1.2, color="#1d2430")
+        # Explicit handles and labels: a name starting with '_' would otherwise be dropped.
+        handles = [*(bars if len(series) > 1 else [bars]), line]
+        labels = [*(mpl_text(name) for name, _ in series), "P(virus) = 0.5"]
+        figure.legend(handles, labels, loc="outside upper center", ncols=3, frameon=False)
+        axes.set_xlim(0, 1)
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_xlabel(xlabel)
+        axes.set_ylabel(ylabel)
+        axes.grid(axis="y", alpha=0.25)
+        return svg_element(figure, prefix)
+
+
+def _figures(samples: Sequence[Sample], fraction: float) -> str:
+    def chunk_scores(sample: Sample) -> list[float]:
+        return [chunk.max_score2 for chunk in sample.chunks if chunk.prediction in SCORED]
+
+    def sequence_scores(sample: Sample) -> list[float]:
+        return [call.max_viral_score for call in sample.sequences if call.call in SCORED]
+
+    chunks = _histogram_svg(samples, chunk_scores, "best virus score of the chunk's frames", "chunks", "chunk-scores")  # fmt: skip
+    if chunks is None:
+        return '<p class="note">No chunk has a stop-free frame: there is no score to show.</p>'
+    sequences = _histogram_svg(samples, sequence_scores, "best virus score of the sequence's chunks", "sequences", "sequence-scores")  # fmt: skip
+    stacked = "stacked by sample" if 1 < len(samples) <= MAX_STACKED else "all samples together"
+    return "\n".join([
+        '<div class="figures">',
+        f"<figure>{chunks}<figcaption>Every chunk with frames: max_score2 of the chunk calls, "
+        f"{stacked}. Dashed: P(virus) = 0.5, where a frame is called virus; a chunk is virus "
+        "when its best virus score is at least its best others score.</figcaption></figure>",
+        f"<figure>{sequences}<figcaption>Every scored sequence: max_viral_score of the sequence "
+        f"calls, {stacked}. A sequence is called by its share of viral chunks (at least "
+        f"{fraction:g}), so one with a high best score can still be others.</figcaption></figure>",
+        "</div>",
+    ])  # fmt: skip
+
+
+def rows_per_sample(sizes: Sequence[int], budget: int) -> list[int]:
+    """Rows shown of each sample: all of a small sample's, the rest of ``budget`` shared
+    evenly by the larger ones, so that no sample is left out of a capped table."""
+    shown = [0] * len(sizes)
+    left = budget
+    by_size = sorted(range(len(sizes)), key=lambda index: sizes[index])
+    for rank, index in enumerate(by_size):
+        shown[index] = min(sizes[index], left // (len(sizes) - rank))
+        left -= shown[index]
+    return shown
+
+
+def _by_call_and_score(call: SequenceCall) -> tuple[int, float, float]:
+    """Virus calls first, then others, no_frame, too_short; within a call the best virus
+    score first, then the larger viral share (unscored sequences keep their order)."""
+    if call.call not in SCORED:
+        return (CALLS.index(call.call), 0.0, 0.0)
+    fraction = call.viral_chunks / call.chunks_with_frames
+    return (CALLS.index(call.call), -call.max_viral_score, -fraction)
+
+
+def _sequences_table(samples: Sequence[Sample], max_rows: int) -> str:
+    sizes = [len(sample.sequences) for sample in samples]
+    shown = rows_per_sample(sizes, max_rows)
+    rows = []
+    for sample, count in zip(samples, shown, strict=True):
+        for call in sorted(sample.sequences, key=_by_call_and_score)[:count]:
+            scored = call.chunks_with_frames > 0
+            rows.append(table_row([
+                html.escape(sample.name), html.escape(call.sequence_id),
+                _number(call.chunks), _number(call.chunks_with_frames), _number(call.viral_chunks),
+                f"{call.viral_chunks / call.chunks_with_frames:.3f}" if scored else _na(),
+                _na() if math.isnan(call.max_viral_score) else f"{call.max_viral_score:.3f}",
+                _call(call.call),
+            ]))  # fmt: skip
+    order = "by sample, then call (virus first), then best virus score (highest first)"
+    if sum(shown) == sum(sizes):
+        note = f"Every sequence, {order}."
+    else:
+        capped = [
+            f"{html.escape(sample.name)}: {count:,} of {size:,}"
+            for sample, count, size in zip(samples, shown, sizes, strict=True)
+            if count < size
+        ]
+        tables = ", ".join(html.escape(sample.sequence_table) for sample in samples[:3])
+        tables += ", ..." if len(samples) > 3 else ""
+        note = (
+            f"<b>{sum(shown):,} of {sum(sizes):,} sequences shown</b> ({sum(sizes) - sum(shown):,} "
+            f"left out so that the page stays light; at most {max_rows:,} rows, shared by the "
+            f"samples): the first of each sample, {order} ({'; '.join(capped)}). Every sequence "
+            f"is in its sample's sequence calls table ({tables})."
+        )
+    head = ["Sample", "Sequence", "Chunks", "Chunks<br>with frames", "Viral<br>chunks"]
+    head += ["Viral<br>fraction", "Best virus<br>score", "Call"]
+    return f'<p class="note">{note}</p>\n' + html_table(head, rows, "sequences")
+
+
+def render_prediction_report(
+    samples: Sequence[Sample],
+    min_viral_fraction: float,
+    classifier: tuple[str, Classifier] | None = None,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> str:
+    """The whole page as ASCII HTML; ``classifier``: the checkpoint's folder name and itself."""
+    total = sample_counts(_pooled(samples))
+    context = {"samples": ", ".join(sample.name for sample in samples)}
+    shortest = "half the chunk size"
+    if classifier is not None:
+        name, model = classifier
+        shortest = f"{minimum_length(model.chunk_size)} bp, half the chunk size"
+        context["classifier"] = name
+        context["embedders"] = f"{model.embedders['dna']} (DNA), {model.protein_embedder} (protein)"
+        context["chunk size"] = f"{model.chunk_size} bp (chunks under {shortest}: too_short)"
+    context["minimum viral fraction"] = (
+        f"{min_viral_fraction:g} of a sequence's chunks with frames (every call checked against it)"
+    )
+    scored = total["virus_sequences"] + total["others_sequences"]
+    lead = (
+        f"{_plural(total['sequences'], 'sequence')} of {_plural(len(samples), 'sample')}: "
+        f"<b>{total['virus_sequences']:,} called virus</b> "
+        f"({_percent(total['virus_sequences'], total['sequences'])}), "
+        f"{total['others_sequences']:,} others; {scored:,} scored from "
+        f"{_plural(total['frames'], 'frame')} in {total['chunks_with_frames']:,} of "
+        f"{_plural(total['chunks'], 'chunk')}. {total['no_frame_sequences']:,} without a "
+        f"stop-free frame (no_frame), {total['too_short_sequences']:,} too short to score "
+        "(too_short)."
+    )
+    return html_page(
+        "VirNucPro predictions",
+        [
+            f'<p class="lead">{lead}</p>',
+            context_list(context),
+            "<h2>Calls</h2>",
+            _calls_table(total, shortest, min_viral_fraction),
+            "<h2>Per sample</h2>",
+            _counts_table(samples),
+            "<h2>Scores</h2>",
+            _figures(samples, min_viral_fraction),
+            "<h2>Sequences</h2>",
+            _sequences_table(samples, max_rows),
+        ],
+        css=CSS,
+    )
+
+
+def write_prediction_report(
+    output: str | os.PathLike[str],
+    chunk_calls: Sequence[str | os.PathLike[str]],
+    sequence_calls: Sequence[str | os.PathLike[str]],
+    classifier: Path | None = None,
+    min_viral_fraction: float = 0.5,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> None:
+    """Read and check every sample's tables, then write the page atomically."""
+    samples = read_samples(chunk_calls, sequence_calls, min_viral_fraction)
+    checkpoint = (Path(classifier).name, load_classifier(classifier)) if classifier else None
+    page = render_prediction_report(samples, min_viral_fraction, checkpoint, max_rows)
+    with AtomicOutputs() as outputs:
+        outputs.open(output).write(page)
+    total = sample_counts(_pooled(samples))
+    log.info(
+        "%s, %s: %d called virus -> %s",
+        _plural(len(samples), "sample"), _plural(total["sequences"], "sequence"),
+        total["virus_sequences"], output,
+    )  # fmt: skip

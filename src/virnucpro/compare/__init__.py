@@ -1,0 +1,1 @@
+"""The embedder comparison: paired statistics, the decision, the table and the report."""

@@ -1,0 +1,252 @@
+"""The embed steps, file to file: FASTA files of frames in, one feature file each out (SPEC §4-§6).
+
+Finished outputs are recognised from their metadata (same embedder, precision,
+chunk size and input digest) and skipped, so a resumed run redoes nothing; a
+feature file of another embedder is never overwritten, so a run with a new
+model cannot clobber the baseline's features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from virnucpro import __version__
+from virnucpro.embed.embedders.base import Encoder
+from virnucpro.embed.embedders.composition import amino_acid_composition, nucleotide_composition
+from virnucpro.embed.embedders.loader import load_encoder
+from virnucpro.embed.embedders.registry import Architecture, EmbedderSpec, Modality
+from virnucpro.embed.model_cache import model_directory
+from virnucpro.embed.sequence_embedding import (
+    EmbedStats,
+    check_token_budget,
+    embed_sequences,
+    resolve_device,
+    torch_dtype,
+)
+from virnucpro.errors import InputError
+from virnucpro.files.feature_files import Features, read_metadata, write_features
+from virnucpro.files.sequence_files import read_dna, read_proteins
+from virnucpro.preprocess.chunking import check_chunk_size
+
+log = logging.getLogger(__name__)
+
+# A Hugging Face snapshot folder is named after the commit it holds.
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes: ties a feature file to the exact input it came from."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _finished(output: Path, expected: dict[str, str]) -> bool:
+    """True if ``output`` holds features made from the same input with the same settings."""
+    if not output.exists():
+        return False
+    try:
+        found = read_metadata(output)
+    except InputError:
+        return False
+    if found["embedder"] != expected["embedder"]:
+        raise InputError(
+            f"{output} holds features of embedder '{found['embedder']}': refusing to overwrite "
+            f"them with '{expected['embedder']}' (write to another file)"
+        )
+    return all(found.get(key) == value for key, value in expected.items())
+
+
+class SequenceEmbedder:
+    """A registered embedder loaded once on a device, turning sequences into float32 rows."""
+
+    def __init__(
+        self,
+        spec: EmbedderSpec,
+        precision: str,
+        device: str,
+        token_budget: int,
+        model_dir: Path | None = None,
+        hf_home: Path | None = None,
+        trust_remote_code: bool = False,
+    ) -> None:
+        check_token_budget(token_budget)
+        self.spec, self.precision, self.token_budget = spec, precision, token_budget
+        self.device = resolve_device(device)
+        dtype = torch_dtype(precision)
+        self._featurizer = self._encoder = None
+        self.load_seconds = 0.0
+        if spec.architecture is Architecture.composition:
+            protein = spec.modality is Modality.protein
+            self._featurizer = amino_acid_composition() if protein else nucleotide_composition()
+            self.model_id = self.revision = "none"
+            return
+        started = time.perf_counter()
+        folder = model_dir or model_directory(spec, hf_home)
+        self._encoder = load_encoder(spec, folder, self.device, dtype, trust_remote_code)
+        self.load_seconds = time.perf_counter() - started
+        log.info(
+            "loaded %s from %s on %s (%s) in %.1f s",
+            spec.name,
+            folder,
+            self.device,
+            precision,
+            self.load_seconds,
+        )
+        if model_dir is not None:
+            self.model_id, self.revision = str(model_dir), "local"
+        elif spec.model_id is not None:
+            # The commit actually loaded, also for an embedder not pinned in the registry.
+            commit = folder.name if _COMMIT.fullmatch(folder.name) else None
+            self.model_id, self.revision = spec.model_id, commit or spec.revision or "main"
+        else:
+            self.model_id, self.revision = f"bundled:{spec.bundled}", "bundled"
+
+    @property
+    def encoder(self) -> Encoder | None:
+        """The loaded language model (None for a model-free composition)."""
+        return self._encoder
+
+    @property
+    def dimension(self) -> int:
+        """Width of the vectors, from the model's config (or the composition's size)."""
+        return (self._featurizer or self._encoder).dimension
+
+    def tokens(self, sequences: list[str]) -> int:
+        """Tokens the model reads for ``sequences`` (residues or bases for composition)."""
+        if self._encoder is None:
+            return sum(len(sequence) for sequence in sequences)
+        return sum(len(self._encoder.tokenize(sequence.upper())) for sequence in sequences)
+
+    def embed(self, sequences: list[str], stats: EmbedStats | None = None) -> np.ndarray:
+        """One row per sequence (uppercased first), in input order; ``stats`` adds up the batches."""
+        upper = [sequence.upper() for sequence in sequences]
+        if self._featurizer is not None:
+            return self._featurizer.embed(upper)
+        return embed_sequences(self._encoder, upper, self.device, self.token_budget, stats)
+
+
+def read_frames(path: str | os.PathLike[str], modality: Modality) -> list[tuple[str, str]]:
+    """The frames an embedder of ``modality`` reads: DNA (RNA read as DNA) or proteins."""
+    return list(read_dna(path) if modality is Modality.dna else read_proteins(path))
+
+
+@dataclass
+class EmbedSummary:
+    """What one embed task did: files written or skipped, and where its time went."""
+
+    written: int = 0
+    skipped: int = 0
+    sequences: int = 0
+    load_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    stats: EmbedStats = field(default_factory=EmbedStats)
+
+    @property
+    def load_share(self) -> float:
+        """Share of the task's wall time spent loading the model."""
+        return self.load_seconds / self.wall_seconds if self.wall_seconds else 0.0
+
+
+def extract_features(
+    pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLike[str]]],
+    spec: EmbedderSpec,
+    precision: str,
+    device: str,
+    chunk_size: int,
+    token_budget: int,
+    model_dir: Path | None = None,
+    hf_home: Path | None = None,
+    trust_remote_code: bool = False,
+) -> EmbedSummary:
+    """Embed each (input FASTA, output feature file) pair with ``spec``, loading the model once.
+
+    A GPU task embeds a group of shards: loading ESM2-3B takes about as long as
+    embedding one shard, so it is loaded once for all of them, and each shard
+    still gets its own feature file (what -resume and the merge step see).
+    Outputs already complete for their input and settings are skipped; the
+    model is loaded only if one is not.
+    """
+    started = time.perf_counter()
+    # Refuse bad options and inputs before any work.
+    torch_dtype(precision), resolve_device(device), check_chunk_size(chunk_size)
+    check_token_budget(token_budget)
+    outputs = [Path(output) for _, output in pairs]
+    doubled = sorted({str(path) for path in outputs if outputs.count(path) > 1})
+    if doubled:
+        raise InputError(
+            f"{', '.join(doubled)} is given for two outputs: each output needs its own file"
+        )
+    pending = []
+    summary = EmbedSummary()
+    for input_path, output in zip((source for source, _ in pairs), outputs, strict=True):
+        records = read_frames(input_path, spec.modality)
+        expected = {
+            "embedder": spec.name,
+            "precision": precision,
+            "chunk_size": str(chunk_size),
+            "input_sha256": file_digest(input_path),
+            "loader": "remote" if trust_remote_code else "native",
+        }
+        if _finished(output, expected):
+            log.info("%s is complete for %s: skipped", output, input_path)
+            summary.skipped += 1
+        else:
+            pending.append((records, output, expected))
+    if pending:
+        embedder = SequenceEmbedder(
+            spec, precision, device, token_budget, model_dir, hf_home, trust_remote_code
+        )
+        summary.load_seconds = embedder.load_seconds
+        for records, output, expected in pending:
+            _embed_file(embedder, records, output, expected, summary.stats)
+            summary.written += 1
+            summary.sequences += len(records)
+    summary.wall_seconds = time.perf_counter() - started
+    if pending:
+        stats = summary.stats
+        log.info(
+            "%s: %d file(s) written, %d already complete; %d sequences; model loaded once in "
+            "%.1f s (%.0f%% of %.1f s); padding %.0f%% of batch tokens; device idle %.0f%% of "
+            "the embedding time",
+            spec.name, summary.written, summary.skipped, summary.sequences, summary.load_seconds,
+            100 * summary.load_share, summary.wall_seconds, 100 * stats.padding_fraction,
+            100 * stats.idle_fraction,
+        )  # fmt: skip
+    return summary
+
+
+def _embed_file(
+    embedder: SequenceEmbedder,
+    records: list[tuple[str, str]],
+    output: Path,
+    expected: dict[str, str],
+    stats: EmbedStats,
+) -> None:
+    started = time.perf_counter()
+    matrix = embedder.embed([sequence for _, sequence in records], stats)
+    metadata = {
+        **expected,
+        "modality": embedder.spec.modality.value,
+        "model_id": embedder.model_id,
+        "revision": embedder.revision,
+        "dimension": str(matrix.shape[1]),
+        "tool_version": __version__,
+    }
+    write_features(output, Features([record_id for record_id, _ in records], matrix, metadata))
+    log.info(
+        "embedded %d %s sequences with %s (%d-d) in %.1f s into %s",
+        len(records), embedder.spec.modality.value, embedder.spec.name, matrix.shape[1],
+        time.perf_counter() - started, output,
+    )  # fmt: skip

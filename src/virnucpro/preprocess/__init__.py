@@ -1,0 +1,1 @@
+"""Preprocessing: chunks, frames, the labelled training set, the split and the shards."""
