@@ -51,7 +51,7 @@ from virnucpro.embed.sequence_embedding import (
 )
 from virnucpro.files.sequence_files import read_fasta
 from virnucpro.preprocess.chunking import chunk_records
-from virnucpro.preprocess.frames import select_frames
+from virnucpro.preprocess.frames import stop_free_frames
 from virnucpro.testing.esm_checkpoints import EsmSizes, write_tiny_esm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def token_lists(
     arch: Architecture, encoder: Encoder, count: int, bases_per_token: float
 ) -> list[list[int]]:
     chunks = list(chunk_records(read_fasta(INPUT), 300))
-    frames = [frame for kept in select_frames(chunks) for frame in kept]
+    frames = [frame for kept in stop_free_frames(chunks) for frame in kept]
     frames = (frames * math.ceil(count / len(frames)))[:count]
     if arch.kind == "esm":
         return [encoder.tokenize(frame.protein) for frame in frames]

@@ -50,7 +50,7 @@ from virnucpro.embed.sequence_embedding import EmbedStats, resolve_device
 from virnucpro.files.sequence_files import read_dna
 from virnucpro.predict import predict_fasta
 from virnucpro.preprocess.chunking import chunk_records
-from virnucpro.preprocess.frames import select_frames
+from virnucpro.preprocess.frames import stop_free_frames
 from virnucpro.testing import write_random_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,7 +99,7 @@ def frames(length: int, modality: Modality, count: int, seed: int = 0) -> list[s
     chunks = list(chunk_records(read_dna(DATA), length))
     found = [
         frame.protein if modality is Modality.protein else frame.nucleotide
-        for kept in select_frames(chunks)
+        for kept in stop_free_frames(chunks)
         for frame in kept
     ]
     return random.Random(seed).choices(found, k=count)
@@ -210,7 +210,7 @@ def reads_fasta(path: Path, frames_wanted: int, seed: int = 0) -> int:
         return source[start : start + READ_LENGTH]
 
     sample = [(f"probe{i}", read()) for i in range(500)]
-    per_read = sum(len(kept) for kept in select_frames(sample)) / len(sample)
+    per_read = sum(len(kept) for kept in stop_free_frames(sample)) / len(sample)
     count = max(1, round(frames_wanted / per_read))
     with open(path, "w") as handle:
         for index in range(count):

@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import reference  # noqa: E402  (the plain implementation the tests use)
 
-from virnucpro.preprocess.chunking import chunk_fasta  # noqa: E402
-from virnucpro.preprocess.frames import select_frames_fasta  # noqa: E402
+from virnucpro.preprocess.chunking import chunk_sequences  # noqa: E402
+from virnucpro.preprocess.frames import select_frames  # noqa: E402
 
 DEFAULT_GENOME = ROOT.parent / "shared" / "data" / "host" / "Streptococcus_pyogenes_M1_GAS.gb"
 app = typer.Typer(add_completion=False)
@@ -56,8 +56,8 @@ def write_copies(genbank: Path, copies: int, output: Path) -> int:
 
 
 def ours(fasta: Path, work: Path, chunk_size: int) -> None:
-    chunk_fasta(fasta, work / "chunks.fasta", chunk_size)
-    select_frames_fasta(
+    chunk_sequences(fasta, work / "chunks.fasta", chunk_size)
+    select_frames(
         work / "chunks.fasta", work / "nt.fasta", work / "aa.fasta", work / "frames.tsv"
     )
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.compare: see `benchmark_embedder.py --help`."""
+"""Thin wrapper over virnucpro.cli.benchmark_embedder: see `benchmark_embedder.py --help`."""
 
-from virnucpro.cli.compare import main_benchmark
+from virnucpro.cli.benchmark_embedder import main
 
 if __name__ == "__main__":
-    main_benchmark()
+    main()

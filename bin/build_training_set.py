@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.training_set: see `build_training_set.py --help`."""
+"""Thin wrapper over virnucpro.cli.build_training_set: see `build_training_set.py --help`."""
 
-from virnucpro.cli.training_set import main
+from virnucpro.cli.build_training_set import main
 
 if __name__ == "__main__":
     main()

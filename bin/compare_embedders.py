@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.compare: see `compare_embedders.py --help`."""
+"""Thin wrapper over virnucpro.cli.compare_embedders: see `compare_embedders.py --help`."""
 
-from virnucpro.cli.compare import main_compare
+from virnucpro.cli.compare_embedders import main
 
 if __name__ == "__main__":
-    main_compare()
+    main()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.classifier: see `convert_legacy_model.py --help`."""
+"""Thin wrapper over virnucpro.cli.convert_legacy_model: see `convert_legacy_model.py --help`."""
 
-from virnucpro.cli.classifier import main_legacy
+from virnucpro.cli.convert_legacy_model import main
 
 if __name__ == "__main__":
-    main_legacy()
+    main()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.embed: see `embed_dna.py --help`."""
+"""Thin wrapper over virnucpro.cli.embed_dna: see `embed_dna.py --help`."""
 
-from virnucpro.cli.embed import main_dna
+from virnucpro.cli.embed_dna import main
 
 if __name__ == "__main__":
-    main_dna()
+    main()

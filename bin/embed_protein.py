@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.embed: see `embed_protein.py --help`."""
+"""Thin wrapper over virnucpro.cli.embed_protein: see `embed_protein.py --help`."""
 
-from virnucpro.cli.embed import main_protein
+from virnucpro.cli.embed_protein import main
 
 if __name__ == "__main__":
-    main_protein()
+    main()

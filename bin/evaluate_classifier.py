@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.classifier: see `evaluate_classifier.py --help`."""
+"""Thin wrapper over virnucpro.cli.evaluate_classifier: see `evaluate_classifier.py --help`."""
 
-from virnucpro.cli.classifier import main_evaluate
+from virnucpro.cli.evaluate_classifier import main
 
 if __name__ == "__main__":
-    main_evaluate()
+    main()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.models: see `make_test_model.py --help`."""
+"""Thin wrapper over virnucpro.cli.make_test_model: see `make_test_model.py --help`."""
 
-from virnucpro.cli.models import main_test_model
+from virnucpro.cli.make_test_model import main
 
 if __name__ == "__main__":
-    main_test_model()
+    main()

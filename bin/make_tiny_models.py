@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.models: see `make_tiny_models.py --help`."""
+"""Thin wrapper over virnucpro.cli.make_tiny_models: see `make_tiny_models.py --help`."""
 
-from virnucpro.cli.models import main_tiny
+from virnucpro.cli.make_tiny_models import main
 
 if __name__ == "__main__":
-    main_tiny()
+    main()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.merge: see `merge_features.py --help`."""
+"""Thin wrapper over virnucpro.cli.merge_features: see `merge_features.py --help`."""
 
-from virnucpro.cli.merge import main
+from virnucpro.cli.merge_features import main
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.models: see `model_cache.py --help`."""
+"""Thin wrapper over virnucpro.cli.model_cache: see `model_cache.py --help`."""
 
-from virnucpro.cli.models import main_cache
+from virnucpro.cli.model_cache import main
 
 if __name__ == "__main__":
-    main_cache()
+    main()

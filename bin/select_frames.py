@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.frames: see `select_frames.py --help`."""
+"""Thin wrapper over virnucpro.cli.select_frames: see `select_frames.py --help`."""
 
-from virnucpro.cli.frames import main
+from virnucpro.cli.select_frames import main
 
 if __name__ == "__main__":
     main()

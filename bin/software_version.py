@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.versions: see `software_version.py --help`."""
+"""Thin wrapper over virnucpro.cli.software_version: see `software_version.py --help`."""
 
-from virnucpro.cli.versions import main
+from virnucpro.cli.software_version import main
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Thin wrapper over virnucpro.cli.classifier: see `train_classifier.py --help`."""
+"""Thin wrapper over virnucpro.cli.train_classifier: see `train_classifier.py --help`."""
 
-from virnucpro.cli.classifier import main_train
+from virnucpro.cli.train_classifier import main
 
 if __name__ == "__main__":
-    main_train()
+    main()

@@ -11,11 +11,11 @@ classifier=assets/models/composition_classifier
 mkdir -p "$out"
 
 echo "== predict: chunk -> frames -> shards"
-virnucpro chunk --input "$data/mixed_example.fasta" --output "$out/mixed_example.chunks.fasta" --chunk-size 300
-virnucpro frames --input "$out/mixed_example.chunks.fasta" \
+virnucpro chunk-sequences --input "$data/mixed_example.fasta" --output "$out/mixed_example.chunks.fasta" --chunk-size 300
+virnucpro select-frames --input "$out/mixed_example.chunks.fasta" \
     --nucleotide "$out/mixed_example.nucleotide.fasta" --protein "$out/mixed_example.protein.fasta" \
     --report "$out/mixed_example.frames.tsv"
-virnucpro shard --nucleotide "$out/mixed_example.nucleotide.fasta" --protein "$out/mixed_example.protein.fasta" \
+virnucpro shard-frames --nucleotide "$out/mixed_example.nucleotide.fasta" --protein "$out/mixed_example.protein.fasta" \
     --output-dir "$out/predict_shards" --prefix mixed_example --frames-per-shard 200
 
 echo "== predict: features of every shard with the demo classifier's embedders (CPU), merged"
@@ -26,7 +26,7 @@ for shard in "$out"/predict_shards/*.nucleotide.fasta; do
         --chunk-size 300 --precision fp32 --device cpu
     virnucpro embed-protein --embedder aa_composition --input "$out/predict_shards/$name.protein.fasta" \
         --output "$out/features/$name.protein.safetensors" --chunk-size 300 --precision fp32 --device cpu
-    virnucpro merge --dna "$out/features/$name.dna.safetensors" \
+    virnucpro merge-features --dna "$out/features/$name.dna.safetensors" \
         --protein "$out/features/$name.protein.safetensors" --output "$out/features/$name.merged.safetensors"
     merged+=(--features "$out/features/$name.merged.safetensors")
 done

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from virnucpro import checkpoints
+from virnucpro.embed import checkpoints
 from virnucpro.embed.checkpoints import iter_tensors, read_config, to_target, weight_files
 from virnucpro.embed.embedders.dnabert_s import load_dnabert_s
 from virnucpro.embed.embedders.esm import load_esm

@@ -10,7 +10,7 @@ import reference
 from conftest import read_fasta, write_fasta
 
 from virnucpro.errors import InputError
-from virnucpro.preprocess.chunking import chunk_bounds, chunk_fasta, chunk_records
+from virnucpro.preprocess.chunking import chunk_bounds, chunk_sequences, chunk_records
 
 
 @pytest.mark.parametrize("chunk_size", [300, 500])
@@ -70,11 +70,11 @@ def test_chunk_size_zero_is_refused():
         list(chunk_records([("a", "ACGT")], 0))
 
 
-def test_chunk_fasta_drops_descriptions_and_reads_gzip(tmp_path):
+def test_chunk_sequences_drops_descriptions_and_reads_gzip(tmp_path):
     source = tmp_path / "in.fasta.gz"
     with gzip.open(source, "wt") as handle:
         handle.write(">s1 some description\nACGTACGTAC\nGTACG\n>s2\n\n>s3\nAC\n")
-    summary = chunk_fasta(source, tmp_path / "out.fasta", 6)
+    summary = chunk_sequences(source, tmp_path / "out.fasta", 6)
     # n=15, c=6: k=3, R=3, q=1, u=1 -> steps 2, 1: starts 0, 4, 9.
     assert read_fasta(tmp_path / "out.fasta") == [
         ("s1_chunk_1", "ACGTAC"),
@@ -86,10 +86,10 @@ def test_chunk_fasta_drops_descriptions_and_reads_gzip(tmp_path):
     assert (summary.sequences, summary.empty_sequences, summary.chunks) == (3, 1, 5)
 
 
-def test_chunk_fasta_matches_reference_on_real_contigs(tmp_path, shared_data):
+def test_chunk_sequences_matches_reference_on_real_contigs(tmp_path, shared_data):
     source = shared_data / "predict" / "mixed_example.fasta"
     for chunk_size in (300, 500):
-        chunk_fasta(source, tmp_path / "ours.fasta", chunk_size)
+        chunk_sequences(source, tmp_path / "ours.fasta", chunk_size)
         reference.chunk_fasta(source, tmp_path / "reference.fasta", chunk_size)
         ours = (tmp_path / "ours.fasta").read_text()
         assert ours == (tmp_path / "reference.fasta").read_text()
@@ -98,5 +98,5 @@ def test_chunk_fasta_matches_reference_on_real_contigs(tmp_path, shared_data):
 def test_output_written_only_when_complete(tmp_path):
     source = write_fasta(tmp_path / "in.fasta", [("a", "ACGT"), ("b", "ACGT"), ("a", "ACGT")])
     with pytest.raises(InputError, match="duplicate sequence id 'a'"):
-        chunk_fasta(source, tmp_path / "out.fasta", 2)
+        chunk_sequences(source, tmp_path / "out.fasta", 2)
     assert list(tmp_path.iterdir()) == [source]

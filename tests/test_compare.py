@@ -7,8 +7,8 @@ import json
 import pytest
 
 from virnucpro.compare.compare_embedders import compare_embedders
-from virnucpro.compare.paired_statistics import COLUMNS as PAIRED
 from virnucpro.errors import InputError
+from virnucpro.files.contracts import PAIRED_COLUMNS as PAIRED
 
 
 def _metrics(f1):

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from conftest import ASSETS, ROOT, read_fasta, run_script, write_fasta
 
-from virnucpro import embed_files
+from virnucpro.embed import embed_files
 from virnucpro.embed.embedders.registry import get_embedder
 from virnucpro.errors import InputError
 from virnucpro.files.feature_files import read_features
 from virnucpro.files.sequence_files import read_dna
 from virnucpro.preprocess.chunking import chunk_records
-from virnucpro.preprocess.frames import select_frames
+from virnucpro.preprocess.frames import stop_free_frames
 
 MODELS = ROOT / "assets" / "models"
 SETTINGS = {"precision": "fp32", "device": "cpu", "chunk_size": 300, "token_budget": 2048}
@@ -23,7 +23,7 @@ def shards(tmp_path_factory):
     """The real frames of mixed_example.fasta in three shards: nucleotide and protein files."""
     folder = tmp_path_factory.mktemp("shards")
     chunks = list(chunk_records(read_dna(ASSETS / "mixed_example.fasta"), 300))
-    frames = [frame for kept in select_frames(chunks) for frame in kept][:90]
+    frames = [frame for kept in stop_free_frames(chunks) for frame in kept][:90]
     nucleotide, protein = [], []
     for index in range(3):
         part = frames[index * 30 : (index + 1) * 30]

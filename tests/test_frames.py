@@ -8,14 +8,14 @@ import pytest
 import reference
 from conftest import read_fasta, write_fasta
 
-from virnucpro.preprocess.chunking import chunk_fasta
-from virnucpro.preprocess.frames import Frame, select_frames, select_frames_fasta
+from virnucpro.preprocess.chunking import chunk_sequences
+from virnucpro.preprocess.frames import Frame, stop_free_frames, select_frames
 
 
 def test_hand_worked_chunk():
     # F1 ATG AAA CCC GGG TTT = MKPGF; F2 TGA... has a stop; F3 GAA ACC CGG GTT = ETRV.
     # Reverse complement AAACCCGGGTTTCAT: R1 KPGFH, R2 NPGF, R3 TRVS.
-    frames = select_frames([("c", "ATGAAACCCGGGTTT")])[0]
+    frames = stop_free_frames([("c", "ATGAAACCCGGGTTT")])[0]
     assert frames == [
         Frame("cF1", "ATGAAACCCGGGTTT", "MKPGF"),
         Frame("cF3", "GAAACCCGGGTTT", "ETRV"),
@@ -27,7 +27,7 @@ def test_hand_worked_chunk():
 
 def test_nucleotide_slice_is_three_l_plus_one():
     # F1 of a 16-base chunk: 5 codons, slice [0:16] keeps one base past the codons.
-    frames = select_frames([("c", "ATGAAACCCGGGTTTA")])[0]
+    frames = stop_free_frames([("c", "ATGAAACCCGGGTTTA")])[0]
     forward = frames[0]
     assert forward.id == "cF1" and forward.protein == "MKPGF"
     assert forward.nucleotide == "ATGAAACCCGGGTTTA"
@@ -36,27 +36,27 @@ def test_nucleotide_slice_is_three_l_plus_one():
 
 def test_codons_with_other_characters_are_dropped_not_x():
     # ATG NNN AAA -> M, nothing, K: protein MK (L=2) so the slice is [0:7].
-    frames = {frame.id: frame for frame in select_frames([("c", "atgNNNaaa")])[0]}
+    frames = {frame.id: frame for frame in stop_free_frames([("c", "atgNNNaaa")])[0]}
     assert frames["cF1"] == Frame("cF1", "ATGNNNA", "MK")
     # Reverse complement keeps N as N: TTT NNN CAT -> F H.
     assert frames["cR1"] == Frame("cR1", "TTTNNNC", "FH")
 
 
 def test_lowercase_is_uppercased():
-    assert select_frames([("c", "atgaaa")]) == select_frames([("c", "ATGAAA")])
-    assert select_frames([("c", "atgaaa")])[0][0] == Frame("cF1", "ATGAAA", "MK")
+    assert stop_free_frames([("c", "atgaaa")]) == stop_free_frames([("c", "ATGAAA")])
+    assert stop_free_frames([("c", "atgaaa")])[0][0] == Frame("cF1", "ATGAAA", "MK")
 
 
 def test_iupac_codes_are_not_complemented():
     # R is not complemented; reverse of ATGRAA is AARCAT -> TTR CAT: R1 is (dropped) H.
-    frames = {frame.id: frame for frame in select_frames([("c", "ATGRAA")])[0]}
+    frames = {frame.id: frame for frame in stop_free_frames([("c", "ATGRAA")])[0]}
     assert frames["cR1"] == Frame("cR1", "TTRC", "H")
 
 
 def test_no_frame_for_stops_everywhere_and_short_chunks():
     # TTAATTAATTAA is its own reverse complement and has TAA at offsets 1, 5 and 9:
     # a stop in every frame of both strands.
-    assert select_frames([("c", "TTAATTAATTAA"), ("d", "AT"), ("e", ""), ("f", "NNNNNN")]) == [
+    assert stop_free_frames([("c", "TTAATTAATTAA"), ("d", "AT"), ("e", ""), ("f", "NNNNNN")]) == [
         [],
         [],
         [],
@@ -66,8 +66,8 @@ def test_no_frame_for_stops_everywhere_and_short_chunks():
 
 def test_batch_of_mixed_lengths_keeps_input_order():
     chunks = [("a", "ATGAAACCC"), ("b", "ATGAAA"), ("c", "ATGAAACCC"), ("d", "ATG")]
-    batched = select_frames(chunks)
-    assert batched == [select_frames([chunk])[0] for chunk in chunks]
+    batched = stop_free_frames(chunks)
+    assert batched == [stop_free_frames([chunk])[0] for chunk in chunks]
     assert [frames[0].id for frames in batched] == ["aF1", "bF1", "cF1", "dF1"]
 
 
@@ -81,7 +81,7 @@ def _random_chunk(rng: random.Random) -> str:
 def test_matches_reference_on_random_chunks_with_stops_n_and_case():
     rng = random.Random(7)
     chunks = [(f"c{i}", _random_chunk(rng)) for i in range(3000)]
-    ours = [frame for frames in select_frames(chunks) for frame in frames]
+    ours = [frame for frames in stop_free_frames(chunks) for frame in frames]
     expected = [
         Frame(*frame)
         for chunk_id, sequence in chunks
@@ -93,8 +93,8 @@ def test_matches_reference_on_random_chunks_with_stops_n_and_case():
 
 def test_fasta_step_matches_reference_and_reports_every_chunk(tmp_path, shared_data):
     chunks = tmp_path / "chunks.fasta"
-    chunk_fasta(shared_data / "predict" / "mixed_example.fasta", chunks, 300)
-    summary = select_frames_fasta(
+    chunk_sequences(shared_data / "predict" / "mixed_example.fasta", chunks, 300)
+    summary = select_frames(
         chunks, tmp_path / "nt.fasta", tmp_path / "aa.fasta", tmp_path / "frames.tsv"
     )
     reference.select_frames_fasta(chunks, tmp_path / "ref_nt.fasta", tmp_path / "ref_aa.fasta")
@@ -113,7 +113,7 @@ def test_report_lists_frames_and_no_frame(tmp_path):
     source = write_fasta(
         tmp_path / "chunks.fasta", [("x_chunk_1", "ATGAAACCCGGGTTT"), ("x_chunk_2", "TTAATTAATTAA")]
     )
-    select_frames_fasta(
+    select_frames(
         source, tmp_path / "nt.fasta", tmp_path / "aa.fasta", tmp_path / "frames.tsv"
     )
     assert (tmp_path / "frames.tsv").read_text() == (
@@ -134,11 +134,11 @@ def test_batches_do_not_change_the_output(tmp_path, monkeypatch, batch_size):
     source = write_fasta(
         tmp_path / "chunks.fasta", [(f"c{i}", _random_chunk(rng) or "A") for i in range(50)]
     )
-    select_frames_fasta(
+    select_frames(
         source, tmp_path / "a_nt.fasta", tmp_path / "a_aa.fasta", tmp_path / "a.tsv"
     )
     monkeypatch.setattr("virnucpro.preprocess.frames._BATCH_CHUNKS", batch_size)
-    select_frames_fasta(
+    select_frames(
         source, tmp_path / "b_nt.fasta", tmp_path / "b_aa.fasta", tmp_path / "b.tsv"
     )
     for name in ("nt.fasta", "aa.fasta"):

@@ -33,7 +33,6 @@ from test_compare import _evaluation
 from virnucpro.classify.classifier import LABELS
 from virnucpro.compare.compare_embedders import compare_embedders
 from virnucpro.compare.paired_statistics import (
-    COLUMNS,
     align,
     discordant,
     mcnemar_exact,
@@ -42,6 +41,7 @@ from virnucpro.compare.paired_statistics import (
     read_predictions,
 )
 from virnucpro.errors import InputError
+from virnucpro.files.contracts import PAIRED_COLUMNS as COLUMNS
 
 IDS = [f"frame_{index}" for index in range(8)]
 LABELS_ = np.array([1, 1, 1, 1, 0, 0, 0, 0])

@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 from conftest import write_fasta
 
-from virnucpro.classify.prediction_tables import (
+from virnucpro.classify.calling import (
     Chunk,
     call_chunks,
     call_sequences,
     chunk_of,
     minimum_length,
     sequence_of,
-    write_predictions,
 )
+from virnucpro.classify.prediction_tables import write_predictions
 from virnucpro.errors import InputError
 
 

@@ -7,13 +7,13 @@ import time
 import numpy as np
 import pytest
 
-from virnucpro import sketches as sketches_module
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import SKETCHES
 from virnucpro.files.sequence_files import read_genbank
+from virnucpro.preprocess import sketches as sketches_module
 from virnucpro.preprocess.sketches import (
     DEFAULT_THRESHOLD,
-    FORMAT,
     SCALED,
     K,
     cluster_genomes,
@@ -228,7 +228,7 @@ def test_sketch_file_round_trip_and_bytes_are_deterministic(tmp_path, rng):
     found = read_sketches(one)
     assert sorted(found) == ["a", "b", "c.1"]
     assert all(np.array_equal(found[name], sketches[name]) for name in sketches)
-    assert b'"format":"' + FORMAT.encode() + b'"' in one.read_bytes()[:200]
+    assert b'"format":"' + SKETCHES.format.encode() + b'"' in one.read_bytes()[:200]
 
 
 def test_a_genome_sketched_in_two_files_is_refused(tmp_path):
@@ -261,23 +261,23 @@ def _with_metadata(path, metadata, tensors=None):
 @pytest.mark.parametrize(
     ("metadata", "tensors", "message"),
     [
-        ({"format": FORMAT, "k": "31", "scaled": "100"}, None, "made with k=31, scaled=100"),
-        ({"format": FORMAT, "k": "21", "scaled": "1000"}, None, "made with k=21, scaled=1000"),
-        ({"format": FORMAT}, None, "made with k=None, scaled=None"),
+        ({"format": SKETCHES.format, "k": "31", "scaled": "100"}, None, "made with k=31, scaled=100"),
+        ({"format": SKETCHES.format, "k": "21", "scaled": "1000"}, None, "made with k=21, scaled=1000"),
+        ({"format": SKETCHES.format}, None, "made with k=None, scaled=None"),
         ({"format": "virnucpro-features/1"}, None, "not a virnucpro sketch file"),
         (None, None, "not a virnucpro sketch file"),
         (
-            {"format": FORMAT, "k": "21", "scaled": "100"},
+            {"format": SKETCHES.format, "k": "21", "scaled": "100"},
             {"g": np.array([1.0, 2.0], dtype=np.float32)},
             "the sketch of 'g' is not a sorted vector of distinct uint64 hashes",
         ),
         (
-            {"format": FORMAT, "k": "21", "scaled": "100"},
+            {"format": SKETCHES.format, "k": "21", "scaled": "100"},
             {"g": np.array([5, 2], dtype=np.uint64)},
             "not a sorted vector",
         ),
         (
-            {"format": FORMAT, "k": "21", "scaled": "100"},
+            {"format": SKETCHES.format, "k": "21", "scaled": "100"},
             {"g": np.array([2, 2], dtype=np.uint64)},
             "not a sorted vector",
         ),

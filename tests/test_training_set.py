@@ -10,18 +10,13 @@ import pytest
 import reference
 from conftest import ASSETS, read_fasta, run_script
 
-from virnucpro.classify.prediction_tables import minimum_length
+from virnucpro.classify.calling import minimum_length
 from virnucpro.errors import InputError
+from virnucpro.files.contracts import PROJECTION_READ_LENGTH
 from virnucpro.files.sequence_files import read_genbank
+from virnucpro.preprocess.read_projection import PROJECTION_MIN_LENGTH, count_projection_reads
 from virnucpro.preprocess.sketches import read_sketches, sketch
-from virnucpro.preprocess.training_set import (
-    PROJECTION_MIN_LENGTH,
-    PROJECTION_READ_LENGTH,
-    Label,
-    SourceCounts,
-    build_training_set,
-    count_projection_reads,
-)
+from virnucpro.preprocess.training_set import Label, build_training_set
 
 GENBANK_FILES = [
     ("viral/hundred_microviruses.gbk", Label.viral),
@@ -166,22 +161,18 @@ def test_projection_counts_follow_predict_mode_at_500_bp():
     assert PROJECTION_READ_LENGTH == 500
     assert minimum_length(PROJECTION_READ_LENGTH) == PROJECTION_MIN_LENGTH == 250
     # 1200 bp: 3 reads of 500, 500 and 500 bases (overlapping) -> all scored
-    counts = SourceCounts(source="x", label="host")
     sequence = ("ATG" + "GCT" * 165 + "TAA") * 2 + "A" * 198  # 1200 bp
-    count_projection_reads("x", sequence, counts)
-    assert counts.reads_500bp == 3
+    reads, read_frames = count_projection_reads("x", sequence)
+    assert reads == 3
     frames = sum(
         len(reference.stop_free_frames(rid, read))
         for rid, read in reference.chunk("x", sequence, 500)
     )
-    assert counts.read_frames_500bp == frames > 0
+    assert read_frames == frames > 0
     # a 249 bp record: one read, too short to be scored; ambiguous bases still counted
-    short = SourceCounts(source="y", label="host")
-    count_projection_reads("y", "ATGNNN" + "GCT" * 81, short)
-    assert (short.reads_500bp, short.read_frames_500bp) == (1, 0)
-    ambiguous = SourceCounts(source="z", label="host")
-    count_projection_reads("z", "N" + "GCT" * 100, ambiguous)
-    assert ambiguous.reads_500bp == 1 and ambiguous.read_frames_500bp > 0
+    assert count_projection_reads("y", "ATGNNN" + "GCT" * 81) == (1, 0)
+    reads, read_frames = count_projection_reads("z", "N" + "GCT" * 100)
+    assert reads == 1 and read_frames > 0
 
 
 def test_sketches_of_every_record(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import ASSETS, write_fasta
 
-from virnucpro import verification
+from virnucpro.embed import verification
 from virnucpro.embed.embedders.loader import load_encoder
 from virnucpro.embed.embedders.registry import Modality, get_embedder
 from virnucpro.embed.model_cache import model_directory
@@ -22,7 +22,7 @@ from virnucpro.embed.sequence_embedding import embed_sequences
 from virnucpro.errors import InputError
 from virnucpro.files.sequence_files import read_fasta
 from virnucpro.preprocess.chunking import chunk_records
-from virnucpro.preprocess.frames import select_frames
+from virnucpro.preprocess.frames import stop_free_frames
 
 CPU = torch.device("cpu")
 EXAMPLE = ASSETS / "mixed_example.fasta"
@@ -91,7 +91,7 @@ def test_remote_code_that_fails_is_one_error_line(tmp_path):
 
 def test_model_free_embedder_is_refused():
     with pytest.raises(InputError, match="'aa_composition' has no model"):
-        verification.verify_embedder(get_embedder("aa_composition"), device="cpu")
+        verification.measure_agreement(get_embedder("aa_composition"), device="cpu")
 
 
 class _Shifted:
@@ -132,7 +132,7 @@ def test_remote_vectors_that_differ_fail_with_their_figures(monkeypatch, tmp_pat
     shift = 1e-3
     loads = _perturb_remote(monkeypatch, lambda dtype: shift)
     spec = get_embedder("tiny_esm2")
-    result = verification.verify_embedder(spec, frames=40, device="cpu")
+    result = verification.measure_agreement(spec, frames=40, device="cpu")
     assert loads == [(torch.float32, True), (torch.float32, False)]
     [fp32] = result.comparisons
     # Every pooled value of the remote side moved by exactly ``shift``.
@@ -152,7 +152,7 @@ def test_remote_vectors_that_differ_fail_with_their_figures(monkeypatch, tmp_pat
     # The command's path: table and result line printed, figures written, then the error.
     stream, figures = io.StringIO(), tmp_path / "fail.json"
     with pytest.raises(InputError, match=r"^verify-embedder tiny_esm2: FAIL \(fp32: "):
-        verification.run_verification(spec, output=figures, stream=stream, frames=40, device="cpu")
+        verification.verify_embedder(spec, output=figures, stream=stream, frames=40, device="cpu")
     rows = _table_rows(stream.getvalue())
     assert rows["fp32"][-1] == "FAIL" and float(rows["fp32"][2]) == pytest.approx(shift, rel=1e-3)
     assert stream.getvalue().strip().splitlines()[-1].startswith("verify-embedder tiny_esm2: FAIL")
@@ -168,7 +168,7 @@ def test_the_run_precision_is_compared_on_its_own_bound(monkeypatch):
     loads = _perturb_remote(
         monkeypatch, lambda dtype: direction if dtype == torch.bfloat16 else None
     )
-    result = verification.verify_embedder(
+    result = verification.measure_agreement(
         get_embedder("tiny_esm2"), frames=20, device="cpu", precision="bf16"
     )
     assert loads == [
@@ -203,7 +203,7 @@ def test_compare_vectors():
 
 def test_first_frames_are_taken_in_input_order(tmp_path):
     chunks = list(chunk_records(read_fasta(EXAMPLE), 300))
-    frames = [frame for kept in select_frames(chunks) for frame in kept]
+    frames = [frame for kept in stop_free_frames(chunks) for frame in kept]
     proteins = verification.first_frames(EXAMPLE, 300, 25, Modality.protein)
     nucleotides = verification.first_frames(EXAMPLE, 300, 25, Modality.dna)
     assert proteins == [frame.protein for frame in frames[:25]]
@@ -225,8 +225,8 @@ def test_first_frames_are_taken_in_input_order(tmp_path):
 def test_bad_options_are_refused_before_loading(tmp_path):
     spec = get_embedder("tiny_esm2")
     with pytest.raises(InputError, match="precision"):
-        verification.verify_embedder(spec, device="cpu", precision="fp8")
+        verification.measure_agreement(spec, device="cpu", precision="fp8")
     with pytest.raises(InputError, match="no such FASTA"):
-        verification.verify_embedder(spec, device="cpu", input_path=tmp_path / "missing.fasta")
+        verification.measure_agreement(spec, device="cpu", input_path=tmp_path / "missing.fasta")
     with pytest.raises(InputError, match="not a model folder"):
-        verification.verify_embedder(spec, device="cpu", model_dir=tmp_path)
+        verification.measure_agreement(spec, device="cpu", model_dir=tmp_path)

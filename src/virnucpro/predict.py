@@ -28,7 +28,7 @@ from virnucpro.errors import InputError
 from virnucpro.files.names import check_name
 from virnucpro.files.sequence_files import read_dna
 from virnucpro.preprocess.chunking import chunk_records
-from virnucpro.preprocess.frames import frame_label, select_frames
+from virnucpro.preprocess.frames import frame_label, stop_free_frames
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def predict_fasta(
     frame_ids: list[str] = []
     scores: list[np.ndarray] = []
     while batch := list(islice(records, batch_chunks)):
-        kept = select_frames(batch)
+        kept = stop_free_frames(batch)
         chunks.extend(
             Chunk(chunk_id, len(sequence), tuple(frame_label(frame.id) for frame in frames))
             for (chunk_id, sequence), frames in zip(batch, kept, strict=True)

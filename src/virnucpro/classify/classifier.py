@@ -23,13 +23,11 @@ from torch import nn
 from virnucpro import __version__
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import CLASSIFIER, CLASSIFIER_WEIGHTS
 from virnucpro.files.feature_files import Features, deterministic_safetensors
 
 log = logging.getLogger(__name__)
 
-FORMAT = "virnucpro-classifier/1"
-WEIGHTS = "model.safetensors"
-METADATA = "classifier.json"
 LABELS = ("others", "virus")  # class 0, class 1
 MODALITIES = ("dna", "protein")
 # Far above any real embedding (ESM2-15B is 5120-d): a larger value is a corrupt file.
@@ -37,7 +35,7 @@ _MAX_DIMENSION = 1 << 16
 
 
 class MLPClassifier(nn.Module):
-    """Linear -> BatchNorm1d -> ReLU -> Dropout -> Linear(2), Xavier-uniform weights (SPEC §4)."""
+    """Linear -> BatchNorm1d -> ReLU -> Dropout -> Linear(2), Xavier-uniform weights."""
 
     def __init__(self, input_dimension: int, hidden: int = 512, dropout: float = 0.5) -> None:
         super().__init__()
@@ -106,7 +104,7 @@ class Classifier:
     def save(self, folder: Path) -> None:
         """Write ``model.safetensors`` and ``classifier.json`` together."""
         metadata = {
-            "format": FORMAT,
+            "format": CLASSIFIER.format,
             "input_dimension": self.model.hidden.in_features,
             "hidden": self.model.hidden.out_features,
             "dropout": self.model.dropout.p,
@@ -121,8 +119,8 @@ class Classifier:
             name: tensor.detach().contiguous() for name, tensor in self.model.state_dict().items()
         }
         with AtomicOutputs() as outputs:
-            outputs.write_bytes(folder / WEIGHTS, deterministic_safetensors(save(state)))
-            outputs.open(folder / METADATA).write(
+            outputs.write_bytes(folder / CLASSIFIER_WEIGHTS, deterministic_safetensors(save(state)))
+            outputs.open(folder / CLASSIFIER.name).write(
                 json.dumps(metadata, indent=2, sort_keys=True) + "\n"
             )
 
@@ -160,7 +158,7 @@ def _read_metadata(file: Path) -> dict[str, Any]:
         raise InputError(f"{file}: not valid JSON ({error})") from None
     if not isinstance(metadata, dict):
         raise InputError(f"{file}: not a JSON object")
-    if metadata.get("format") != FORMAT:
+    if metadata.get("format") != CLASSIFIER.format:
         raise InputError(f"{file}: not a virnucpro classifier (format {metadata.get('format')!r})")
     missing = [key for key in _FIELDS if key not in metadata]
     if missing:
@@ -217,7 +215,7 @@ def _read_weights(file: Path, model: MLPClassifier) -> dict[str, torch.Tensor]:
 def load_classifier(folder: Path) -> Classifier:
     """Read a checkpoint folder, checking its metadata and that the weights fit it."""
     folder = Path(folder)
-    metadata_file, weights_file = folder / METADATA, folder / WEIGHTS
+    metadata_file, weights_file = folder / CLASSIFIER.name, folder / CLASSIFIER_WEIGHTS
     for file in (metadata_file, weights_file):
         if not file.is_file():
             raise InputError(f"{folder}: not a classifier checkpoint (no {file.name})")

@@ -22,24 +22,25 @@ from typing import Any
 import numpy as np
 from sklearn import metrics
 
-from virnucpro.classify.classifier import LABELS, load_classifier
-from virnucpro.classify.labelled import read_feature_files, select_labelled
-from virnucpro.classify.prediction_tables import (
+from virnucpro.classify.calling import (
     check_fraction,
     chunk_of,
     is_viral_chunk,
+    is_viral_frame,
     is_viral_sequence,
     sequence_of,
 )
+from virnucpro.classify.classifier import LABELS, load_classifier
+from virnucpro.classify.labelled import read_feature_files, select_labelled
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import EVALUATION, LEVELS, METRIC_NAMES, TEST_PREDICTIONS
 
 log = logging.getLogger(__name__)
 
-FORMAT = "virnucpro-evaluation/2"  # /2: chunk and sequence levels
 
-# Metric name -> function of (labels, predicted classes, virus scores).
-METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], float]] = {
+Metric = Callable[[np.ndarray, np.ndarray, np.ndarray], float]
+_SCORERS: dict[str, Metric] = {
     "accuracy": lambda y, p, s: metrics.accuracy_score(y, p),
     "precision": lambda y, p, s: metrics.precision_score(y, p, zero_division=0),
     "recall": lambda y, p, s: metrics.recall_score(y, p, zero_division=0),
@@ -47,6 +48,9 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray, np.ndarray], float]] = {
     "auroc": lambda y, p, s: metrics.roc_auc_score(y, s),
     "mcc": lambda y, p, s: metrics.matthews_corrcoef(y, p),
 }
+#: Metric name -> function of (labels, predicted classes, virus scores), in the
+#: order of evaluation.json and comparison.tsv
+METRICS: dict[str, Metric] = {name: _SCORERS[name] for name in METRIC_NAMES}
 
 
 def bootstrap_metrics(
@@ -180,7 +184,7 @@ def evaluate_classifier(
     chunks = chunk_calls(test.ids, test.labels, scores)
     sequences = sequence_calls(chunks, min_viral_fraction)
     result = {
-        "format": FORMAT,
+        "format": EVALUATION.format,
         "embedder": classifier.protein_embedder,
         "dna_embedder": classifier.embedders["dna"],
         "dimension": classifier.dimensions["protein"],
@@ -201,14 +205,14 @@ def evaluate_classifier(
     }
     out = Path(output_dir)
     with AtomicOutputs() as outputs:
-        outputs.open(out / "evaluation.json").write(
+        outputs.open(out / EVALUATION.name).write(
             json.dumps(result, indent=2, allow_nan=False) + "\n"
         )
-        table = outputs.open(out / "test_predictions.tsv")
-        table.write("frame_id\tlabel\tprediction\tscore1\tscore2\n")
+        table = outputs.open(out / TEST_PREDICTIONS.name)
+        table.write(TEST_PREDICTIONS.header)
         for frame_id, label, (others, virus) in zip(test.ids, test.labels, scores, strict=True):
             table.write(
-                f"{frame_id}\t{label}\t{LABELS[int(virus > others)]}\t{others:.6f}\t{virus:.6f}\n"
+                f"{frame_id}\t{label}\t{LABELS[int(is_viral_frame(others, virus))]}\t{others:.6f}\t{virus:.6f}\n"
             )
     values = result["metrics"]
     log.info(
@@ -216,7 +220,7 @@ def evaluate_classifier(
         classifier.protein_embedder, len(test.ids), values["f1"]["value"], values["f1"]["low"],
         values["f1"]["high"], values["auroc"]["value"], values["accuracy"]["value"],
     )  # fmt: skip
-    for name in ("chunk", "sequence"):
+    for name in LEVELS:
         level = result["levels"][name]
         found = level["metrics"]
         log.info(

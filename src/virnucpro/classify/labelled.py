@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from virnucpro.errors import InputError
+from virnucpro.files.contracts import SPLIT_LIST
 from virnucpro.files.feature_files import Features, read_features
 from virnucpro.files.tables import read_table
 
@@ -26,7 +27,7 @@ class LabelledFeatures:
 def read_labels(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
     """``(frame_id, label)`` pairs of a split list (TSV with frame_id and label columns)."""
     pairs = []
-    for line, row in enumerate(read_table(path, ["frame_id", "label"], "a split list"), start=2):
+    for line, row in enumerate(read_table(path, SPLIT_LIST), start=2):
         if row["label"] not in ("0", "1"):
             raise InputError(f"{path}:{line}: label must be 0 or 1, got {row['label']!r}")
         pairs.append((row["frame_id"], int(row["label"])))

@@ -1,4 +1,4 @@
-"""The predict-mode summary: one self-contained HTML page of a run's calls (SPEC §3).
+"""The predict-mode summary: one self-contained HTML page of a run's calls.
 
 It reads what the classify step wrote for each sample, ``{sample}.chunk_calls.tsv``
 and ``{sample}.sequence_calls.tsv``, and shows the counts per sample, the calls,
@@ -26,9 +26,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from virnucpro.classify.classifier import Classifier, load_classifier
-from virnucpro.classify.prediction_tables import (
+from virnucpro.classify.calling import (
+    CALLS,
     OTHERS,
+    SCORED,
     TOO_SHORT,
     VIRUS,
     ChunkCall,
@@ -36,9 +37,11 @@ from virnucpro.classify.prediction_tables import (
     call_sequences,
     minimum_length,
 )
+from virnucpro.classify.classifier import Classifier, load_classifier
+from virnucpro.classify.prediction_tables import read_chunk_calls, read_sequence_calls
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
-from virnucpro.files.tables import read_table
+from virnucpro.files.contracts import CHUNK_CALLS, SEQUENCE_CALLS
 from virnucpro.html_page import (
     RC,
     context_list,
@@ -52,10 +55,8 @@ from virnucpro.preprocess.frames import NO_FRAME
 
 log = logging.getLogger(__name__)
 
-CHUNK_SUFFIX = ".chunk_calls.tsv"
-SEQUENCE_SUFFIX = ".sequence_calls.tsv"
-CALLS = (VIRUS, OTHERS, NO_FRAME, TOO_SHORT)
-SCORED = (VIRUS, OTHERS)
+CHUNK_SUFFIX = f".{CHUNK_CALLS.name}"
+SEQUENCE_SUFFIX = f".{SEQUENCE_CALLS.name}"
 # Rows of the per-sequence table in the page: a page of 100,000 rows would not open.
 DEFAULT_MAX_ROWS = 2000
 # More samples than colours in the histograms' stack: one pooled bar instead.
@@ -86,17 +87,6 @@ class Sample:
 # --- Reading and checking the tables
 
 
-def _probability(text: str) -> float | None:
-    """A score of the tables: NaN for 'NA', None for anything that is not a probability."""
-    if text == "NA":
-        return math.nan
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if 0.0 <= value <= 1.0 else None
-
-
 def _named(paths: Iterable[str | os.PathLike[str]], suffix: str) -> dict[str, Path]:
     """Sample name -> table, the name read from the file name as the classify step writes it."""
     found: dict[str, Path] = {}
@@ -108,48 +98,6 @@ def _named(paths: Iterable[str | os.PathLike[str]], suffix: str) -> dict[str, Pa
             raise InputError(f"sample '{sample}' is given twice: {found[sample]} and {path}")
         found[sample] = path
     return found
-
-
-def read_chunk_calls(path: Path) -> list[ChunkCall]:
-    columns = ("chunk_id", "prediction", "frames", "max_score1", "max_score2")
-    calls: list[ChunkCall] = []
-    seen: set[str] = set()
-    for line, row in enumerate(read_table(path, columns, "a chunk calls table"), start=2):
-        chunk_id, prediction, frames, *scores = (row[column] or "" for column in columns)
-        others, virus = (_probability(score) for score in scores)
-        scored = prediction in SCORED
-        if (
-            prediction not in CALLS
-            or not frames.isdigit()
-            or others is None
-            or virus is None
-            or math.isnan(others) == scored
-            or math.isnan(virus) == scored
-        ):
-            raise InputError(f"{path}:{line}: not a chunk calls row: {row}")
-        if chunk_id in seen:
-            raise InputError(f"{path}:{line}: chunk '{chunk_id}' is listed twice")
-        seen.add(chunk_id)
-        calls.append(ChunkCall(chunk_id, prediction, int(frames), others, virus))
-    return calls
-
-
-def read_sequence_calls(path: Path) -> list[SequenceCall]:
-    columns = ("sequence_id", "chunks", "chunks_with_frames", "viral_chunks")
-    columns += ("max_viral_score", "call")
-    calls: list[SequenceCall] = []
-    seen: set[str] = set()
-    for line, row in enumerate(read_table(path, columns, "a sequence calls table"), start=2):
-        sequence_id, *counts, score, call = (row[column] or "" for column in columns)
-        value = _probability(score)
-        if call not in CALLS or not all(count.isdigit() for count in counts) or value is None:
-            raise InputError(f"{path}:{line}: not a sequence calls row: {row}")
-        if sequence_id in seen:
-            raise InputError(f"{path}:{line}: sequence '{sequence_id}' is listed twice")
-        seen.add(sequence_id)
-        chunks, with_frames, viral = map(int, counts)
-        calls.append(SequenceCall(sequence_id, chunks, with_frames, viral, value, call))
-    return calls
 
 
 def _describe(call: SequenceCall) -> str:

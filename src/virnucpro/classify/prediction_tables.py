@@ -1,186 +1,51 @@
-"""Prediction tables: per frame, per chunk and per input sequence (SPEC §4), and viral FASTA.
+"""Predict mode's tables, written and read: per frame, per chunk and per input
+sequence, and the viral sequences' FASTA.
 
-- frame: ``Sequence_ID  Prediction  score1  score2`` (score1 = P(others), score2 = P(virus));
-- chunk: virus if the highest virus score of its frames is at least their highest
-  others score; chunks without a stop-free frame are ``no_frame``, chunks shorter
-  than half the chunk size are ``too_short`` and never scored;
-- sequence: its chunks, chunks with frames, viral chunks and highest virus score;
-  called virus when at least ``min_viral_fraction`` of its scored chunks are.
-
-The scored frames must be exactly those the frames report lists, each once, and
-the input FASTA must hold exactly the report's sequences: a missing or doubled
+Calls follow ``virnucpro.classify.calling``; columns are those of
+``virnucpro.files.contracts`` (FRAME_SCORES, CHUNK_CALLS, SEQUENCE_CALLS). The
+scored frames must be exactly those the frames report lists, each once, and the
+input FASTA must hold exactly the report's sequences: a missing or doubled
 shard, or another sample's report or FASTA, is an error, never a quiet ``no_frame``.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from virnucpro.classify.calling import (
+    CALLS,
+    OTHERS,
+    SCORED,
+    TOO_SHORT,
+    VIRUS,
+    Chunk,
+    ChunkCall,
+    SequenceCall,
+    call_chunks,
+    call_sequences,
+    check_fraction,
+    chunk_of,
+    is_viral_frame,
+    minimum_length,
+)
 from virnucpro.classify.classifier import LABELS, load_classifier
 from virnucpro.classify.labelled import read_feature_files
-from virnucpro.errors import InputError
+from virnucpro.errors import InputError, examples
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import CHUNK_CALLS, FRAME_SCORES, FRAMES_REPORT, SEQUENCE_CALLS
 from virnucpro.files.feature_files import Features
 from virnucpro.files.names import check_name
 from virnucpro.files.sequence_files import read_fasta, write_fasta
 from virnucpro.files.tables import read_table
-from virnucpro.preprocess.frames import NO_FRAME
+from virnucpro.preprocess.frames import FRAME_LABELS, NO_FRAME
 
 log = logging.getLogger(__name__)
-
-VIRUS, OTHERS = LABELS[1], LABELS[0]
-TOO_SHORT = "too_short"
-FRAME_LABELS = ("F1", "F2", "F3", "R1", "R2", "R3")
-
-
-def minimum_length(chunk_size: int) -> int:
-    """Shortest chunk that is classified: half the chunk size, rounded up.
-
-    Chunking a sequence longer than the chunk size never makes a chunk this short
-    (the shortest is chunk_size // 2 + 1), so only whole sequences shorter than
-    that are refused a call: they are unlike anything the classifier was trained on.
-    """
-    return (chunk_size + 1) // 2
-
-
-def chunk_of(frame_id: str) -> str:
-    """The chunk of a frame: its id without the two-character frame suffix."""
-    return frame_id[:-2]
-
-
-def sequence_of(chunk_id: str) -> str:
-    """The input sequence of a chunk: its id without ``_chunk_{i}``."""
-    return chunk_id.rsplit("_chunk_", 1)[0]
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A chunk as the frames report lists it: its length and its stop-free frames."""
-
-    id: str
-    length: int
-    frames: tuple[str, ...] = ()  # frame labels, e.g. ("F1", "R2")
-
-    @property
-    def frame_ids(self) -> list[str]:
-        return [f"{self.id}{label}" for label in self.frames]
-
-
-@dataclass
-class ChunkCall:
-    chunk_id: str
-    prediction: str  # virus, others, no_frame or too_short
-    frames: int
-    max_score1: float
-    max_score2: float
-
-
-@dataclass
-class SequenceCall:
-    sequence_id: str
-    chunks: int
-    chunks_with_frames: int
-    viral_chunks: int
-    max_viral_score: float
-    call: str  # virus, others, no_frame or too_short
-
-
-def is_viral_chunk(max_others: float, max_virus: float) -> bool:
-    """SPEC §4: a chunk is viral when its frames' highest virus score is at least their highest others score."""
-    return bool(max_virus >= max_others)
-
-
-def is_viral_sequence(viral_chunks: int, scored_chunks: int, min_viral_fraction: float) -> bool:
-    """A sequence is viral when at least ``min_viral_fraction`` of its scored chunks are."""
-    return viral_chunks >= min_viral_fraction * scored_chunks
-
-
-def call_chunks(
-    chunks: Sequence[Chunk], frame_ids: Sequence[str], scores: np.ndarray, chunk_size: int
-) -> list[ChunkCall]:
-    """One call per chunk, in ``chunks`` order, after checking frames against the chunks."""
-    check_scored_frames(chunks, frame_ids)
-    rows = {frame_id: row for row, frame_id in enumerate(frame_ids)}
-    shortest = minimum_length(chunk_size)
-    calls = []
-    for chunk in chunks:
-        if chunk.length < shortest or not chunk.frames:
-            status = TOO_SHORT if chunk.length < shortest else NO_FRAME
-            calls.append(ChunkCall(chunk.id, status, len(chunk.frames), np.nan, np.nan))
-            continue
-        others, virus = scores[[rows[frame_id] for frame_id in chunk.frame_ids]].max(axis=0)
-        prediction = VIRUS if is_viral_chunk(others, virus) else OTHERS
-        calls.append(
-            ChunkCall(chunk.id, prediction, len(chunk.frames), float(others), float(virus))
-        )
-    return calls
-
-
-def check_scored_frames(chunks: Sequence[Chunk], frame_ids: Sequence[str]) -> None:
-    """The scored frames must be the frames the chunks list, each exactly once."""
-    expected = [frame_id for chunk in chunks for frame_id in chunk.frame_ids]
-    scored = set(frame_ids)
-    if len(scored) != len(frame_ids):
-        doubled = sorted(frame_id for frame_id, n in Counter(frame_ids).items() if n > 1)
-        raise InputError(f"frames scored twice: {_examples(doubled)} (a shard given twice?)")
-    missing = [frame_id for frame_id in expected if frame_id not in scored]
-    if missing:
-        sequences = list(dict.fromkeys(sequence_of(chunk_of(f)) for f in missing))
-        raise InputError(
-            f"{len(missing)} frames of the frames report have no features: {_examples(missing)}, "
-            f"of sequences {_examples(sequences)} (a shard's feature file missing?)"
-        )
-    extra = sorted(scored - set(expected))
-    if extra:
-        raise InputError(
-            f"{len(extra)} frames with features are not in the frames report: {_examples(extra)} "
-            "(features or frames report of another sample?)"
-        )
-
-
-def _examples(items: Sequence[str], limit: int = 3) -> str:
-    shown = ", ".join(items[:limit])
-    return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"
-
-
-def call_sequences(chunks: list[ChunkCall], min_viral_fraction: float = 0.5) -> list[SequenceCall]:
-    """One call per input sequence, in order of first appearance."""
-    check_fraction(min_viral_fraction)
-    calls: dict[str, SequenceCall] = {}
-    for chunk in chunks:
-        sequence_id = sequence_of(chunk.chunk_id)
-        sequence = calls.setdefault(
-            sequence_id, SequenceCall(sequence_id, 0, 0, 0, float("nan"), NO_FRAME)
-        )
-        sequence.chunks += 1
-        if chunk.prediction == TOO_SHORT:
-            sequence.call = TOO_SHORT
-        if chunk.prediction in (NO_FRAME, TOO_SHORT):
-            continue
-        sequence.chunks_with_frames += 1
-        sequence.viral_chunks += chunk.prediction == VIRUS
-        sequence.max_viral_score = np.fmax(sequence.max_viral_score, chunk.max_score2)
-    for sequence in calls.values():
-        if sequence.chunks_with_frames:
-            viral = is_viral_sequence(
-                sequence.viral_chunks, sequence.chunks_with_frames, min_viral_fraction
-            )
-            sequence.call = VIRUS if viral else OTHERS
-    return list(calls.values())
-
-
-def check_fraction(min_viral_fraction: float) -> None:
-    if not 0.0 <= min_viral_fraction <= 1.0:
-        raise InputError(
-            f"the minimum viral fraction must be between 0 and 1, got {min_viral_fraction}"
-        )
 
 
 def _score(value: float) -> str:
@@ -205,22 +70,20 @@ def write_predictions(
     viral = {call.sequence_id for call in sequences if call.call == VIRUS}
     too_short = {call.chunk_id for call in chunk_calls if call.prediction == TOO_SHORT}
     with AtomicOutputs() as outputs:
-        table = outputs.open(output_dir / f"{prefix}.frame_scores.tsv")
-        table.write("Sequence_ID\tPrediction\tscore1\tscore2\n")
+        table = outputs.open(output_dir / f"{prefix}.{FRAME_SCORES.name}")
+        table.write(FRAME_SCORES.header)
         for frame_id, (others, virus) in zip(frame_ids, scores, strict=True):
             if chunk_of(frame_id) not in too_short:
-                prediction = VIRUS if virus > others else OTHERS
+                prediction = VIRUS if is_viral_frame(others, virus) else OTHERS
                 table.write(f"{frame_id}\t{prediction}\t{others:.6f}\t{virus:.6f}\n")
-        table = outputs.open(output_dir / f"{prefix}.chunk_calls.tsv")
-        table.write("chunk_id\tprediction\tframes\tmax_score1\tmax_score2\n")
+        table = outputs.open(output_dir / f"{prefix}.{CHUNK_CALLS.name}")
+        table.write(CHUNK_CALLS.header)
         for chunk in chunk_calls:
             table.write(
                 f"{chunk.chunk_id}\t{chunk.prediction}\t{chunk.frames}\t{_score(chunk.max_score1)}\t{_score(chunk.max_score2)}\n"
             )
-        table = outputs.open(output_dir / f"{prefix}.sequence_calls.tsv")
-        table.write(
-            "sequence_id\tchunks\tchunks_with_frames\tviral_chunks\tmax_viral_score\tcall\n"
-        )
+        table = outputs.open(output_dir / f"{prefix}.{SEQUENCE_CALLS.name}")
+        table.write(SEQUENCE_CALLS.header)
         for call in sequences:
             table.write(
                 f"{call.sequence_id}\t{call.chunks}\t{call.chunks_with_frames}\t{call.viral_chunks}\t"
@@ -255,8 +118,8 @@ def _check_same_sequences(fasta: Path, found: list[str], expected: list[str]) ->
     if missing or extra:
         raise InputError(
             f"{fasta} is not the input of these frames: {len(missing)} sequences of the frames "
-            f"report are not in it ({_examples(missing) or '-'}), {len(extra)} of its records "
-            f"are not in the report ({_examples(extra) or '-'})"
+            f"report are not in it ({examples(missing) or '-'}), {len(extra)} of its records "
+            f"are not in the report ({examples(extra) or '-'})"
         )
 
 
@@ -265,8 +128,7 @@ def read_chunks(report_paths: Iterable[str | os.PathLike[str]]) -> list[Chunk]:
     chunks: list[Chunk] = []
     seen: dict[str, str] = {}
     for path in report_paths:
-        columns = ["chunk_id", "length", "frames"]
-        for line, row in enumerate(read_table(path, columns, "a frames report"), start=2):
+        for line, row in enumerate(read_table(path, FRAMES_REPORT), start=2):
             chunk_id, length, labels = row["chunk_id"], row["length"], row["frames"]
             if chunk_id in seen:
                 raise InputError(
@@ -279,6 +141,60 @@ def read_chunks(report_paths: Iterable[str | os.PathLike[str]]) -> list[Chunk]:
                 raise InputError(f"{path}:{line}: not a frames report row: {row}")
             chunks.append(Chunk(chunk_id, int(length), frames))
     return chunks
+
+
+def _probability(text: str) -> float | None:
+    """A score of the tables: NaN for 'NA', None for anything that is not a probability."""
+    if text == "NA":
+        return math.nan
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if 0.0 <= value <= 1.0 else None
+
+
+def read_chunk_calls(path: Path) -> list[ChunkCall]:
+    """A chunk_calls.tsv as ``write_predictions`` writes it; any other row is refused."""
+    columns = CHUNK_CALLS.columns
+    calls: list[ChunkCall] = []
+    seen: set[str] = set()
+    for line, row in enumerate(read_table(path, CHUNK_CALLS), start=2):
+        chunk_id, prediction, frames, *scores = (row[column] or "" for column in columns)
+        others, virus = (_probability(score) for score in scores)
+        scored = prediction in SCORED
+        if (
+            prediction not in CALLS
+            or not frames.isdigit()
+            or others is None
+            or virus is None
+            or math.isnan(others) == scored
+            or math.isnan(virus) == scored
+        ):
+            raise InputError(f"{path}:{line}: not a chunk calls row: {row}")
+        if chunk_id in seen:
+            raise InputError(f"{path}:{line}: chunk '{chunk_id}' is listed twice")
+        seen.add(chunk_id)
+        calls.append(ChunkCall(chunk_id, prediction, int(frames), others, virus))
+    return calls
+
+
+def read_sequence_calls(path: Path) -> list[SequenceCall]:
+    """A sequence_calls.tsv as ``write_predictions`` writes it; any other row is refused."""
+    columns = SEQUENCE_CALLS.columns
+    calls: list[SequenceCall] = []
+    seen: set[str] = set()
+    for line, row in enumerate(read_table(path, SEQUENCE_CALLS), start=2):
+        sequence_id, *counts, score, call = (row[column] or "" for column in columns)
+        value = _probability(score)
+        if call not in CALLS or not all(count.isdigit() for count in counts) or value is None:
+            raise InputError(f"{path}:{line}: not a sequence calls row: {row}")
+        if sequence_id in seen:
+            raise InputError(f"{path}:{line}: sequence '{sequence_id}' is listed twice")
+        seen.add(sequence_id)
+        chunks, with_frames, viral = map(int, counts)
+        calls.append(SequenceCall(sequence_id, chunks, with_frames, viral, value, call))
+    return calls
 
 
 def feature_rows(

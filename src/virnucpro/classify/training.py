@@ -1,4 +1,4 @@
-"""Training the classifier with the original tool's settings (SPEC §4), deterministically.
+"""Training the classifier with the original tool's settings, deterministically.
 
 Cross-entropy, SGD (lr 2e-4, momentum 0.9), StepLR (step 10, gamma 0.85),
 batches of 32, at most 200 epochs, early stopping after 5 epochs without a
@@ -25,6 +25,7 @@ from virnucpro.classify.classifier import Classifier, MLPClassifier, features_de
 from virnucpro.classify.labelled import LabelledFeatures, read_feature_files, select_labelled
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import TRAINING_LOG
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +194,8 @@ def train_classifier(
     folder = Path(output_dir)
     classifier.save(folder)
     with AtomicOutputs() as outputs:
-        table = outputs.open(folder / "training_log.tsv")
-        table.write("epoch\ttrain_loss\tvalidation_loss\tvalidation_accuracy\tlearning_rate\n")
+        table = outputs.open(folder / TRAINING_LOG.name)
+        table.write(TRAINING_LOG.header)
         for row in history:
             table.write(
                 f"{row.epoch}\t{row.train_loss:.6f}\t{row.validation_loss:.6f}\t{row.validation_accuracy:.6f}\t{row.learning_rate:.6g}\n"

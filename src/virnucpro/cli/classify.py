@@ -51,7 +51,7 @@ def classify_command(
     min_viral_fraction: MinViralFraction = 0.5,
     version: VersionOption = False,
 ) -> None:
-    """Score every frame, then call chunks and input sequences (SPEC §4).
+    """Score every frame, then call chunks and input sequences.
 
     The features must hold exactly the frames the reports list, each once, and
     --sequences exactly the reports' sequences: a missing or doubled shard, or

@@ -35,6 +35,12 @@ ClassifierOption = Annotated[
     ),
 ]
 
+# The merged feature files a train or evaluate step reads, one per shard
+MergedFeaturesOption = Annotated[
+    list[Path],
+    typer.Option(help="Merged feature file (merge_features.py); repeat for every shard."),
+]
+
 
 def new_app(help_text: str) -> typer.Typer:
     """A Typer app configured the same way for every command.

@@ -1,48 +1,81 @@
-"""The ``virnucpro`` console script: every step as a subcommand."""
+"""The ``virnucpro`` console script: every step as a subcommand.
+
+A subcommand has the name of its bin/ script (``chunk_sequences.py`` is
+``virnucpro chunk-sequences``) and comes from the CLI module of that name. The
+shorter names of earlier versions are still accepted, hidden from --help.
+"""
 
 from __future__ import annotations
 
 from virnucpro.cli import (
-    chunk,
-    classifier,
+    benchmark_embedder,
+    build_training_set,
+    chunk_sequences,
     classify,
-    compare,
-    embed,
-    frames,
-    merge,
-    models,
+    compare_embedders,
+    convert_legacy_model,
+    embed_dna,
+    embed_protein,
+    evaluate_classifier,
+    make_test_model,
+    make_tiny_models,
+    merge_features,
+    model_cache,
     predict,
     prediction_report,
-    shard,
-    split,
-    training_set,
-    verify,
-    versions,
+    select_frames,
+    shard_frames,
+    software_version,
+    split_dataset,
+    train_classifier,
+    verify_embedder,
 )
 from virnucpro.cli.common import VersionOption, new_app, run_app
 
+#: In pipeline order, as --help lists them
+STEPS = (
+    chunk_sequences,
+    select_frames,
+    build_training_set,
+    split_dataset,
+    shard_frames,
+    embed_dna,
+    embed_protein,
+    merge_features,
+    model_cache,
+    make_tiny_models,
+    make_test_model,
+    train_classifier,
+    evaluate_classifier,
+    convert_legacy_model,
+    classify,
+    predict,
+    prediction_report,
+    benchmark_embedder,
+    compare_embedders,
+    verify_embedder,
+    software_version,
+)
+#: Earlier subcommand names -> today's
+ALIASES = {
+    "chunk": "chunk-sequences",
+    "frames": "select-frames",
+    "training-set": "build-training-set",
+    "split": "split-dataset",
+    "shard": "shard-frames",
+    "merge": "merge-features",
+    "train": "train-classifier",
+    "evaluate": "evaluate-classifier",
+    "benchmark": "benchmark-embedder",
+    "compare": "compare-embedders",
+}
+
 app = new_app("VirNucPro: classify short DNA sequences as viral or not.")
-app.command(name="chunk")(chunk.chunk_sequences_command)
-app.command(name="frames")(frames.select_frames_command)
-app.command(name="training-set")(training_set.build_training_set_command)
-app.command(name="split")(split.split_dataset_command)
-app.command(name="shard")(shard.shard_frames_command)
-app.command(name="embed-dna", epilog=embed.EPILOG)(embed.embed_dna_command)
-app.command(name="embed-protein", epilog=embed.EPILOG)(embed.embed_protein_command)
-app.command(name="merge")(merge.merge_features_command)
-app.command(name="model-cache")(models.model_cache_command)
-app.command(name="make-tiny-models")(models.make_tiny_models_command)
-app.command(name="make-test-model")(models.make_test_model_command)
-app.command(name="train")(classifier.train_classifier_command)
-app.command(name="evaluate")(classifier.evaluate_classifier_command)
-app.command(name="convert-legacy-model")(classifier.convert_legacy_model_command)
-app.command(name="classify", epilog=classify.OUTPUTS)(classify.classify_command)
-app.command(name="predict")(predict.predict_fasta_command)
-app.command(name="prediction-report")(prediction_report.prediction_report_command)
-app.command(name="benchmark")(compare.benchmark_embedder_command)
-app.command(name="compare")(compare.compare_embedders_command)
-app.command(name="verify-embedder")(verify.verify_embedder_command)
-app.command(name="software-version")(versions.software_version_command)
+for step in STEPS:
+    app.registered_commands += step.app.registered_commands
+_by_name = {command.name: command for command in app.registered_commands}
+for alias, name in ALIASES.items():
+    app.command(name=alias, hidden=True, epilog=_by_name[name].epilog)(_by_name[name].callback)
 
 
 @app.callback()

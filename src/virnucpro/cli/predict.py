@@ -8,11 +8,15 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.classify import OUTPUTS, MinViralFraction
-from virnucpro.cli.common import ClassifierOption
+from virnucpro.cli.common import ClassifierOption, new_app
 from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
 
+# No bin/ script: the pipeline's predict mode as one process on one machine
+app = new_app("FASTA to prediction tables in one process.")
 
-def predict_fasta_command(
+
+@app.command(name="predict")
+def predict_command(
     input: Annotated[Path, typer.Argument(help="FASTA file (plain or gzip) to classify.")],
     classifier: ClassifierOption,
     output_dir: Annotated[
@@ -45,4 +49,4 @@ def predict_fasta_command(
     )
 
 
-predict_fasta_command.__doc__ = f"{predict_fasta_command.__doc__}\n\n{OUTPUTS}"
+predict_command.__doc__ = f"{predict_command.__doc__}\n\n{OUTPUTS}"

@@ -1,4 +1,4 @@
-"""``prediction_report.py``: the HTML summary of a predict run, from the classify step's tables."""
+"""``prediction_report.py`` (``virnucpro prediction-report``): the HTML summary of a predict run, from the classify step's tables."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def prediction_report_command(
     ] = DEFAULT_MAX_ROWS,
     version: VersionOption = False,
 ) -> None:
-    """Counts per sample, the calls, the score histograms and the per-sequence table (SPEC §3).
+    """Counts per sample, the calls, the score histograms and the per-sequence table.
 
     One self-contained page (no script, no link, nothing fetched), byte-identical
     for the same tables. A sample is named by its files, SAMPLE.chunk_calls.tsv

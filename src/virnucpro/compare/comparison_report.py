@@ -1,4 +1,4 @@
-"""The comparison report: one self-contained HTML page of accuracy, speed and ROC curves (SPEC §6, §7).
+"""The comparison report: one self-contained HTML page of accuracy, speed and ROC curves.
 
 Self-contained and byte-identical across runs: see ``virnucpro.html_page``.
 """

@@ -21,12 +21,11 @@ from enum import Enum
 from typing import Any
 
 from virnucpro.errors import InputError
+from virnucpro.files.contracts import COUNTS, PROJECTION_READ_LENGTH
 from virnucpro.files.tables import read_table
-from virnucpro.preprocess.training_set import PROJECTION_READ_LENGTH
 
 #: Reads in the projection of embedding time.
 PROJECTION_READS = 1_000_000
-COUNT_COLUMNS = ("source", "reads_500bp", "read_frames_500bp")
 
 
 class Verdict(str, Enum):
@@ -66,7 +65,7 @@ def frames_per_read(counts_paths: Sequence[str | os.PathLike[str]]) -> float | N
     """
     reads = frames = 0
     for path in counts_paths:
-        for line, row in enumerate(read_table(path, COUNT_COLUMNS, "a counts table"), start=2):
+        for line, row in enumerate(read_table(path, COUNTS), start=2):
             try:
                 reads += int(row["reads_500bp"])
                 frames += int(row["read_frames_500bp"])

@@ -1,4 +1,4 @@
-"""Paired statistics of two embedders scored on the same test frames (issue 12).
+"""Paired statistics of two embedders scored on the same test frames.
 
 Every embedder's classifier is evaluated on the same frames, so the comparison
 is paired: the bootstrap resamples frames once and scores both embedders on the
@@ -20,17 +20,7 @@ import numpy as np
 from virnucpro.classify.classifier import LABELS
 from virnucpro.classify.evaluation import METRICS
 from virnucpro.errors import InputError
-
-#: The metrics whose baseline difference gets a paired interval.
-DELTAS = ("f1", "auroc", "mcc")
-#: The paired columns of the comparison table, in order.
-COLUMNS = (
-    *[f"delta_{name}{end}" for name in DELTAS for end in ("", "_low", "_high")],
-    "mcnemar_b",
-    "mcnemar_c",
-    "mcnemar_p",
-)
-HEADER = ["frame_id", "label", "prediction", "score1", "score2"]
+from virnucpro.files.contracts import PAIRED_DELTAS, TEST_PREDICTIONS
 
 
 @dataclass(frozen=True)
@@ -50,9 +40,10 @@ def read_predictions(path: str | os.PathLike[str]) -> Predictions:
     try:
         with open(path, encoding="utf-8", newline="") as handle:
             reader = csv.reader(handle, delimiter="\t")
-            if next(reader, None) != HEADER:
+            if tuple(next(reader, ())) != TEST_PREDICTIONS.columns:
                 raise InputError(
-                    f"{path}: not a test_predictions.tsv (no {' '.join(HEADER)} header)"
+                    f"{path}: not {TEST_PREDICTIONS.what} "
+                    f"(no {' '.join(TEST_PREDICTIONS.columns)} header)"
                 )
             for line, row in enumerate(reader, start=2):
                 try:
@@ -128,7 +119,7 @@ def paired_bootstrap(
 
     both = [pick for pick in indices if labels[pick].min() != labels[pick].max()]
     result: dict[str, float | None] = {}
-    for name in DELTAS:
+    for name in PAIRED_DELTAS:
         draws = [delta(name, pick) for pick in both]
         low, high = np.percentile(draws, [2.5, 97.5]) if draws else (None, None)
         whole = name != "auroc" or labels.min() != labels.max()

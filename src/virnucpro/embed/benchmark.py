@@ -1,4 +1,4 @@
-"""Measuring an embedder's speed the same way for every embedder (SPEC §7).
+"""Measuring an embedder's speed the same way for every embedder.
 
 Load time is measured apart; a warm-up pass runs first; the timed pass covers
 every input sequence with CUDA synchronised at both ends; memory is the peak
@@ -23,10 +23,9 @@ from virnucpro.embed.embedders.registry import EmbedderSpec
 from virnucpro.embed.sequence_embedding import EmbedStats
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import BENCHMARK
 
 log = logging.getLogger(__name__)
-
-FORMAT = "virnucpro-benchmark/1"
 
 
 def forward_flops(
@@ -102,7 +101,7 @@ def benchmark_embedder(
     device_name = device_description(embedder.device)
     peak, memory = peak_memory(embedder.device)
     result = {
-        "format": FORMAT,
+        "format": BENCHMARK.format,
         "embedder": spec.name,
         "modality": spec.modality.value,
         "device": embedder.device.type,

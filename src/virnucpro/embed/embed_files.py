@@ -1,4 +1,4 @@
-"""The embed steps, file to file: FASTA files of frames in, one feature file each out (SPEC §4-§6).
+"""The embed steps, file to file: FASTA files of frames in, one feature file each out.
 
 Finished outputs are recognised from their metadata (same embedder, precision,
 chunk size and input digest) and skipped, so a resumed run redoes nothing; a

@@ -1,4 +1,4 @@
-"""Joining DNA and protein features of the same frames: [DNA | protein] per id (SPEC §4)."""
+"""Joining DNA and protein features of the same frames: [DNA | protein] per id."""
 
 from __future__ import annotations
 

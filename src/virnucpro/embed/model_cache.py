@@ -20,6 +20,7 @@ from huggingface_hub.errors import LocalEntryNotFoundError
 from virnucpro.embed.embedders.registry import EmbedderSpec
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import MODEL_CACHE
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def resolve_hf_home(hf_home: Path | None = None) -> Path:
 def bundled_models_dir() -> Path:
     """Folder of the tiny test models: $VIRNUCPRO_MODELS, else assets/models of this checkout."""
     override = os.environ.get("VIRNUCPRO_MODELS")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "assets" / "models"
+    return Path(override) if override else Path(__file__).resolve().parents[3] / "assets" / "models"
 
 
 def cache_command(spec: EmbedderSpec, hf_home: Path) -> str:
@@ -151,7 +152,7 @@ def write_cache_report(models: Iterable[CachedModel], path: Path) -> None:
     """TSV of the models a run uses (embedder, repository, commit, folder, size)."""
     with AtomicOutputs() as outputs:
         writer = csv.writer(outputs.open(path), delimiter="\t", lineterminator="\n")
-        writer.writerow(["embedder", "model_id", "revision", "folder", "size_bytes"])
+        writer.writerow(MODEL_CACHE.columns)
         for model in models:
             writer.writerow(
                 [model.embedder, model.model_id, model.revision, model.folder, model.size_bytes]

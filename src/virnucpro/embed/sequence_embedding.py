@@ -3,7 +3,7 @@
 Sequences are tokenised once, sorted by length and packed into batches whose
 padded size stays within a token budget, so that GPU memory use is bounded and
 little compute goes to padding. Each batch is mean-pooled in float32 over the
-tokens SPEC §4 names (ESM: residues only; DNABERT-S: every token including
+tokens the original tool pooled (ESM: residues only; DNABERT-S: every token including
 [CLS] and [SEP]); padding never enters a pool, so a vector does not depend on
 its batch. When a batch does not fit in GPU memory it is split and retried; a
 single sequence that does not fit raises :class:`OutOfMemory`. On a GPU the host

@@ -42,13 +42,13 @@ from virnucpro.embed.sequence_embedding import (
 )
 from virnucpro.errors import InputError, OutOfMemory
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import VERIFICATION
 from virnucpro.files.sequence_files import read_dna
 from virnucpro.preprocess.chunking import chunk_records
-from virnucpro.preprocess.frames import select_frames
+from virnucpro.preprocess.frames import stop_free_frames
 
 log = logging.getLogger(__name__)
 
-FORMAT = "virnucpro-verify-embedder/1"
 DEFAULT_FRAMES = 300
 DEFAULT_CHUNK_SIZE = 300
 #: At fp32 native and remote vectors must point the same way to within rounding.
@@ -60,7 +60,7 @@ _CHUNK_BATCH = 1024
 
 def default_input() -> Path:
     """The bundled ``assets/test/mixed_example.fasta`` of this checkout."""
-    return Path(__file__).resolve().parents[2] / "assets" / "test" / "mixed_example.fasta"
+    return Path(__file__).resolve().parents[3] / "assets" / "test" / "mixed_example.fasta"
 
 
 @dataclass(frozen=True)
@@ -150,7 +150,7 @@ class Verification:
             return None if value is None or math.isnan(value) else value
 
         return {
-            "format": FORMAT,
+            "format": VERIFICATION.format,
             "embedder": self.embedder,
             "folder": str(self.folder),
             "input": str(self.input),
@@ -199,7 +199,7 @@ def first_frames(input_path: Path, chunk_size: int, count: int, modality: Modali
     chunks: Iterator[tuple[str, str]] = chunk_records(read_dna(input_path), chunk_size)
     sequences: list[str] = []
     while len(sequences) < count and (batch := list(islice(chunks, _CHUNK_BATCH))):
-        for kept in select_frames(batch):
+        for kept in stop_free_frames(batch):
             for frame in kept:
                 sequences.append(frame.nucleotide if modality is Modality.dna else frame.protein)
     if not sequences:
@@ -253,7 +253,7 @@ def _embed_remote(spec: EmbedderSpec, *args: Any) -> np.ndarray:
         ) from None
 
 
-def verify_embedder(
+def measure_agreement(
     spec: EmbedderSpec,
     frames: int = DEFAULT_FRAMES,
     input_path: Path | None = None,
@@ -319,7 +319,7 @@ def verify_embedder(
     return verification
 
 
-def run_verification(
+def verify_embedder(
     spec: EmbedderSpec,
     output: Path | None = None,
     stream: TextIO | None = None,
@@ -328,7 +328,7 @@ def run_verification(
     """``verify_embedder``, the table and result line on ``stream``, the figures as JSON
     in ``output``; a failure raises :class:`InputError` with the result line."""
     stream = stream or sys.stdout
-    verification = verify_embedder(spec, **options)
+    verification = measure_agreement(spec, **options)
     print(verification.table(), file=stream)
     print(verification.summary(), file=stream, flush=True)
     if output is not None:

@@ -53,7 +53,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TextIO
 
-from virnucpro.errors import InputError
+from virnucpro.errors import InputError, examples
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +361,4 @@ class AtomicOutputs:
         for output in self._outputs:
             if error.filename is not None and Path(error.filename) == output.temporary:
                 return str(output.final)
-        names = [str(output.final) for output in self._outputs]
-        if len(names) > 3:
-            return f"{', '.join(names[:3])} and {len(names) - 3} more"
-        return ", ".join(names)
+        return examples([str(output.final) for output in self._outputs])

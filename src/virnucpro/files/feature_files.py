@@ -2,7 +2,7 @@
 
 No pickle: safetensors holds the matrix (tensor ``features``, one row per id);
 the header metadata holds the ids in row order (JSON) and where the vectors came
-from (SPEC §6). Readers check the metadata before any use. NaN and Inf are
+from. Readers check the metadata before any use. NaN and Inf are
 refused on writing and on reading, naming the row: a non-finite vector would
 give ``nan`` scores that compare false and end up as a confident call.
 
@@ -23,9 +23,9 @@ from safetensors.numpy import save
 
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import FEATURES
 
 TENSOR = "features"
-FORMAT = "virnucpro-features/1"
 # Provenance every feature file carries (all strings, as safetensors metadata must be).
 PROVENANCE = (
     "embedder",
@@ -80,7 +80,7 @@ def write_features(path: str | os.PathLike[str], features: Features) -> None:
             f"{path}: not written: the vector of '{features.ids[row]}' (row {row + 1}) holds NaN "
             f"or Inf{hint}"
         )
-    metadata = {**features.metadata, "format": FORMAT, "ids": json.dumps(features.ids)}
+    metadata = {**features.metadata, "format": FEATURES.format, "ids": json.dumps(features.ids)}
     metadata["dimension"] = str(matrix.shape[1])
     data = deterministic_safetensors(save({TENSOR: matrix}, metadata=metadata))
     with AtomicOutputs() as outputs:
@@ -97,7 +97,7 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
             metadata = handle.metadata() or {}
     except (SafetensorError, OSError) as error:
         raise InputError(f"{file}: not a safetensors feature file ({error})") from None
-    if metadata.get("format") != FORMAT:
+    if metadata.get("format") != FEATURES.format:
         raise InputError(
             f"{file}: not a virnucpro feature file (format {metadata.get('format')!r})"
         )

@@ -241,5 +241,5 @@ def _complete_records(records: Iterator[SeqRecord], file: Path) -> Iterator[SeqR
 
 
 def write_fasta(handle: TextIO, record_id: str, sequence: str) -> None:
-    """Write one record as ``>id`` and the sequence on a single line (SPEC §10)."""
+    """Write one record as ``>id`` and the sequence on a single line."""
     handle.write(f">{record_id}\n{sequence}\n")

@@ -22,7 +22,7 @@ def check_chunk_size(chunk_size: int) -> None:
 
 
 def chunk_bounds(length: int, chunk_size: int) -> list[tuple[int, int]]:
-    """Start and end of each chunk of a sequence of ``length`` bases (SPEC §4).
+    """Start and end of each chunk of a sequence of ``length`` bases.
 
     ceil(length / chunk_size) chunks spread the surplus k·c - n as overlaps:
     the first u steps back are q + 1 bases, the rest q, so the chunks cover the
@@ -65,7 +65,7 @@ class ChunkSummary:
     chunks: int = 0
 
 
-def chunk_fasta(
+def chunk_sequences(
     input_path: str | os.PathLike[str], output_path: str | os.PathLike[str], chunk_size: int
 ) -> ChunkSummary:
     """Write the chunks of every sequence in a FASTA(.gz) file to a FASTA file."""

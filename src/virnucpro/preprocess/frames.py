@@ -1,4 +1,4 @@
-"""Six-frame translation and the choice of stop-free frames (SPEC §4), vectorised.
+"""Six-frame translation and the choice of stop-free frames, vectorised.
 
 Chunks of equal length are stacked into one 2-D array, so one NumPy expression
 translates every codon of every chunk in a batch instead of a Python loop per
@@ -22,11 +22,14 @@ from Bio.Data.CodonTable import standard_dna_table
 from tqdm import tqdm
 
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import FRAMES_REPORT
 from virnucpro.files.sequence_files import read_dna, write_fasta
 
 log = logging.getLogger(__name__)
 
 NO_FRAME = "no_frame"
+#: Frame labels in id order: forward offsets 1-3, then reverse-complement offsets 1-3
+FRAME_LABELS = ("F1", "F2", "F3", "R1", "R2", "R3")
 _BATCH_CHUNKS = 4096
 _STOP = ord("*")
 _COMPLEMENT = bytes.maketrans(b"ACGT", b"TGCA")
@@ -72,7 +75,7 @@ def _residues(strands: np.ndarray) -> np.ndarray:
     return _CODON_RESIDUES[codons]
 
 
-def select_frames(chunks: Sequence[tuple[str, str]]) -> list[list[Frame]]:
+def stop_free_frames(chunks: Sequence[tuple[str, str]]) -> list[list[Frame]]:
     """The stop-free, non-empty frames of each chunk, in the order F1 F2 F3 R1 R2 R3."""
     frames: list[list[Frame]] = [[] for _ in chunks]
     rows_by_length: dict[int, list[int]] = defaultdict(list)
@@ -119,7 +122,7 @@ class FrameSummary:
     frames: int = 0
 
 
-def select_frames_fasta(
+def select_frames(
     input_path: str | os.PathLike[str],
     nucleotide_path: str | os.PathLike[str],
     protein_path: str | os.PathLike[str],
@@ -132,9 +135,9 @@ def select_frames_fasta(
         nucleotides = outputs.open(nucleotide_path)
         proteins = outputs.open(protein_path)
         report = outputs.open(report_path)
-        report.write("chunk_id\tlength\tframes\n")
+        report.write(FRAMES_REPORT.header)
         while batch := list(islice(chunks, _BATCH_CHUNKS)):
-            for (chunk_id, sequence), kept in zip(batch, select_frames(batch), strict=True):
+            for (chunk_id, sequence), kept in zip(batch, stop_free_frames(batch), strict=True):
                 for frame in kept:
                     write_fasta(nucleotides, frame.id, frame.nucleotide)
                     write_fasta(proteins, frame.id, frame.protein)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import ID_LIST
 from virnucpro.files.names import check_name
 from virnucpro.files.sequence_files import read_fasta, read_proteins, write_fasta
 from virnucpro.files.tables import read_table
@@ -39,9 +40,7 @@ def shard_name(prefix: str, number: int) -> str:
 
 def read_id_lists(paths: Sequence[str | os.PathLike[str]]) -> set[str]:
     """Frame ids from TSV tables with a ``frame_id`` column (e.g. the split lists)."""
-    return {
-        row["frame_id"] for path in paths for row in read_table(path, ["frame_id"], "an id list")
-    }
+    return {row["frame_id"] for path in paths for row in read_table(path, ID_LIST)}
 
 
 def paired_frames(

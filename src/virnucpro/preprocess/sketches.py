@@ -30,9 +30,9 @@ from safetensors.numpy import save
 
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import SKETCHES
 from virnucpro.files.feature_files import deterministic_safetensors
 
-FORMAT = "virnucpro-sketches/1"
 # k-mer length: 2 bits a base, so a k-mer fits in a uint64 (k <= 32)
 K = 21
 # one k-mer in SCALED is kept: a 3 Mb genome keeps ~30,000 hashes, a 5 kb virus ~50
@@ -105,7 +105,7 @@ def write_sketches(
     tensors = {
         name: np.ascontiguousarray(hashes, dtype=np.uint64) for name, hashes in sketches.items()
     }
-    metadata = {"format": FORMAT, "k": str(K), "scaled": str(SCALED)}
+    metadata = {"format": SKETCHES.format, "k": str(K), "scaled": str(SCALED)}
     outputs.write_bytes(path, deterministic_safetensors(save(tensors, metadata=metadata)))
 
 
@@ -117,7 +117,7 @@ def read_sketches(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     try:
         with safe_open(file, "np") as handle:
             metadata = handle.metadata() or {}
-            if metadata.get("format") != FORMAT:
+            if metadata.get("format") != SKETCHES.format:
                 raise InputError(
                     f"{file}: not a virnucpro sketch file (format {metadata.get('format')!r})"
                 )

@@ -23,6 +23,7 @@ import numpy as np
 
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import CLUSTERS, SOURCES, SPLIT_LIST, SPLIT_SUMMARY
 from virnucpro.files.tables import read_table
 from virnucpro.files.unique_ids import UniqueIds
 from virnucpro.preprocess.sketches import (
@@ -31,13 +32,11 @@ from virnucpro.preprocess.sketches import (
     cluster_genomes,
     read_sketch_files,
 )
-from virnucpro.preprocess.training_set import SOURCES_HEADER
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
 UNUSED = "unused"
-CLUSTERS_HEADER = ("cluster", "genome", "label", "frames", "split")
 
 
 class GroupBy(str, Enum):
@@ -64,7 +63,7 @@ def read_sources(paths: Iterable[str | os.PathLike[str]]) -> list[SourcedFrame]:
     ids = UniqueIds("duplicate frame id across the sources tables:")
     labels: dict[str, int] = {}
     for path in paths:
-        rows = read_table(path, SOURCES_HEADER, "a sources table")
+        rows = read_table(path, SOURCES)
         for line, row in enumerate(rows, start=2):
             if row["label"] not in ("0", "1"):
                 raise InputError(f"{path}:{line}: label must be 0 or 1, got {row['label']!r}")
@@ -225,7 +224,7 @@ def _write_clusters(
     by_genome: dict[str, list[SourcedFrame]] = defaultdict(list)
     for frame in frames:
         by_genome[frame.genome].append(frame)
-    table.write("\t".join(CLUSTERS_HEADER) + "\n")
+    table.write(CLUSTERS.header)
     for genome in sorted(by_genome, key=lambda genome: clusters[genome]):
         members = by_genome[genome]
         used = [frame for frame in members if frame.frame_id in assignment]
@@ -307,11 +306,11 @@ def split_dataset(
     with AtomicOutputs() as outputs:
         for name, members in splits.items():
             table = outputs.open(out / f"{name}.tsv")
-            table.write("\t".join(SOURCES_HEADER) + "\n")
+            table.write(SPLIT_LIST.header)
             for frame in members:
                 table.write(f"{frame.frame_id}\t{frame.genome}\t{frame.label}\t{frame.source}\n")
         summary = outputs.open(out / "summary.tsv")
-        summary.write("split\tlabel\tframes\tgenomes\tclusters\n")
+        summary.write(SPLIT_SUMMARY.header)
         for name, members in (*splits.items(), (UNUSED, unused)):
             for label in (1, 0):
                 of_label = [frame for frame in members if frame.label == label]

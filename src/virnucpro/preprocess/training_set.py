@@ -1,4 +1,4 @@
-"""Labelled training frames from annotated genomes (SPEC §4, training rule).
+"""Labelled training frames from annotated genomes.
 
 A chunk's stop-free frame is kept only if its protein occurs inside one of the
 record's annotated CDS translations, so the training set holds real coding
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TextIO
@@ -28,21 +28,17 @@ from Bio.SeqRecord import SeqRecord
 from tqdm import tqdm
 
 from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.contracts import COUNTS, PROJECTION_READ_LENGTH, SOURCES
 from virnucpro.files.sequence_files import read_genbank, write_fasta
 from virnucpro.preprocess.chunking import check_chunk_size, chunk_records
-from virnucpro.preprocess.frames import select_frames
+from virnucpro.preprocess.frames import stop_free_frames
+from virnucpro.preprocess.read_projection import count_projection_reads
 from virnucpro.preprocess.sketches import sketch, write_sketches
 
 log = logging.getLogger(__name__)
 
 # A chunk with any of these IUPAC ambiguity codes is not used for training.
 AMBIGUOUS_BASES = frozenset("NRYMKSWHBVD")
-SOURCES_HEADER = ("frame_id", "genome", "label", "source")
-# Read length of the projection counts: the records cut into chunks of this size,
-# as predict mode would cut contigs at --chunk_size 500
-PROJECTION_READ_LENGTH = 500
-# predict mode scores no chunk shorter than half the chunk size (prediction.minimum_length)
-PROJECTION_MIN_LENGTH = (PROJECTION_READ_LENGTH + 1) // 2
 
 
 class Label(str, Enum):
@@ -72,9 +68,8 @@ class SourceCounts:
     cds_translated: int = 0
     cds_skipped_pseudo: int = 0
     cds_skipped_untranslatable: int = 0
-    # The records as PROJECTION_READ_LENGTH-bp chunks (SPEC §4 chunking), and the
-    # stop-free frames predict mode would embed: those of chunks of at least
-    # PROJECTION_MIN_LENGTH bases, ambiguous bases allowed
+    # The records as predict mode's 500 bp reads, and the stop-free frames it would
+    # embed from them (virnucpro.preprocess.read_projection)
     reads_500bp: int = 0
     read_frames_500bp: int = 0
     # Why no frame was kept ("" when some were)
@@ -181,15 +176,6 @@ def _no_frame_reason(counts: SourceCounts) -> str:
     return "no stop-free frame of a chunk occurs in a CDS protein"
 
 
-def count_projection_reads(record_id: str, sequence: str, counts: SourceCounts) -> None:
-    """Add the record's PROJECTION_READ_LENGTH-bp reads, and the frames predict mode
-    would embed from them, to ``counts``."""
-    reads = list(chunk_records([(record_id, sequence)], PROJECTION_READ_LENGTH))
-    counts.reads_500bp += len(reads)
-    scored = [read for read in reads if len(read[1]) >= PROJECTION_MIN_LENGTH]
-    counts.read_frames_500bp += sum(len(frames) for frames in select_frames(scored))
-
-
 def build_training_set(
     genbank_path: str | os.PathLike[str],
     label: Label,
@@ -210,20 +196,22 @@ def build_training_set(
         nucleotides = outputs.open(nucleotide_path)
         proteins = outputs.open(protein_path)
         sources = outputs.open(sources_path)
-        sources.write("\t".join(SOURCES_HEADER) + "\n")
+        sources.write(SOURCES.header)
         for record in tqdm(read_genbank(genbank_path), desc=source, unit=" records", disable=None):
             # "|" never occurs in a protein, so a match cannot span two translations.
             coding = "|".join(cds_proteins(record, counts))
             sequence = str(record.seq).upper()
             if sketches_path is not None:
                 sketches[record.id] = sketch(sequence)
-            count_projection_reads(record.id, sequence, counts)
+            reads, read_frames = count_projection_reads(record.id, sequence)
+            counts.reads_500bp += reads
+            counts.read_frames_500bp += read_frames
             chunks = list(chunk_records([(record.id, sequence)], chunk_size))
             usable = [chunk for chunk in chunks if AMBIGUOUS_BASES.isdisjoint(chunk[1])]
             counts.records += 1
             counts.chunks += len(chunks)
             counts.chunks_ambiguous += len(chunks) - len(usable)
-            for frames in select_frames(usable):
+            for frames in stop_free_frames(usable):
                 for frame in frames:
                     if frame.protein in coding:
                         write_fasta(nucleotides, frame.id, frame.nucleotide)
@@ -265,6 +253,7 @@ def build_training_set(
 
 def write_counts(handle: TextIO, rows: list[SourceCounts]) -> None:
     """Write per-input counts as a TSV table with a header."""
-    handle.write("\t".join(field.name for field in fields(SourceCounts)) + "\n")
+    handle.write(COUNTS.header)
     for row in rows:
-        handle.write("\t".join(str(value) for value in asdict(row).values()) + "\n")
+        values = asdict(row)
+        handle.write("\t".join(str(values[column]) for column in COUNTS.columns) + "\n")

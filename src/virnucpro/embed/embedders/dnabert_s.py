@@ -69,7 +69,7 @@ from virnucpro.embed.checkpoints import (
     to_target,
     weight_files,
 )
-from virnucpro.errors import InputError
+from virnucpro.errors import InputError, examples
 
 WEIGHTS_BIN = PYTORCH_BIN
 WEIGHTS_SAFETENSORS = SAFETENSORS
@@ -421,7 +421,7 @@ def load_dnabert_s(model_dir: Path, device: torch.device, dtype: torch.dtype) ->
             state[name] = to_target(tensor, device, dtype)
     missing = [name for name in expected if name not in state and name not in mismatched]
     problems = [
-        f"{label}: {_name_list(sorted(names))}"
+        f"{label}: {examples(sorted(names), 8)}"
         for label, names in (
             ("missing tensors", missing),
             ("unexpected tensors", unexpected),
@@ -458,8 +458,3 @@ def _load_tokenizer(path: Path, config: DnaBertSConfig) -> Any:
             f"{path}: tokenizer has {size} tokens but the model embeds only {config.vocab_size}"
         )
     return tokenizer
-
-
-def _name_list(names: list[str], limit: int = 8) -> str:
-    shown = ", ".join(names[:limit])
-    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"

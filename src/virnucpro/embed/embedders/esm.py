@@ -37,7 +37,7 @@ from transformers import EsmConfig, EsmModel, EsmTokenizer
 from transformers.models.esm.modeling_esm import EsmRotaryEmbedding
 
 from virnucpro.embed.checkpoints import iter_tensors, read_config, to_target, weight_files
-from virnucpro.errors import InputError
+from virnucpro.errors import InputError, examples
 
 Layout = Literal["esm", "fastesm"]
 
@@ -53,7 +53,7 @@ ESM2_ALPHABET: tuple[str, ...] = (
     "<mask>",
 )
 
-#: Residues averaged by the original tool (SPEC §4): the model reads the whole protein,
+#: Residues averaged by the original tool: the model reads the whole protein,
 #: the mean covers residues 1..min(L, 1024).
 POOLED_RESIDUES = 1024
 
@@ -193,11 +193,15 @@ def _encoder_state(
             )
         state[key] = to_target(tensor, device, dtype)
     if unexpected:
-        raise InputError(f"not an ESM2 checkpoint: unexpected tensors {_some(sorted(unexpected))}")
+        raise InputError(
+            f"not an ESM2 checkpoint: unexpected tensors {examples(sorted(unexpected), 8)}"
+        )
     required = [key for key in expected if not key.startswith("contact_head.") and key != _INV_FREQ]
     missing = [key for key in required if key not in state]
     if missing:
-        raise InputError(f"checkpoint lacks encoder tensors {_some(['esm.' + k for k in missing])}")
+        raise InputError(
+            f"checkpoint lacks encoder tensors {examples(['esm.' + k for k in missing], 8)}"
+        )
     if config.position_embedding_type == "rotary":
         state[_INV_FREQ] = _rotary_inv_freq(inv_freqs, config).to(device)
     for key in ("contact_head.regression.weight", "contact_head.regression.bias"):
@@ -216,11 +220,6 @@ def _rotary_inv_freq(from_checkpoint: list[torch.Tensor], config: EsmConfig) -> 
     if first.shape != default.shape or any(not torch.equal(first, t) for t in from_checkpoint):
         raise InputError("rotary inv_freq differs between layers or from the head size")
     return first.clone()
-
-
-def _some(names: list[str], limit: int = 8) -> str:
-    shown = ", ".join(names[:limit])
-    return shown if len(names) <= limit else f"{shown} and {len(names) - limit} more"
 
 
 # --------------------------------------------------------------------------- tokenizer

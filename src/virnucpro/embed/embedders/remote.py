@@ -1,6 +1,6 @@
 """Opt-in loading with the model repository's own code (``trust_remote_code``).
 
-This runs code from the hub and breaks when ``transformers`` changes (SPEC §5);
+This runs code from the hub and breaks when ``transformers`` changes;
 it exists so that results can be checked against the authors' implementation.
 Our native loaders are the default.
 """
@@ -26,7 +26,7 @@ class RemoteEncoder:
         self.dimension = int(self._model.config.hidden_size)
         self.pad_token_id = int(self._tokenizer.pad_token_id)
         self.pool_excludes_ends = modality is Modality.protein
-        # Proteins are read whole and averaged over residues 1..1024, as natively (SPEC §4).
+        # Proteins are read whole and averaged over residues 1..1024, as natively.
         self.max_pooled = POOLED_RESIDUES if modality is Modality.protein else None
 
     def tokenize(self, sequence: str) -> list[int]:

@@ -1,4 +1,4 @@
-"""``chunk_sequences.py``: cut sequences into overlapping chunks."""
+"""``chunk_sequences.py`` (``virnucpro chunk-sequences``): cut sequences into overlapping chunks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
-from virnucpro.preprocess.chunking import chunk_fasta
+from virnucpro.preprocess.chunking import chunk_sequences
 
 app = new_app("Cut every sequence of a FASTA file into overlapping chunks.")
 
@@ -22,14 +22,14 @@ def chunk_sequences_command(
     ] = 300,
     version: VersionOption = False,
 ) -> None:
-    """Cut every sequence into ceil(n / size) chunks of SIZE bases (SPEC §4).
+    """Cut every sequence into ceil(n / size) chunks of SIZE bases.
 
     Neighbouring chunks overlap so that together they cover the sequence; only
     the last chunk can be shorter. A sequence no longer than SIZE is one chunk.
     Descriptions are dropped; the output is written only if the whole input is
     valid (DNA, unique ids).
     """
-    chunk_fasta(input, output, chunk_size)
+    chunk_sequences(input, output, chunk_size)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""``select_frames.py``: six-frame translation and stop-free frame selection."""
+"""``select_frames.py`` (``virnucpro select-frames``): six-frame translation and stop-free frame selection."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
-from virnucpro.preprocess.frames import select_frames_fasta
+from virnucpro.preprocess.frames import select_frames
 
 app = new_app("Translate chunks in six frames and keep the frames without a stop codon.")
 
@@ -25,14 +25,14 @@ def select_frames_command(
     ],
     version: VersionOption = False,
 ) -> None:
-    """Keep every frame (F1-F3, R1-R3) whose protein is non-empty and has no stop (SPEC §4).
+    """Keep every frame (F1-F3, R1-R3) whose protein is non-empty and has no stop.
 
     Frame ids are {chunk_id}F{k} / {chunk_id}R{k}; the nucleotide slice of a
     frame with L residues is strand[k-1 : k+3L]. Codons with a base other than
     A/C/G/T are skipped. The report lists every chunk with its kept frames, or
     no_frame, so that no chunk disappears unnoticed.
     """
-    select_frames_fasta(input, nucleotide, protein, report)
+    select_frames(input, nucleotide, protein, report)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""``merge_features.py``: DNA + protein features of a shard -> one matrix."""
+"""``merge_features.py`` (``virnucpro merge-features``): DNA + protein features of a shard -> one matrix."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def merge_features_command(
     output: Annotated[Path, typer.Option(help="Merged feature file to write.")],
     version: VersionOption = False,
 ) -> None:
-    """Write [DNA | protein] for every frame, in the DNA file's order (SPEC §4).
+    """Write [DNA | protein] for every frame, in the DNA file's order.
 
     Both files must hold the same frame ids and agree on chunk size and
     precision; a mismatch stops with a message naming both files.

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption
+from virnucpro.cli.common import VersionOption, new_app
 from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
 from virnucpro.embed.verification import (
     DEFAULT_CHUNK_SIZE,
@@ -17,7 +17,11 @@ from virnucpro.embed.verification import (
     FP32_MIN_COSINE,
 )
 
+# No bin/ script: a check run by hand, as a subcommand of the virnucpro console script
+app = new_app("Check our native loader against the model repository's code.")
 
+
+@app.command(name="verify-embedder")
 def verify_embedder_command(
     name: Annotated[str, typer.Argument(help="Registered embedder, e.g. fastesm2_650.")],
     frames: Annotated[
@@ -69,9 +73,9 @@ def verify_embedder_command(
     the model cache, filled once with: virnucpro model-cache --embedder NAME
     """
     from virnucpro.embed.embedders.registry import get_embedder
-    from virnucpro.embed.verification import run_verification
+    from virnucpro.embed.verification import verify_embedder
 
-    run_verification(
+    verify_embedder(
         get_embedder(name),
         output=output,
         frames=frames,

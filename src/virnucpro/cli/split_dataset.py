@@ -1,4 +1,4 @@
-"""``split_dataset.py``: balance the classes and split train / validation / test."""
+"""``split_dataset.py`` (``virnucpro split-dataset``): balance the classes and split train / validation / test."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``build_training_set.py``: labelled coding frames from GenBank genomes."""
+"""``build_training_set.py`` (``virnucpro build-training-set``): labelled coding frames from GenBank genomes."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def build_training_set_command(
     ] = None,
     version: VersionOption = False,
 ) -> None:
-    """Chunk each record and keep the stop-free frames found in its CDS translations (SPEC §4).
+    """Chunk each record and keep the stop-free frames found in its CDS translations.
 
     Chunks with an ambiguous base (N R Y M K S W H B V D) are skipped and
     counted. A frame is kept only if its protein is part of one of the

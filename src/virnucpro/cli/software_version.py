@@ -1,4 +1,4 @@
-"""``software_version.py``: one tool's version, for the pipeline's versions topic."""
+"""``software_version.py`` (``virnucpro software-version``): one tool's version, for the pipeline's versions topic."""
 
 from __future__ import annotations
 

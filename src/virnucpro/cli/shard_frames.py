@@ -1,4 +1,4 @@
-"""``shard_frames.py``: cut paired frame files into shards of N frames."""
+"""``shard_frames.py`` (``virnucpro shard-frames``): cut paired frame files into shards of N frames."""
 
 from __future__ import annotations
 

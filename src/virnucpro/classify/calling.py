@@ -1,0 +1,172 @@
+"""The calling rules: a frame, a chunk and an input sequence called virus or not.
+
+- frame: virus when its virus score is above its others score;
+- chunk: virus when the highest virus score of its frames is at least their
+  highest others score; a chunk without a stop-free frame is ``no_frame``, one
+  shorter than half the chunk size is ``too_short`` and never scored;
+- sequence: virus when at least ``min_viral_fraction`` of its scored chunks are.
+
+Predict mode's tables (``prediction_tables``) and the evaluation of test chunks
+and sequences (``evaluation``) both call with these rules.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from virnucpro.classify.classifier import LABELS
+from virnucpro.errors import InputError, examples
+from virnucpro.preprocess.frames import NO_FRAME
+
+VIRUS, OTHERS = LABELS[1], LABELS[0]
+TOO_SHORT = "too_short"
+#: Every call of a chunk or sequence, scored ones first
+CALLS = (VIRUS, OTHERS, NO_FRAME, TOO_SHORT)
+SCORED = (VIRUS, OTHERS)
+
+
+def minimum_length(chunk_size: int) -> int:
+    """Shortest chunk that is classified: half the chunk size, rounded up.
+
+    Chunking a sequence longer than the chunk size never makes a chunk this short
+    (the shortest is chunk_size // 2 + 1), so only whole sequences shorter than
+    that are refused a call: they are unlike anything the classifier was trained on.
+    """
+    return (chunk_size + 1) // 2
+
+
+def chunk_of(frame_id: str) -> str:
+    """The chunk of a frame: its id without the two-character frame suffix."""
+    return frame_id[:-2]
+
+
+def sequence_of(chunk_id: str) -> str:
+    """The input sequence of a chunk: its id without ``_chunk_{i}``."""
+    return chunk_id.rsplit("_chunk_", 1)[0]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A chunk as the frames report lists it: its length and its stop-free frames."""
+
+    id: str
+    length: int
+    frames: tuple[str, ...] = ()  # frame labels, e.g. ("F1", "R2")
+
+    @property
+    def frame_ids(self) -> list[str]:
+        return [f"{self.id}{label}" for label in self.frames]
+
+
+@dataclass
+class ChunkCall:
+    chunk_id: str
+    prediction: str  # virus, others, no_frame or too_short
+    frames: int
+    max_score1: float
+    max_score2: float
+
+
+@dataclass
+class SequenceCall:
+    sequence_id: str
+    chunks: int
+    chunks_with_frames: int
+    viral_chunks: int
+    max_viral_score: float
+    call: str  # virus, others, no_frame or too_short
+
+
+def is_viral_frame(others: float, virus: float) -> bool:
+    """A frame is viral when its virus score is above its others score."""
+    return bool(virus > others)
+
+
+def is_viral_chunk(max_others: float, max_virus: float) -> bool:
+    """A chunk is viral when its frames' highest virus score is at least their highest others score."""
+    return bool(max_virus >= max_others)
+
+
+def is_viral_sequence(viral_chunks: int, scored_chunks: int, min_viral_fraction: float) -> bool:
+    """A sequence is viral when at least ``min_viral_fraction`` of its scored chunks are."""
+    return viral_chunks >= min_viral_fraction * scored_chunks
+
+
+def call_chunks(
+    chunks: Sequence[Chunk], frame_ids: Sequence[str], scores: np.ndarray, chunk_size: int
+) -> list[ChunkCall]:
+    """One call per chunk, in ``chunks`` order, after checking frames against the chunks."""
+    check_scored_frames(chunks, frame_ids)
+    rows = {frame_id: row for row, frame_id in enumerate(frame_ids)}
+    shortest = minimum_length(chunk_size)
+    calls = []
+    for chunk in chunks:
+        if chunk.length < shortest or not chunk.frames:
+            status = TOO_SHORT if chunk.length < shortest else NO_FRAME
+            calls.append(ChunkCall(chunk.id, status, len(chunk.frames), np.nan, np.nan))
+            continue
+        others, virus = scores[[rows[frame_id] for frame_id in chunk.frame_ids]].max(axis=0)
+        prediction = VIRUS if is_viral_chunk(others, virus) else OTHERS
+        calls.append(
+            ChunkCall(chunk.id, prediction, len(chunk.frames), float(others), float(virus))
+        )
+    return calls
+
+
+def check_scored_frames(chunks: Sequence[Chunk], frame_ids: Sequence[str]) -> None:
+    """The scored frames must be the frames the chunks list, each exactly once."""
+    expected = [frame_id for chunk in chunks for frame_id in chunk.frame_ids]
+    scored = set(frame_ids)
+    if len(scored) != len(frame_ids):
+        doubled = sorted(frame_id for frame_id, n in Counter(frame_ids).items() if n > 1)
+        raise InputError(f"frames scored twice: {examples(doubled)} (a shard given twice?)")
+    missing = [frame_id for frame_id in expected if frame_id not in scored]
+    if missing:
+        sequences = list(dict.fromkeys(sequence_of(chunk_of(f)) for f in missing))
+        raise InputError(
+            f"{len(missing)} frames of the frames report have no features: {examples(missing)}, "
+            f"of sequences {examples(sequences)} (a shard's feature file missing?)"
+        )
+    extra = sorted(scored - set(expected))
+    if extra:
+        raise InputError(
+            f"{len(extra)} frames with features are not in the frames report: {examples(extra)} "
+            "(features or frames report of another sample?)"
+        )
+
+
+def call_sequences(chunks: list[ChunkCall], min_viral_fraction: float = 0.5) -> list[SequenceCall]:
+    """One call per input sequence, in order of first appearance."""
+    check_fraction(min_viral_fraction)
+    calls: dict[str, SequenceCall] = {}
+    for chunk in chunks:
+        sequence_id = sequence_of(chunk.chunk_id)
+        sequence = calls.setdefault(
+            sequence_id, SequenceCall(sequence_id, 0, 0, 0, float("nan"), NO_FRAME)
+        )
+        sequence.chunks += 1
+        if chunk.prediction == TOO_SHORT:
+            sequence.call = TOO_SHORT
+        if chunk.prediction in (NO_FRAME, TOO_SHORT):
+            continue
+        sequence.chunks_with_frames += 1
+        sequence.viral_chunks += chunk.prediction == VIRUS
+        sequence.max_viral_score = np.fmax(sequence.max_viral_score, chunk.max_score2)
+    for sequence in calls.values():
+        if sequence.chunks_with_frames:
+            viral = is_viral_sequence(
+                sequence.viral_chunks, sequence.chunks_with_frames, min_viral_fraction
+            )
+            sequence.call = VIRUS if viral else OTHERS
+    return list(calls.values())
+
+
+def check_fraction(min_viral_fraction: float) -> None:
+    if not 0.0 <= min_viral_fraction <= 1.0:
+        raise InputError(
+            f"the minimum viral fraction must be between 0 and 1, got {min_viral_fraction}"
+        )

@@ -1,0 +1,63 @@
+"""``benchmark_embedder.py`` (``virnucpro benchmark-embedder``): an embedder's speed and memory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
+
+app = new_app("Measure an embedder's speed and memory on a FASTA of frames.")
+
+
+@app.command(name="benchmark-embedder")
+def benchmark_embedder_command(
+    embedder: Annotated[str, typer.Option(help="Registered embedder.")],
+    input: Annotated[
+        Path,
+        typer.Option(
+            help="Frames to embed: protein FASTA for protein embedders, nucleotide for DNA."
+        ),
+    ],
+    output: Annotated[Path, typer.Option(help="JSON file of the figures.")],
+    precision: Annotated[
+        str, typer.Option(help="fp32, bf16 or fp16; use the same for every embedder compared.")
+    ] = "bf16",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    token_budget: Annotated[
+        int, typer.Option(help="Most tokens per batch; use the same for every embedder.")
+    ] = DEFAULT_TOKEN_BUDGET,
+    warmup: Annotated[int, typer.Option(help="Sequences embedded once before timing.")] = 64,
+    model_dir: Annotated[
+        Path | None, typer.Option(help="Load the weights from this folder instead of the cache.")
+    ] = None,
+    hf_home: Annotated[Path | None, typer.Option(help="Model cache [default: $HF_HOME].")] = None,
+    version: VersionOption = False,
+) -> None:
+    """Sequences/s, tokens/s and peak memory after a warm-up, with model load time apart.
+
+    On a GPU the timed pass is synchronised at both ends and memory is the
+    peak allocated by PyTorch; on a CPU it is the process's peak resident memory.
+    """
+    from virnucpro.embed.benchmark import benchmark_embedder
+    from virnucpro.embed.embedders.registry import get_embedder
+
+    benchmark_embedder(
+        get_embedder(embedder),
+        input,
+        output,
+        precision,
+        device,
+        token_budget,
+        warmup,
+        model_dir,
+        hf_home,
+    )
+
+
+def main() -> None:
+    """Entry point of ``bin/benchmark_embedder.py``."""
+    run_app(app)

@@ -1,0 +1,57 @@
+"""``model_cache.py`` (``virnucpro model-cache``): pinned model revisions in a Hugging Face cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.embed.embedders.registry import EMBEDDERS, get_embedder
+from virnucpro.embed.model_cache import check_cache, fill_cache, write_cache_report
+
+app = new_app("Download pinned model revisions into a Hugging Face cache (needs internet).")
+
+
+@app.command(name="model-cache")
+def model_cache_command(
+    embedder: Annotated[
+        list[str],
+        typer.Option(help=f"Embedder to fetch; repeatable. Known: {', '.join(EMBEDDERS)}."),
+    ],
+    hf_home: Annotated[
+        Path | None, typer.Option(help="Cache folder to fill [default: $HF_HOME].")
+    ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Download nothing: check that every model is in the cache, and fail "
+            "listing the missing ones.",
+        ),
+    ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(help="Write a TSV of the cached models (revision, folder, size)."),
+    ] = None,
+    version: VersionOption = False,
+) -> None:
+    """Fill the model cache once; every other step then runs offline (HF_HUB_OFFLINE=1).
+
+    Only the pinned revision of each model is fetched, safetensors weights in
+    preference to pickled ones; models already in the cache are not fetched
+    again. Embedders without weights (composition baselines) and the bundled
+    test models need nothing. Either way, the cache is then checked offline.
+    """
+    specs = [get_embedder(name) for name in embedder]
+    if not offline:
+        fill_cache(specs, hf_home)
+    models = check_cache(specs, hf_home)
+    if report is not None:
+        write_cache_report(models, report)
+
+
+def main() -> None:
+    """Entry point of ``bin/model_cache.py``."""
+    run_app(app)

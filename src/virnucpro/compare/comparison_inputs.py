@@ -1,0 +1,83 @@
+"""Reading the evaluations and benchmarks a comparison is made of, and refusing unlike ones.
+
+A comparison is only made between like and like: every evaluation on the same
+test frames with the same DNA embedder, chunk size, precision and sequence-call
+rule, and every benchmark on the same device, precision, token budget and input,
+in the precision the features were made in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from virnucpro.errors import InputError
+from virnucpro.files.contracts import BENCHMARK, EVALUATION, Tagged
+
+
+def read_documents(paths: Sequence[Path], contract: Tagged) -> list[dict[str, Any]]:
+    """JSON documents carrying the contract's format tag; any other file is refused."""
+    documents = []
+    for path in paths:
+        try:
+            document = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise InputError(f"{path}: cannot read {contract.what} ({error})") from None
+        if not isinstance(document, dict) or document.get("format") != contract.format:
+            raise InputError(
+                f"{path}: not {contract.what} file of this version ({contract.format})"
+            )
+        documents.append(document)
+    return documents
+
+
+def _same(
+    documents: list[dict[str, Any]], paths: Sequence[Path], keys: Sequence[str], what: str
+) -> None:
+    for key in keys:
+        values = {str(document[key]) for document in documents}
+        if len(values) > 1:
+            found = ", ".join(
+                f"{Path(p).name}: {d[key]}" for p, d in zip(paths, documents, strict=True)
+            )
+            raise InputError(f"{what} differ in {key} ({found}): the comparison needs them equal")
+
+
+def read_comparable(
+    evaluation_paths: Sequence[Path], benchmark_paths: Sequence[Path]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The evaluations and benchmarks, once they are shown to be comparable."""
+    if not evaluation_paths:
+        raise InputError("no evaluation files given")
+    evaluations = read_documents(evaluation_paths, EVALUATION)
+    benchmarks = read_documents(benchmark_paths, BENCHMARK)
+    _same(
+        evaluations,
+        evaluation_paths,
+        ("test_ids_sha256", "dna_embedder", "chunk_size", "precision"),
+        "evaluations",
+    )
+    if benchmarks:
+        _same(
+            benchmarks,
+            benchmark_paths,
+            ("device", "device_name", "precision", "token_budget", "input_sha256"),
+            "benchmarks",
+        )
+        if benchmarks[0]["precision"] != evaluations[0]["precision"]:
+            raise InputError(
+                f"benchmarks ran in {benchmarks[0]['precision']} but the features were made in "
+                f"{evaluations[0]['precision']}: speed and accuracy must come from the same precision"
+            )
+    fractions = {str(evaluation["levels"]["min_viral_fraction"]) for evaluation in evaluations}
+    if len(fractions) > 1:
+        raise InputError(
+            f"evaluations differ in the minimum viral fraction of their sequence calls "
+            f"({', '.join(sorted(fractions))}): the comparison needs them equal"
+        )
+    names = [evaluation["embedder"] for evaluation in evaluations]
+    if len(set(names)) != len(names):
+        raise InputError(f"an embedder is evaluated twice: {', '.join(names)}")
+    return evaluations, benchmarks

@@ -1,0 +1,162 @@
+"""comparison.md: the context of the comparison, the decision, then the tables behind it.
+
+The context lines and the projection sentence are also the report's
+(``comparison_report``), so both say the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from virnucpro.compare.decision import PROJECTION_READS, VERDICT_TEXT, Decision, tokens_per_frame
+from virnucpro.files.contracts import LEVEL_METRICS, LEVELS, PROJECTION_READ_LENGTH
+
+Row = dict[str, Any]
+
+
+def _number(value: float | None, pattern: str) -> str:
+    """A value of comparison.md: formatted, or n/a."""
+    return "n/a" if value is None else format(value, pattern)
+
+
+def _speedup(row: Row) -> str:
+    return "n/a" if row["speedup"] is None else f"{row['speedup']:.2f}x"
+
+
+def comparison_context(
+    evaluations: Sequence[Row],
+    benchmarks: Sequence[Row],
+    paired_bootstrap: tuple[int, int] | None,
+) -> dict[str, str]:
+    """What the comparison was made on: test set, DNA embedder, precision, speed device;
+    ``paired_bootstrap`` is (resamples, seed) when the deltas are paired."""
+    context = {
+        "test frames": f"{evaluations[0]['test_frames']} ({evaluations[0]['test_viral_frames']} viral)",
+        "DNA embedder": evaluations[0]["dna_embedder"],
+        "precision": evaluations[0]["precision"],
+        "chunk size": str(evaluations[0]["chunk_size"]),
+    }
+    if benchmarks:
+        context["speed measured on"] = (
+            f"{benchmarks[0]['device_name']} ({benchmarks[0]['device']}), token budget {benchmarks[0]['token_budget']}, {benchmarks[0]['sequences']} sequences"
+        )
+    levels = evaluations[0]["levels"]
+    for level in LEVELS:
+        found = levels[level]
+        context[f"test {level}s"] = f"{found['count']} ({found['viral']} viral)"
+    context["sequence call"] = f"at least {levels['min_viral_fraction']:g} of its chunks viral"
+    if paired_bootstrap:
+        resamples, seed = paired_bootstrap
+        context["paired bootstrap"] = f"{resamples} resamples, seed {seed}"
+    return context
+
+
+def projection_text(per_read: float | None, chunk_size: int, device_name: str | None) -> str:
+    """The sentence that says what the projected hours stand on."""
+    device = "" if device_name is None else f" on {device_name}"
+    return (
+        f"Hours: protein embedding of {PROJECTION_READS:,} reads of {PROJECTION_READ_LENGTH} bp"
+        + (
+            f" ({per_read:.2f} stop-free frames per read, measured on the input genomes; "
+            f"{tokens_per_frame():.0f} tokens per frame) at the tokens/s measured{device} on "
+            f"frames of {chunk_size} bp chunks (longer frames cost a little "
+            "more per token)."
+            if per_read is not None
+            else ": n/a (no training-set counts given)."
+        )
+    )
+
+
+def decision_markdown(
+    rows: list[Row], decisions: list[Decision], projection: str, max_f1_loss: float
+) -> str:
+    """The decision section, first in comparison.md: the table, then one verdict line each."""
+
+    lines = [
+        "## Decision",
+        "",
+        f"Allowed F1 loss: {max_f1_loss:g}. {projection}",
+        "",
+        "| embedder | tokens/s | hours per 1M reads | speedup | \u0394F1 [95% paired] | verdict |",
+        "|---|---:|---:|---:|---|---|",
+    ]
+    for row, decision in zip(rows, decisions, strict=True):
+        low, high = row["delta_f1_low"], row["delta_f1_high"]
+        delta = f"{row['delta_f1'] + 0.0:+.3f}" + (
+            "" if low is None or high is None else f" [{low + 0.0:+.3f}, {high + 0.0:+.3f}]"
+        )
+        outcome = "baseline" if decision.verdict is None else VERDICT_TEXT[decision.verdict]
+        lines.append(
+            f"| {row['embedder']} | {_number(row['tokens_per_second'], ',.0f')} | "
+            f"{_number(row['hours_per_million_reads'], ',.2f')} | {_speedup(row)} | {delta} | {outcome} |"
+        )
+    lines += ["", *(f"- {decision.line}" for decision in decisions)]
+    return "\n".join(lines) + "\n"
+
+
+def comparison_markdown(
+    rows: list[Row], baseline: str, context: dict[str, str], decision: str
+) -> str:
+    """comparison.md: the context, the decision, then the tables behind it."""
+
+    def interval(row: Row, name: str) -> str:
+        low, high = (_number(row[f"{name}_{end}"], ".3f") for end in ("low", "high"))
+        return f"{_number(row[name], '.3f')} [{low}, {high}]"
+
+    lines = [
+        f"Baseline: **{baseline}**. "
+        + "; ".join(f"{key}: {value}" for key, value in context.items()),
+        "",
+        decision,
+        "## Accuracy and speed",
+        "",
+        "| embedder | dim | F1 | accuracy | precision | recall | AUROC | MCC | seq/s | tokens/s | peak GiB | load s | speedup | ΔF1 |",
+        "|---|---:|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        metrics = " | ".join(
+            interval(row, name)
+            for name in ("f1", "accuracy", "precision", "recall", "auroc", "mcc")
+        )
+        lines.append(
+            f"| {row['embedder']}{' (baseline)' if row['embedder'] == baseline else ''} | {row['dimension']} | "
+            f"{metrics} | {_number(row['sequences_per_second'], '.1f')} | {_number(row['tokens_per_second'], ',.0f')} | "
+            f"{_number(row['peak_memory_gib'], '.2f')} | {_number(row['load_seconds'], '.1f')} | {_speedup(row)} | {row['delta_f1']:+.3f} |"
+        )
+    if any(row["mcnemar_p"] is not None for row in rows):
+        lines += [
+            "",
+            "Paired against the baseline on the same test frames: Δ with its 95% paired-bootstrap "
+            "interval; McNemar's exact test on the calls (b: frames only the embedder calls "
+            "right, c: frames only the baseline calls right).",
+            "",
+            "| embedder | ΔF1 | ΔAUROC | ΔMCC | b | c | McNemar p |",
+            "|---|---|---|---|---:|---:|---:|",
+        ]
+        for row in rows:
+            if row["mcnemar_p"] is None:
+                continue
+            deltas = " | ".join(
+                f"{_number(row[key], '+.3f')} [{_number(row[key + '_low'], '+.3f')}, "
+                f"{_number(row[key + '_high'], '+.3f')}]"
+                for key in ("delta_f1", "delta_auroc", "delta_mcc")
+            )
+            lines.append(
+                f"| {row['embedder']} | {deltas} | {row['mcnemar_b']} | {row['mcnemar_c']} | "
+                f"{row['mcnemar_p']:.3g} |"
+            )
+    lines += [
+        "",
+        "Test genomes called as predict mode calls them (chunk: its frames; sequence: its chunks), "
+        "with 95% bootstrap intervals.",
+        "",
+        "| embedder | chunk F1 | chunk accuracy | sequence F1 | sequence accuracy |",
+        "|---|---|---|---|---|",
+    ]
+    for row in rows:
+        levels = " | ".join(
+            interval(row, f"{level}_{name}") for level in LEVELS for name in LEVEL_METRICS
+        )
+        lines.append(f"| {row['embedder']} | {levels} |")
+    return "\n".join(lines) + "\n"
