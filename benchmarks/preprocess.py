@@ -57,9 +57,7 @@ def write_copies(genbank: Path, copies: int, output: Path) -> int:
 
 def ours(fasta: Path, work: Path, chunk_size: int) -> None:
     chunk_sequences(fasta, work / "chunks.fasta", chunk_size)
-    select_frames(
-        work / "chunks.fasta", work / "nt.fasta", work / "aa.fasta", work / "frames.tsv"
-    )
+    select_frames(work / "chunks.fasta", work / "nt.fasta", work / "aa.fasta", work / "frames.tsv")
 
 
 def plain(fasta: Path, work: Path, chunk_size: int) -> None:

@@ -10,7 +10,7 @@ import reference
 from conftest import read_fasta, write_fasta
 
 from virnucpro.errors import InputError
-from virnucpro.preprocess.chunking import chunk_bounds, chunk_sequences, chunk_records
+from virnucpro.preprocess.chunking import chunk_bounds, chunk_records, chunk_sequences
 
 
 @pytest.mark.parametrize("chunk_size", [300, 500])

@@ -9,7 +9,7 @@ import reference
 from conftest import read_fasta, write_fasta
 
 from virnucpro.preprocess.chunking import chunk_sequences
-from virnucpro.preprocess.frames import Frame, stop_free_frames, select_frames
+from virnucpro.preprocess.frames import Frame, select_frames, stop_free_frames
 
 
 def test_hand_worked_chunk():
@@ -113,9 +113,7 @@ def test_report_lists_frames_and_no_frame(tmp_path):
     source = write_fasta(
         tmp_path / "chunks.fasta", [("x_chunk_1", "ATGAAACCCGGGTTT"), ("x_chunk_2", "TTAATTAATTAA")]
     )
-    select_frames(
-        source, tmp_path / "nt.fasta", tmp_path / "aa.fasta", tmp_path / "frames.tsv"
-    )
+    select_frames(source, tmp_path / "nt.fasta", tmp_path / "aa.fasta", tmp_path / "frames.tsv")
     assert (tmp_path / "frames.tsv").read_text() == (
         "chunk_id\tlength\tframes\nx_chunk_1\t15\tF1,F3,R1,R2,R3\nx_chunk_2\t12\tno_frame\n"
     )
@@ -134,13 +132,9 @@ def test_batches_do_not_change_the_output(tmp_path, monkeypatch, batch_size):
     source = write_fasta(
         tmp_path / "chunks.fasta", [(f"c{i}", _random_chunk(rng) or "A") for i in range(50)]
     )
-    select_frames(
-        source, tmp_path / "a_nt.fasta", tmp_path / "a_aa.fasta", tmp_path / "a.tsv"
-    )
+    select_frames(source, tmp_path / "a_nt.fasta", tmp_path / "a_aa.fasta", tmp_path / "a.tsv")
     monkeypatch.setattr("virnucpro.preprocess.frames._BATCH_CHUNKS", batch_size)
-    select_frames(
-        source, tmp_path / "b_nt.fasta", tmp_path / "b_aa.fasta", tmp_path / "b.tsv"
-    )
+    select_frames(source, tmp_path / "b_nt.fasta", tmp_path / "b_aa.fasta", tmp_path / "b.tsv")
     for name in ("nt.fasta", "aa.fasta"):
         assert (tmp_path / f"a_{name}").read_text() == (tmp_path / f"b_{name}").read_text()
     assert (tmp_path / "a.tsv").read_text() == (tmp_path / "b.tsv").read_text()

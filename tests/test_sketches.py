@@ -261,8 +261,16 @@ def _with_metadata(path, metadata, tensors=None):
 @pytest.mark.parametrize(
     ("metadata", "tensors", "message"),
     [
-        ({"format": SKETCHES.format, "k": "31", "scaled": "100"}, None, "made with k=31, scaled=100"),
-        ({"format": SKETCHES.format, "k": "21", "scaled": "1000"}, None, "made with k=21, scaled=1000"),
+        (
+            {"format": SKETCHES.format, "k": "31", "scaled": "100"},
+            None,
+            "made with k=31, scaled=100",
+        ),
+        (
+            {"format": SKETCHES.format, "k": "21", "scaled": "1000"},
+            None,
+            "made with k=21, scaled=1000",
+        ),
         ({"format": SKETCHES.format}, None, "made with k=None, scaled=None"),
         ({"format": "virnucpro-features/1"}, None, "not a virnucpro sketch file"),
         (None, None, "not a virnucpro sketch file"),
