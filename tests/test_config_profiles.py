@@ -22,6 +22,7 @@ pytestmark = pytest.mark.nextflow
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = REPO / ".venv-nflint" / "bin" / "python"
 RENDER = REPO / "tools" / "nextflow-lint" / "render_config.py"
+UTILS = REPO / "subworkflows" / "local" / "utils_nfcore_virnucpro_pipeline" / "main.nf"
 VERSION = re.search(r"version\s*=\s*'([^']+)'", (REPO / "nextflow.config").read_text()).group(1)
 GPU_PROCESSES = {"EMBED_DNA", "EMBED_PROTEIN", "BENCHMARK_EMBEDDER"}
 ENGINE_GPU_OPTION = {"docker": "--gpus all", "singularity": "--nv", "apptainer": "--nv", None: ""}
@@ -161,12 +162,16 @@ def test_gpu_profile_embeds_on_cuda_and_passes_the_task_gpu_to_containers():
     assert "--device cuda" in args
 
 
-def test_a_local_gpu_run_without_visible_devices_is_refused_in_main_nf():
-    main = (REPO / "main.nf").read_text()
-    check = main[main.index("def checkGpuScheduling()") :]
+def test_a_local_gpu_run_without_visible_devices_is_refused_before_any_task():
+    # checkGpuScheduling lives beside PIPELINE_INITIALISATION, which main.nf runs first
+    utils = UTILS.read_text()
+    check = utils[utils.index("def checkGpuScheduling()") :]
     assert "CUDA_VISIBLE_DEVICES" in check and "executor != 'local'" in check
     assert "is empty, so no GPU task could ever start" in check
-    assert "checkGpuScheduling()" in main[: main.index("def checkGpuScheduling()")]
+    start = utils.index("workflow PIPELINE_INITIALISATION {")
+    assert "checkGpuScheduling()" in utils[start : utils.index("workflow PIPELINE_COMPLETION {")]
+    entry = (REPO / "main.nf").read_text().split("workflow {", 1)[1]
+    assert entry.index("PIPELINE_INITIALISATION()") < entry.index("MODEL_CACHE(")
 
 
 def test_out_of_memory_is_retried_with_half_the_token_budget_each_time():

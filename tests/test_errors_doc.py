@@ -12,6 +12,8 @@ DOC = (ROOT / "docs" / "errors.md").read_text()
 SOURCES = [
     *(ROOT / "src" / "virnucpro").rglob("*.py"),
     ROOT / "main.nf",
+    # The pipeline's parameter and samplesheet checks (PIPELINE_INITIALISATION)
+    ROOT / "subworkflows" / "local" / "utils_nfcore_virnucpro_pipeline" / "main.nf",
     ROOT / "assets" / "schema_input.json",
     # Usage errors are worded by Typer's Click.
     *(Path(typer.__file__).parent / "_click").glob("*.py"),

@@ -1,0 +1,231 @@
+/*
+ * What every run of VirNucPro-NF does before and after its mode's work, so that
+ * main.nf holds only the mode dispatch (the layout of nf-core's
+ * utils_nfcore_<pipeline>_pipeline subworkflow):
+ *
+ *   PIPELINE_INITIALISATION: --help, --mode, the parameter schema, the parameter
+ *     summary, GPU scheduling, and every check that needs no task, so that a
+ *     mistake stops the run before any task starts; emits the samples.
+ *   PIPELINE_COMPLETION: pipeline_info/software_versions.yml from the versions topic.
+ *   runSettings(): the run's settings as plain values for main.nf and the workflows.
+ */
+
+include { validateParameters; paramsHelp; paramsSummaryLog; samplesheetToList } from 'plugin/nf-schema'
+include { modelFolder } from '../embed_and_merge/main'
+
+workflow PIPELINE_INITIALISATION {
+    main:
+    // --help [parameter]: printed, not logged, so that it shows under -quiet too
+    if (params.help && params.help != 'false') {
+        def parameter = params.help instanceof String && params.help != 'true' ? params.help : ''
+        println(paramsHelp(command: 'nextflow run main.nf -profile gpu,docker --input samplesheet.csv --classifier CLASSIFIER_DIR --hf_home /data/hf_cache --outdir results', parameter))
+        exit 0
+    }
+    if (!(params.mode in ['predict', 'train', 'compare', 'cache'])) {
+        error("Unknown --mode '${params.mode}': use 'predict' (classify sequences), 'train' (train a classifier per protein embedder), 'compare' (train, evaluate and compare the protein embedders) or 'cache' (fill the model cache)")
+    }
+    validateParameters()
+    log.info(paramsSummaryLog(workflow))
+    checkGpuScheduling()
+
+    // Embedders, models and the cache (checks: --embedders not empty, --models_dir exists)
+    settings = runSettings()
+
+    // Assigned here so that the emit exists in every mode (--mode cache reads no samplesheet)
+    samples = channel.empty()
+    if (params.mode == 'cache') {
+        // The one entry that downloads: fill --hf_home (or, with --offline, check it)
+        if (!params.hf_home) {
+            error("--mode cache fills the model cache folder given with --hf_home: give one, e.g. --hf_home /data/hf_cache, and pass the same folder to later runs")
+        }
+        if (!settings.cached_models) {
+            error("--mode cache: every model (${settings.models.join(', ')}) has a folder under --models_dir, so there is nothing to cache")
+        }
+        file(params.hf_home).mkdirs()
+    } else {
+        // Checks that need no task, so that a mistake stops the run before any embedding
+        if (!params.input) {
+            error("--input is required in --mode ${params.mode}: a samplesheet CSV (see assets/schema_input.json)")
+        }
+        if (params.mode == 'predict') {
+            classifierFolder(params.classifier, settings.embedders, settings.dna_model, settings.chunk_size)
+        }
+        if (params.mode == 'compare' && !(params.baseline in settings.embedders)) {
+            error("--baseline '${params.baseline}' is not among --embedders (${settings.embedders.join(',')}): the speedup and ΔF1 are measured against it, so compare it too or choose another baseline")
+        }
+
+        // Every sample's file resolved now, so that a missing one stops the run before any task
+        samplesheet = file(params.input, checkIfExists: true)
+        rows = samplesheetToList(params.input, "${projectDir}/assets/schema_input.json")
+        samples = channel.fromList(rows.collect { meta, sequences -> [meta, sampleFile(samplesheet, meta.id, sequences)] })
+
+        // The model cache folder must exist; main.nf checks its models offline
+        if (params.hf_home) {
+            file(params.hf_home, checkIfExists: true)
+        }
+    }
+
+    emit:
+    samples // channel: [ val(meta), path(sequences) ], one item per samplesheet row; empty in --mode cache
+}
+
+workflow PIPELINE_COMPLETION {
+    take:
+    versions // channel: [ val(process), val(tool), val(version) ], the versions topic
+
+    main:
+    softwareVersions(versions)
+}
+
+// The settings of this run, as plain values: a subworkflow's emits reach its caller
+// as channels, and main.nf and the workflows need lists, paths and integers (in
+// `if`, closures and modelFolder). PIPELINE_INITIALISATION calls it first, so that
+// its two checks stop a bad run there; main.nf calls it again for the values.
+def runSettings() {
+    // One DNA model, one or more protein embedders (comma-separated)
+    def dna_model = params.dna_model
+    def embedders = params.embedders.toString().tokenize(',').collect { name -> name.trim() }.findAll { name -> name }.unique()
+    if (!embedders) {
+        error("--embedders is empty: give one or more protein embedders, comma-separated (e.g. esm2_3b,fastesm2_650)")
+    }
+    def chunk_size = params.chunk_size as Integer
+    def shards_per_task = params.shards_per_task as Integer
+    def models_dir = params.models_dir ? file(params.models_dir, checkIfExists: true) : null
+    // Models not given as folders under --models_dir come from the cache
+    def models = ([dna_model] + embedders).unique().sort()
+    return [
+        dna_model: dna_model,
+        embedders: embedders,
+        chunk_size: chunk_size,
+        shards_per_task: shards_per_task,
+        models_dir: models_dir,
+        models: models,
+        cached_models: models.findAll { name -> !modelFolder(models_dir, name) },
+        // Checked by classifierFolder in PIPELINE_INITIALISATION (predict mode only)
+        classifier: params.mode == 'predict' && params.classifier ? file(params.classifier) : null,
+        // The model cache folder; [] uses $HF_HOME of the tasks' environment
+        hf_home: params.hf_home ? file(params.hf_home) : []
+    ]
+}
+
+// pipeline_info/software_versions.yml: for each process, the version of every
+// tool its tasks reported on the versions topic (process, tool, version), and
+// the pipeline's own. Tasks of one process on different GPUs list each GPU.
+def softwareVersions(versions) {
+    def pipeline = [
+        'virnucpro-nf': workflow.manifest.version,
+        nextflow: workflow.nextflow.version.toString(),
+        profile: workflow.profile,
+        container_engine: workflow.containerEngine ?: 'none'
+    ]
+    versions
+        .map { process, tool, version -> [process.tokenize(':').last(), tool, version.toString().trim()] }
+        .unique()
+        .toList()
+        .map { rows -> versionsYaml(rows, pipeline) }
+        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info")
+}
+
+// YAML text of {process: {tool: version}} in name order, the pipeline last as "Workflow"
+def versionsYaml(rows, pipeline) {
+    def by_process = rows.groupBy { row -> row[0] }.sort()
+    def lines = by_process.collect { process, entries ->
+        def tools = entries.groupBy { entry -> entry[1] }.sort()
+        ["${process}:"] + tools.collect { tool, found -> "    ${tool}: ${yamlString(found.collect { entry -> entry[2] }.unique().sort().join('; '))}" }
+    }.flatten()
+    lines += ['Workflow:'] + pipeline.collect { key, value -> "    ${key}: ${yamlString(value)}" }
+    return lines.join('\n') + '\n'
+}
+
+// A YAML double-quoted scalar: versions such as 12.4 or 2.13.0+cpu stay strings
+def yamlString(value) {
+    return '"' + value.toString().replace('\\', '\\\\').replace('"', '\\"') + '"'
+}
+
+// A samplesheet's sequences path: absolute paths and URLs as given; a relative
+// path from the samplesheet's own folder, else from the launch folder. A path
+// found in both places, as two different files, is refused: either could be meant.
+def sampleFile(samplesheet, id, value) {
+    if (value ==~ /^[A-Za-z][A-Za-z0-9+.-]*:\/\/.*/ || value.startsWith('/')) {
+        def given = file(value)
+        if (!given.exists()) {
+            error("Samplesheet ${samplesheet}, sample '${id}': ${value} does not exist")
+        }
+        return given
+    }
+    def beside_sheet = samplesheet.parent.resolve(value)
+    def from_launch = workflow.launchDir.resolve(value)
+    def found = [beside_sheet, from_launch].findAll { candidate -> candidate.exists() }.unique { candidate -> candidate.toRealPath() }
+    if (!found) {
+        error("Samplesheet ${samplesheet}, sample '${id}': ${value} does not exist (looked for ${beside_sheet}, beside the samplesheet, and ${from_launch}, from the launch folder)")
+    }
+    if (found.size() > 1) {
+        error("Samplesheet ${samplesheet}, sample '${id}': ${value} names two different files, ${beside_sheet} (beside the samplesheet) and ${from_launch} (from the launch folder): give an absolute path")
+    }
+    return found[0]
+}
+
+// -profile gpu on one server: Nextflow's local executor gives each GPU task one of
+// the ids in CUDA_VISIBLE_DEVICES (or HIP_/ROCR_VISIBLE_DEVICES) of the shell that
+// launched it. Without that variable it tracks no GPU and starts every GPU task at
+// once on the same device, so such a run is refused before any task starts.
+def checkGpuScheduling() {
+    if (params.device != 'cuda') {
+        return
+    }
+    def executor = 'local'
+    try {
+        def process_config = workflow.session.config.navigate('process') ?: [:]
+        executor = process_config['withLabel:process_gpu']?.executor ?: process_config.executor ?: 'local'
+    } catch (Exception e) {
+        // The session's config is not public API: if it cannot be read, do not refuse the run
+        log.debug("GPU scheduling check skipped: ${e.message}")
+        return
+    }
+    if (executor != 'local') {
+        return
+    }
+    def visible = ['CUDA_VISIBLE_DEVICES', 'HIP_VISIBLE_DEVICES', 'ROCR_VISIBLE_DEVICES'].find { name -> System.getenv(name) != null }
+    if (!visible) {
+        error("-profile gpu (--device cuda) on this machine needs CUDA_VISIBLE_DEVICES: export the GPUs this run may use, e.g. export CUDA_VISIBLE_DEVICES=0,1 (nvidia-smi -L lists them), then run again. Nextflow gives each GPU task one of them, so tasks never share a GPU.")
+    }
+    if (!System.getenv(visible).trim()) {
+        error("-profile gpu (--device cuda): ${visible} is empty, so no GPU task could ever start: list the GPUs this run may use, e.g. export ${visible}=0,1 (nvidia-smi -L lists them)")
+    }
+}
+
+// The classifier of --mode predict: a checkpoint folder whose embedders and
+// chunk size are those of this run. Predict mode embeds with exactly one
+// protein embedder, the one the classifier was trained with; CLASSIFY refuses
+// mismatched features too, but only after the embedding (hours on a GPU).
+def classifierFolder(path, embedders, dna_model, chunk_size) {
+    if (!path) {
+        error("--classifier is required in predict mode: give a classifier checkpoint folder, e.g. <outdir>/classifiers/esm2_3b_classifier from --mode train")
+    }
+    def folder = file(path, checkIfExists: true)
+    if (!folder.isDirectory()) {
+        error("--classifier ${path} is not a folder: give a classifier checkpoint folder holding model.safetensors and classifier.json")
+    }
+    if (embedders.size() != 1) {
+        error("--embedders names ${embedders.size()} protein embedders (${embedders.join(',')}): predict mode needs exactly one, the embedder the classifier (--classifier) was trained with")
+    }
+    def metadata = folder.resolve('classifier.json')
+    if (!metadata.exists()) {
+        error("--classifier ${path} has no classifier.json: give a folder written by --mode train or by convert_legacy_model.py")
+    }
+    def classifier = null
+    try {
+        classifier = new groovy.json.JsonSlurper().parseText(metadata.text)
+    } catch (Exception e) {
+        error("--classifier ${path}: classifier.json is not valid JSON (${e.message?.readLines()?.first()})")
+    }
+    if (!(classifier instanceof Map)) {
+        error("--classifier ${path}: classifier.json is not a JSON object")
+    }
+    def expected = [protein: embedders[0], dna: dna_model, chunk_size: chunk_size.toString()]
+    def trained = [protein: classifier.embedders?.protein, dna: classifier.embedders?.dna, chunk_size: classifier.chunk_size?.toString()]
+    if (trained != expected) {
+        error("--classifier ${path} was trained with protein embedder ${trained.protein}, DNA model ${trained.dna} and chunk size ${trained.chunk_size}, but this run uses --embedders ${expected.protein} --dna_model ${expected.dna} --chunk_size ${expected.chunk_size}: set them to the classifier's")
+    }
+    return folder
+}
