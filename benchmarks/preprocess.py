@@ -22,17 +22,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from Bio import SeqIO
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import reference  # noqa: E402  (the plain implementation the tests use)
 
+from virnucpro.files.sequence_files import read_genbank  # noqa: E402
 from virnucpro.preprocess.chunking import chunk_sequences  # noqa: E402
 from virnucpro.preprocess.frames import select_frames  # noqa: E402
 
-DEFAULT_GENOME = ROOT.parent / "shared" / "data" / "host" / "Streptococcus_pyogenes_M1_GAS.gb"
+DEFAULT_GENOME = ROOT / "assets" / "test_full" / "Streptococcus_pyogenes_M1_GAS.gb.gz"
 app = typer.Typer(add_completion=False)
 
 
@@ -46,7 +46,7 @@ def cpu_model() -> str:
 
 def write_copies(genbank: Path, copies: int, output: Path) -> int:
     """Write ``copies`` copies of the genome as separate FASTA records; return the bases."""
-    sequence = str(next(SeqIO.parse(genbank, "genbank")).seq)
+    sequence = str(next(read_genbank(genbank)).seq)
     with output.open("w") as handle:
         for copy in range(1, copies + 1):
             handle.write(f">genome_{copy}\n")

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from virnucpro.classify.classifier import Classifier, load_classifier
 from virnucpro.classify.classifier import MLPClassifier as VirnucproMLP
-from virnucpro.classify.classifier import load_classifier
-from virnucpro.classify.evaluation import bootstrap_metrics, evaluate_classifier
+from virnucpro.classify.evaluation import bootstrap_calls, bootstrap_metrics, evaluate_classifier
 from virnucpro.classify.training import TrainingSettings, train_classifier
 from virnucpro.errors import InputError
-from virnucpro.files.feature_files import Features, write_features
+from virnucpro.files.feature_files import Features, read_features, write_features
 
 DNA, PROTEIN = 6, 10
 
@@ -192,3 +192,102 @@ def test_metrics_by_hand():
     )  # 7 of 9 positive-negative pairs ordered right
     with pytest.raises(InputError, match="one class only"):
         bootstrap_metrics(np.ones(3, dtype=int), scores[:3], 10, 0)
+
+
+def test_features_of_another_chunk_size_are_refused_naming_both(tmp_path):
+    torch.manual_seed(0)
+    classifier = Classifier(
+        VirnucproMLP(DNA + PROTEIN, hidden=8),
+        {"dna": "dna", "protein": "prot"},
+        {"dna": DNA, "protein": PROTEIN},
+        chunk_size=300,
+        precision="fp32",
+    )
+    matrix = np.zeros((1, DNA + PROTEIN))
+    same = read_features(_features(tmp_path, "same", ["x_chunk_1F1"], matrix, chunk_size="300"))
+    classifier.check_features(same, "same.safetensors")  # everything matches: no error
+    other = read_features(_features(tmp_path, "other", ["x_chunk_1F1"], matrix, chunk_size="500"))
+    with pytest.raises(InputError) as error:
+        classifier.check_features(other, "other.safetensors")
+    assert str(error.value) == (
+        "other.safetensors does not match the classifier: chunk size 500 (classifier: 300)"
+    )
+
+
+def _metrics_by_hand(y, p, s):
+    """The six frame metrics from the confusion counts, and AUROC by counting pairs."""
+    tp, fp = int(((y == 1) & (p == 1)).sum()), int(((y == 0) & (p == 1)).sum())
+    fn, tn = int(((y == 1) & (p == 0)).sum()), int(((y == 0) & (p == 0)).sum())
+    viral, host = s[y == 1], s[y == 0]
+    pairs = (viral[:, None] > host[None, :]).sum() + 0.5 * (viral[:, None] == host[None, :]).sum()
+    denominator = ((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)) ** 0.5
+    return {
+        "accuracy": (tp + tn) / len(y),
+        "precision": tp / (tp + fp) if tp + fp else 0.0,
+        "recall": tp / (tp + fn),
+        "f1": 2 * tp / (2 * tp + fp + fn),
+        "auroc": pairs / (len(viral) * len(host)),
+        "mcc": (tp * tn - fp * fn) / denominator if denominator else 0.0,
+    }
+
+
+def test_bootstrap_interval_is_the_2_5_and_97_5_percentiles_of_the_resamples():
+    # 20 frames, 10 viral: 7 viral and 2 host frames called virus.
+    labels = np.array([1] * 10 + [0] * 10)
+    calls = np.array([1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0])
+    virus = np.linspace(0.95, 0.05, 20)
+    virus[[7, 8, 16, 17]] = virus[[16, 17, 7, 8]]  # the host frames called virus score high
+    resamples, seed = 40, 3
+    # The same resamples as the code: one seeded generator, one row of 20 indices each.
+    rng = np.random.default_rng(seed)
+    draws = {name: [] for name in _metrics_by_hand(labels, calls, virus)}
+    for _ in range(resamples):
+        pick = rng.integers(0, len(labels), len(labels))
+        if labels[pick].min() == labels[pick].max():
+            continue  # one class: left out, as the code does
+        for name, value in _metrics_by_hand(labels[pick], calls[pick], virus[pick]).items():
+            draws[name].append(value)
+    result = bootstrap_calls(labels, calls, virus, resamples, seed)
+    assert list(result) == list(draws)
+    whole = _metrics_by_hand(labels, calls, virus)
+    for name, values in draws.items():
+        low, high = np.percentile(values, [2.5, 97.5])  # the 95% interval
+        assert result[name]["value"] == pytest.approx(whole[name], abs=1e-12), name
+        assert (result[name]["low"], result[name]["high"]) == pytest.approx(
+            (low, high), abs=1e-12
+        ), name
+        # The case tells intervals apart: a 90% interval (5th, 95th) is another pair.
+        assert tuple(np.percentile(values, [5, 95])) != pytest.approx((low, high)), name
+
+
+def test_a_last_batch_of_one_frame_is_dropped(monkeypatch):
+    # BatchNorm cannot train on one frame: 9 frames in batches of 4 train on 4 + 4 and drop
+    # the ninth (a different one each epoch, as batches are shuffled); 10 frames keep 4 + 4 + 2.
+    from virnucpro.classify import training
+    from virnucpro.classify.labelled import LabelledFeatures
+
+    batches = []
+
+    class Recording(VirnucproMLP):
+        def forward(self, features):
+            if self.training:
+                batches.append(len(features))
+            return super().forward(features)
+
+    monkeypatch.setattr(training, "MLPClassifier", Recording)
+    rng = np.random.default_rng(0)
+
+    def labelled(frames):
+        matrix = rng.normal(size=(frames, DNA + PROTEIN)).astype(np.float32)
+        labels = (np.arange(frames) % 2).astype(np.int64)
+        return LabelledFeatures([f"g{i}_chunk_1F1" for i in range(frames)], matrix, labels, None)
+
+    settings = TrainingSettings(max_epochs=2, batch_size=4, hidden=8)
+    validation = labelled(6)
+    for frames, per_epoch in ((9, [4, 4]), (10, [4, 4, 2])):
+        batches.clear()
+        model, history, best_epoch = training.fit(labelled(frames), validation, settings)
+        assert batches == per_epoch * 2, frames
+        assert len(history) == 2 and 1 <= best_epoch <= 2
+        assert all(np.isfinite(epoch.train_loss) for epoch in history)
+        assert not model.training  # returned in eval mode

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from conftest import run_script
+from huggingface_hub import constants
 
 from virnucpro.embed.embedders.registry import EMBEDDERS, get_embedder
-from virnucpro.embed.model_cache import model_directory
+from virnucpro.embed.model_cache import check_cache, model_directory
 from virnucpro.errors import InputError
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -93,3 +96,50 @@ def test_offline_check_lists_every_missing_model_in_one_error(tmp_path):
     assert "esm2_3b (facebook/esm2_t36_3B_UR50D)" in errors[0]
     assert "--embedder esm2_3b --embedder fastesm2_650" in errors[0]
     assert not report.exists()
+
+
+class NetworkAttempt(RuntimeError):
+    """Raised by the socket functions while a test forbids the network."""
+
+
+@pytest.fixture
+def network_attempts(monkeypatch):
+    """Every attempt to reach a host, recorded and refused. Offline mode is off, so only the
+    package's own ``local_files_only`` keeps the hub client from trying the network (should
+    the refusal be caught on the way, the recorded attempt still fails the test)."""
+    attempts = []
+
+    def refuse(name):
+        def call(*args, **kwargs):
+            attempts.append(f"{name}{args[:2]}")
+            # Not an OSError: the HTTP stack would retry that, then fall back to the cache.
+            raise NetworkAttempt(attempts[-1])
+
+        return call
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
+    monkeypatch.setattr(socket, "create_connection", refuse("create_connection"))
+    monkeypatch.setattr(socket.socket, "connect", refuse("connect"))
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse("connect_ex"))
+    for variable in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    return attempts
+
+
+@pytest.mark.parametrize("name", ["esm2_3b", "dnabert_s"])  # pinned to a commit, and a branch
+def test_model_lookups_never_touch_the_network(tmp_path, network_attempts, name):
+    spec = get_embedder(name)
+    empty = tmp_path / "empty"
+    with pytest.raises(InputError, match="is not in the model cache") as error:
+        model_directory(spec, empty)
+    assert f"virnucpro model-cache --embedder {name} --hf-home {empty}" in str(error.value)
+    with pytest.raises(InputError, match=r"1 model\(s\) missing from the model cache"):
+        check_cache([spec], empty)
+    filled = tmp_path / "filled"
+    snapshot = _fake_cache(filled, spec.model_id, spec.revision)
+    assert model_directory(spec, filled) == snapshot
+    assert [model.folder for model in check_cache([spec], filled)] == [snapshot]
+    tiny = get_embedder("tiny_esm2")  # bundled: read from its folder, never from the hub
+    assert (model_directory(tiny, empty) / "config.json").is_file()
+    assert network_attempts == []

@@ -65,7 +65,7 @@ def test_bundled_samplesheets_match_the_input_schema(name):
     rows = _samplesheet_rows(name)
     Draft202012Validator(INPUT_SCHEMA).validate(rows)
     for row in rows:
-        # Relative to the samplesheet's folder (main.nf's sampleFile)
+        # Relative to the samplesheet's folder (sampleFile, utils_nfcore_virnucpro_pipeline)
         assert not Path(row["sequences"]).is_absolute()
         assert (ROOT / "assets" / "test" / row["sequences"]).is_file(), row
 

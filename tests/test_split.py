@@ -451,3 +451,26 @@ def test_no_cluster_spans_two_splits_on_the_real_genomes(tmp_path, shared_data):
     ]
     print(f"{len(by_cluster)} clusters, {len(several)} of several genomes: {several}")
     assert ["JX128258.1", "MH051335.1", "MH816966.1", "MK373776.1"] in several
+
+
+def test_groups_are_assigned_largest_first():
+    # One class; genomes of 5, 10, 25 and 60 frames (given smallest first). Targets: train
+    # 60, validation 25, test 15 frames. Deficit of a split for a group of n frames:
+    # n / 100 * (target - filled). Largest first:
+    #   A (60): train 0.6 * 60 = 36, validation 0.6 * 25 = 15, test 0.6 * 15 = 9  -> train
+    #   B (25): train 0, validation 0.25 * 25 = 6.25, test 0.25 * 15 = 3.75      -> validation
+    #   C (10): train 0, validation 0, test 0.1 * 15 = 1.5                        -> test
+    #   D (5):  train 0, validation 0, test 0.05 * (15 - 10) = 0.25               -> test
+    # Smallest first, D, C and B would all go to train and A to validation.
+    sizes = {"D": 5, "C": 10, "B": 25, "A": 60}
+    frames = [
+        SourcedFrame(f"{genome}_{i}", genome, 1, "v.gbk")
+        for genome, size in sizes.items()
+        for i in range(size)
+    ]
+    expected = {"A": "train", "B": "validation", "C": "test", "D": "test"}
+    for seed in range(10):  # the seed orders equal-sized groups only: there are none
+        assignment = assign_splits(
+            frames, 0.15, 0.25, GroupBy.genome, np.random.default_rng(seed), {}
+        )
+        assert assignment == {frame.frame_id: expected[frame.genome] for frame in frames}, seed

@@ -1,6 +1,6 @@
 /*
  * Embed every shard and merge its features: the DNA model runs once per shard
- * and its features are shared by every protein embedder (SPEC §3); each protein
+ * and its features are shared by every protein embedder; each protein
  * embedder runs as its own tasks; MERGE_FEATURES then concatenates
  * [DNA | protein] for each shard x embedder.
  *
