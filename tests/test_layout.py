@@ -9,6 +9,7 @@ that writes it through the contract the table names.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import re
@@ -151,3 +152,28 @@ def test_the_counts_table_writes_every_count():
 def test_the_readme_shows_the_step_table_of_the_layout_page():
     readme = _table((ROOT / "README.md").read_text(), "step")
     assert readme == STEPS
+
+
+STAGES = ("files", "preprocess", "embed", "classify", "compare")
+SHARED = {"virnucpro", "virnucpro.errors", "virnucpro.versions", "virnucpro.html_page"}
+
+
+def _imports(path) -> set[str]:
+    """The virnucpro modules a source file imports, at any depth of the file."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("virnucpro"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("virnucpro"))
+    return found
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_stage_imports_only_the_stages_before_it(stage):
+    allowed = {f"virnucpro.{name}" for name in STAGES[: STAGES.index(stage) + 1]}
+    package = ROOT / "src" / "virnucpro" / stage
+    for path in package.rglob("*.py"):
+        for module in _imports(path) - SHARED:
+            assert any(module == a or module.startswith(f"{a}.") for a in allowed), (path, module)
