@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The prepared GPU check: how near the GPU's limit the embedders run (issue 11).
+"""The prepared GPU check: how near the GPU's limit the embedders run.
 
 One run, in this order:
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The prepared GPU check of issue 11 (see benchmarks/gpu_check.py --help):
+# The prepared GPU check (see benchmarks/gpu_check.py --help):
 #
 #   benchmarks/gpu_check.sh [--output gpu_check.json]     # one GPU: under 8 minutes
 #   benchmarks/gpu_check.sh --tiny --device cpu           # tiny models on the CPU (CI)
