@@ -80,7 +80,10 @@ for alias, name in ALIASES.items():
 
 @app.callback()
 def main(version: VersionOption = False) -> None:
-    """Each subcommand is also a script in the pipeline's bin/ folder."""
+    """Each subcommand is also a script in the pipeline's bin/ folder.
+
+    The rules every step follows, with worked examples: docs/preprocessing.md.
+    """
 
 
 def run() -> None:
