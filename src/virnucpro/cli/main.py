@@ -70,7 +70,10 @@ ALIASES = {
     "compare": "compare-embedders",
 }
 
-app = new_app("VirNucPro: classify short DNA sequences as viral or not.")
+app = new_app(
+    "VirNucPro: classify short DNA sequences as viral or not. Each subcommand is also a "
+    "bin/ script of the pipeline; the rules each step follows: docs/preprocessing.md."
+)
 for step in STEPS:
     app.registered_commands += step.app.registered_commands
 _by_name = {command.name: command for command in app.registered_commands}
@@ -80,10 +83,7 @@ for alias, name in ALIASES.items():
 
 @app.callback()
 def main(version: VersionOption = False) -> None:
-    """Each subcommand is also a script in the pipeline's bin/ folder.
-
-    The rules every step follows, with worked examples: docs/preprocessing.md.
-    """
+    """Each subcommand is also a script in the pipeline's bin/ folder."""
 
 
 def run() -> None:
