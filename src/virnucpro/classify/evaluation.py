@@ -4,7 +4,7 @@ Users act on per-sequence calls, so besides the frames the test genomes are also
 scored as predict mode calls them: per chunk (virus when its frames' highest virus
 score is at least their highest others score) and per sequence (virus when at
 least the minimum viral fraction of its chunks are), with the rules of
-``virnucpro.classify.prediction_tables``. A test sequence is a held-out GenBank record; only its
+``virnucpro.classify.calling``. A test sequence is a held-out GenBank record; only its
 frames in the test set (CDS-matching, after balancing) are scored.
 """
 
