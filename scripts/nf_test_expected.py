@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from virnucpro import __version__
+from virnucpro.files.contracts import Table
 from virnucpro.files.sequence_files import read_fasta
 from virnucpro.files.tables import read_table
 from virnucpro.preprocess.frames import NO_FRAME
@@ -94,7 +95,7 @@ def fasta_ids(path: Path) -> list[str]:
 
 
 def table(path: Path, *columns: str) -> list[dict[str, str]]:
-    return list(read_table(path, columns, path.name))
+    return list(read_table(path, Table(path.name, columns, path.name)))
 
 
 # --- The modules' commands, their outputs named as the modules name them (prefix: meta.id)
