@@ -1,4 +1,4 @@
-"""The per-frame, per-chunk and per-sequence rules (SPEC §4) on hand-set scores."""
+"""The per-frame, per-chunk and per-sequence rules on hand-set scores."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from virnucpro.classify.calling import (
     call_chunks,
     call_sequences,
     chunk_of,
-    minimum_length,
     sequence_of,
 )
 from virnucpro.classify.prediction_tables import write_predictions
 from virnucpro.errors import InputError
+from virnucpro.preprocess.chunking import minimum_length
 
 
 def _chunks(*specs: tuple[str, int, str]) -> list[Chunk]:

@@ -10,10 +10,10 @@ import pytest
 import reference
 from conftest import ASSETS, read_fasta, run_script
 
-from virnucpro.classify.calling import minimum_length
 from virnucpro.errors import InputError
 from virnucpro.files.contracts import PROJECTION_READ_LENGTH
 from virnucpro.files.sequence_files import read_genbank
+from virnucpro.preprocess.chunking import minimum_length
 from virnucpro.preprocess.read_projection import PROJECTION_MIN_LENGTH, count_projection_reads
 from virnucpro.preprocess.sketches import read_sketches, sketch
 from virnucpro.preprocess.training_set import Label, build_training_set

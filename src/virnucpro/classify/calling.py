@@ -20,6 +20,7 @@ import numpy as np
 
 from virnucpro.classify.classifier import LABELS
 from virnucpro.errors import InputError, examples
+from virnucpro.preprocess.chunking import minimum_length
 from virnucpro.preprocess.frames import NO_FRAME
 
 VIRUS, OTHERS = LABELS[1], LABELS[0]
@@ -27,16 +28,6 @@ TOO_SHORT = "too_short"
 #: Every call of a chunk or sequence, scored ones first
 CALLS = (VIRUS, OTHERS, NO_FRAME, TOO_SHORT)
 SCORED = (VIRUS, OTHERS)
-
-
-def minimum_length(chunk_size: int) -> int:
-    """Shortest chunk that is classified: half the chunk size, rounded up.
-
-    Chunking a sequence longer than the chunk size never makes a chunk this short
-    (the shortest is chunk_size // 2 + 1), so only whole sequences shorter than
-    that are refused a call: they are unlike anything the classifier was trained on.
-    """
-    return (chunk_size + 1) // 2
 
 
 def chunk_of(frame_id: str) -> str:

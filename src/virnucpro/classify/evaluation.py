@@ -53,6 +53,11 @@ _SCORERS: dict[str, Metric] = {
 METRICS: dict[str, Metric] = {name: _SCORERS[name] for name in METRIC_NAMES}
 
 
+def ids_digest(ids: Sequence[str]) -> str:
+    """SHA-256 of frame ids in order: ties test predictions to their evaluation."""
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()
+
+
 def bootstrap_metrics(
     labels: np.ndarray, scores: np.ndarray, resamples: int, seed: int
 ) -> dict[str, dict[str, float]]:
@@ -192,7 +197,7 @@ def evaluate_classifier(
         "chunk_size": classifier.chunk_size,
         "test_frames": len(test.ids),
         "test_viral_frames": int(test.labels.sum()),
-        "test_ids_sha256": hashlib.sha256("\n".join(test.ids).encode()).hexdigest(),
+        "test_ids_sha256": ids_digest(test.ids),
         "bootstrap": {"resamples": resamples, "seed": seed},
         "metrics": bootstrap_metrics(test.labels, scores, resamples, seed),
         "confusion": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},

@@ -35,7 +35,6 @@ from virnucpro.classify.calling import (
     ChunkCall,
     SequenceCall,
     call_sequences,
-    minimum_length,
 )
 from virnucpro.classify.classifier import Classifier, load_classifier
 from virnucpro.classify.prediction_tables import read_chunk_calls, read_sequence_calls
@@ -51,6 +50,7 @@ from virnucpro.html_page import (
     svg_element,
     table_row,
 )
+from virnucpro.preprocess.chunking import minimum_length
 from virnucpro.preprocess.frames import NO_FRAME
 
 log = logging.getLogger(__name__)

@@ -32,7 +32,6 @@ from virnucpro.classify.calling import (
     check_fraction,
     chunk_of,
     is_viral_frame,
-    minimum_length,
 )
 from virnucpro.classify.classifier import LABELS, load_classifier
 from virnucpro.classify.labelled import read_feature_files
@@ -43,6 +42,7 @@ from virnucpro.files.feature_files import Features
 from virnucpro.files.names import check_name
 from virnucpro.files.sequence_files import read_fasta, write_fasta
 from virnucpro.files.tables import read_table
+from virnucpro.preprocess.chunking import minimum_length
 from virnucpro.preprocess.frames import FRAME_LABELS, NO_FRAME
 
 log = logging.getLogger(__name__)

@@ -9,12 +9,11 @@ reads and gives a verdict on ΔF1 under the allowed loss.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from virnucpro.classify.evaluation import METRICS
+from virnucpro.classify.evaluation import METRICS, ids_digest
 from virnucpro.compare.decision import Decision, decide, frames_per_read, projected_hours
 from virnucpro.compare.paired_statistics import (
     Predictions,
@@ -71,10 +70,9 @@ def build_rows(evaluations: list[Row], benchmarks: list[Row], baseline: str) -> 
 
 def _bind(predictions: Predictions, evaluation: Row, path: Path) -> None:
     """Refuse predictions that are not those the evaluation at ``path`` was computed from."""
-    ids_sha256 = hashlib.sha256("\n".join(predictions.ids).encode()).hexdigest()
     f1 = METRICS["f1"](predictions.labels, predictions.calls, predictions.scores)
     if (
-        ids_sha256 != evaluation["test_ids_sha256"]
+        ids_digest(predictions.ids) != evaluation["test_ids_sha256"]
         or abs(f1 - evaluation["metrics"]["f1"]["value"]) > 1e-9
     ):
         raise InputError(

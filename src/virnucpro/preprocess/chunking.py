@@ -21,6 +21,16 @@ def check_chunk_size(chunk_size: int) -> None:
         raise InputError(f"chunk size must be a positive number of bases, got {chunk_size}")
 
 
+def minimum_length(chunk_size: int) -> int:
+    """Shortest chunk that is classified: half the chunk size, rounded up.
+
+    Chunking a sequence longer than the chunk size never makes a chunk this short
+    (the shortest is chunk_size // 2 + 1), so only whole sequences shorter than
+    that are refused a call: they are unlike anything the classifier was trained on.
+    """
+    return (chunk_size + 1) // 2
+
+
 def chunk_bounds(length: int, chunk_size: int) -> list[tuple[int, int]]:
     """Start and end of each chunk of a sequence of ``length`` bases.
 

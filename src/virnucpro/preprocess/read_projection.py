@@ -9,11 +9,11 @@ frames are counted (ambiguous bases allowed, as predict mode allows them).
 from __future__ import annotations
 
 from virnucpro.files.contracts import PROJECTION_READ_LENGTH
-from virnucpro.preprocess.chunking import chunk_records
+from virnucpro.preprocess.chunking import chunk_records, minimum_length
 from virnucpro.preprocess.frames import stop_free_frames
 
-#: predict mode scores no chunk shorter than half the chunk size (calling.minimum_length)
-PROJECTION_MIN_LENGTH = (PROJECTION_READ_LENGTH + 1) // 2
+#: predict mode scores no shorter chunk
+PROJECTION_MIN_LENGTH = minimum_length(PROJECTION_READ_LENGTH)
 
 
 def count_projection_reads(record_id: str, sequence: str) -> tuple[int, int]:
