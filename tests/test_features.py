@@ -53,9 +53,11 @@ def test_round_trip_keeps_ids_matrix_and_metadata(tmp_path):
         "modality": "protein",
         "model_id": "m",
         "revision": "r",
+        "weights_sha256": "w",
         "precision": "fp32",
         "chunk_size": "300",
         "dimension": "2",
+        "frames_sha256": "f",
     }
     write_features(tmp_path / "f.safetensors", Features(IDS, matrix, metadata))
     features = read_features(tmp_path / "f.safetensors")
@@ -84,8 +86,10 @@ def test_metadata_dimension_and_id_count_are_checked(tmp_path):
         "modality": "dna",
         "model_id": "m",
         "revision": "r",
+        "weights_sha256": "w",
         "precision": "fp32",
         "chunk_size": "300",
+        "frames_sha256": "f",
     }
     save_file(
         {"features": np.zeros((2, 3), dtype=np.float32)},

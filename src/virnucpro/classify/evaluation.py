@@ -10,7 +10,6 @@ frames in the test set (CDS-matching, after balancing) are scored.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -35,6 +34,7 @@ from virnucpro.classify.labelled import read_feature_files, select_labelled
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import EVALUATION, LEVELS, METRIC_NAMES, TEST_PREDICTIONS
+from virnucpro.files.digests import ids_digest
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,6 @@ _SCORERS: dict[str, Metric] = {
 #: Metric name -> function of (labels, predicted classes, virus scores), in the
 #: order of evaluation.json and comparison.tsv
 METRICS: dict[str, Metric] = {name: _SCORERS[name] for name in METRIC_NAMES}
-
-
-def ids_digest(ids: Sequence[str]) -> str:
-    """SHA-256 of frame ids in order: ties test predictions to their evaluation."""
-    return hashlib.sha256("\n".join(ids).encode()).hexdigest()
 
 
 def bootstrap_metrics(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from virnucpro.classify.evaluation import METRICS, ids_digest
+from virnucpro.classify.evaluation import METRICS
 from virnucpro.compare.decision import Decision, decide, frames_per_read, projected_hours
 from virnucpro.compare.paired_statistics import (
     Predictions,
@@ -29,6 +29,7 @@ from virnucpro.files.contracts import (
     PAIRED_COLUMNS,
     SPEED_COLUMNS,
 )
+from virnucpro.files.digests import ids_digest
 
 Row = dict[str, Any]
 

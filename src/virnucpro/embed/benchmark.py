@@ -18,12 +18,13 @@ from typing import Any
 import torch
 
 from virnucpro import __version__
-from virnucpro.embed.embed_files import SequenceEmbedder, file_digest, read_frames
+from virnucpro.embed.embed_files import SequenceEmbedder, read_frames
 from virnucpro.embed.embedders.registry import EmbedderSpec
 from virnucpro.embed.sequence_embedding import EmbedStats
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import BENCHMARK
+from virnucpro.files.digests import file_digest
 
 log = logging.getLogger(__name__)
 

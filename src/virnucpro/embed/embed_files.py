@@ -1,14 +1,15 @@
 """The embed steps, file to file: FASTA files of frames in, one feature file each out.
 
-Finished outputs are recognised from their metadata (same embedder, precision,
-chunk size and input digest) and skipped, so a resumed run redoes nothing; a
-feature file of another embedder is never overwritten, so a run with a new
-model cannot clobber the baseline's features.
+Finished outputs are recognised from their provenance (same embedder, model,
+weights, precision, chunk size and frames, letter for letter) and skipped, so a
+resumed run redoes nothing it need not; a feature file of another embedder is
+never overwritten, so a run with a new model cannot clobber the baseline's
+features. Frames longer than the chunk size allows are refused: they were cut
+at another size than the one the features would be labelled with.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -33,6 +34,7 @@ from virnucpro.embed.sequence_embedding import (
     torch_dtype,
 )
 from virnucpro.errors import InputError
+from virnucpro.files.digests import folder_digest, records_digest
 from virnucpro.files.feature_files import Features, read_metadata, write_features
 from virnucpro.files.sequence_files import read_dna, read_proteins
 from virnucpro.preprocess.chunking import check_chunk_size
@@ -43,17 +45,46 @@ log = logging.getLogger(__name__)
 _COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes: ties a feature file to the exact input it came from."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class ModelSource:
+    """Which model an embedder loads: its folder, name, revision and a digest of its files."""
+
+    folder: Path | None  # None for a model-free composition
+    model_id: str
+    revision: str
+    weights_sha256: str
+
+    @property
+    def provenance(self) -> dict[str, str]:
+        """What a feature file records of the model, and a resumed run compares."""
+        return {
+            "model_id": self.model_id,
+            "revision": self.revision,
+            "weights_sha256": self.weights_sha256,
+        }
+
+
+def model_source(
+    spec: EmbedderSpec, model_dir: Path | None = None, hf_home: Path | None = None
+) -> ModelSource:
+    """Find ``spec``'s model folder (``model_dir`` if given) without loading it."""
+    if spec.architecture is Architecture.composition:
+        return ModelSource(None, "none", "none", "none")
+    folder = model_dir or model_directory(spec, hf_home)
+    if model_dir is not None:
+        model_id, revision = str(model_dir), "local"
+    elif spec.model_id is not None:
+        # The commit actually found, also for an embedder not pinned in the registry.
+        commit = folder.name if _COMMIT.fullmatch(folder.name) else None
+        model_id, revision = spec.model_id, commit or spec.revision or "main"
+    else:
+        model_id, revision = f"bundled:{spec.bundled}", "bundled"
+    return ModelSource(folder, model_id, revision, folder_digest(folder))
 
 
 def _finished(output: Path, expected: dict[str, str]) -> bool:
-    """True if ``output`` holds features made from the same input with the same settings."""
+    """True if ``output`` holds features made from the same frames with the same model
+    and settings; a file of another model or frames is embedded again."""
     if not output.exists():
         return False
     try:
@@ -65,7 +96,29 @@ def _finished(output: Path, expected: dict[str, str]) -> bool:
             f"{output} holds features of embedder '{found['embedder']}': refusing to overwrite "
             f"them with '{expected['embedder']}' (write to another file)"
         )
-    return all(found.get(key) == value for key, value in expected.items())
+    changed = [key for key, value in expected.items() if found.get(key) != value]
+    if changed:
+        log.info("%s was made with another %s: embedding again", output, ", ".join(changed))
+    return not changed
+
+
+def check_frame_lengths(
+    path: str | os.PathLike[str], records: list[tuple[str, str]], modality: Modality, chunk_size: int
+) -> None:
+    """Refuse frames longer than a chunk of ``chunk_size`` can give.
+
+    A frame of a chunk has at most ``chunk_size`` bases and ``chunk_size // 3``
+    residues; a longer one was cut at another chunk size than the one given.
+    """
+    longest = chunk_size if modality is Modality.dna else chunk_size // 3
+    unit = "bases" if modality is Modality.dna else "residues"
+    for record_id, sequence in records:
+        if len(sequence) > longest:
+            raise InputError(
+                f"{path}: frame '{record_id}' has {len(sequence)} {unit}, more than a chunk of "
+                f"--chunk-size {chunk_size} gives ({longest}): the chunks were cut at another "
+                "size; give the chunk size they were made with"
+            )
 
 
 class SequenceEmbedder:
@@ -80,20 +133,21 @@ class SequenceEmbedder:
         model_dir: Path | None = None,
         hf_home: Path | None = None,
         trust_remote_code: bool = False,
+        source: ModelSource | None = None,
     ) -> None:
         check_token_budget(token_budget)
         self.spec, self.precision, self.token_budget = spec, precision, token_budget
         self.device = resolve_device(device)
         dtype = torch_dtype(precision)
+        self.source = source or model_source(spec, model_dir, hf_home)
         self._featurizer = self._encoder = None
         self.load_seconds = 0.0
-        if spec.architecture is Architecture.composition:
+        if self.source.folder is None:
             protein = spec.modality is Modality.protein
             self._featurizer = amino_acid_composition() if protein else nucleotide_composition()
-            self.model_id = self.revision = "none"
             return
         started = time.perf_counter()
-        folder = model_dir or model_directory(spec, hf_home)
+        folder = self.source.folder
         self._encoder = load_encoder(spec, folder, self.device, dtype, trust_remote_code)
         self.load_seconds = time.perf_counter() - started
         log.info(
@@ -104,14 +158,6 @@ class SequenceEmbedder:
             precision,
             self.load_seconds,
         )
-        if model_dir is not None:
-            self.model_id, self.revision = str(model_dir), "local"
-        elif spec.model_id is not None:
-            # The commit actually loaded, also for an embedder not pinned in the registry.
-            commit = folder.name if _COMMIT.fullmatch(folder.name) else None
-            self.model_id, self.revision = spec.model_id, commit or spec.revision or "main"
-        else:
-            self.model_id, self.revision = f"bundled:{spec.bundled}", "bundled"
 
     @property
     def encoder(self) -> Encoder | None:
@@ -130,11 +176,23 @@ class SequenceEmbedder:
         return sum(len(self._encoder.tokenize(sequence.upper())) for sequence in sequences)
 
     def embed(self, sequences: list[str], stats: EmbedStats | None = None) -> np.ndarray:
-        """One row per sequence (uppercased first), in input order; ``stats`` adds up the batches."""
+        """One row per sequence (uppercased first), in input order; ``stats`` adds up the batches.
+
+        A NaN or Inf in a vector (an overflow in half precision, a broken model) is
+        refused here, before it can become a score that compares false.
+        """
         upper = [sequence.upper() for sequence in sequences]
         if self._featurizer is not None:
             return self._featurizer.embed(upper)
-        return embed_sequences(self._encoder, upper, self.device, self.token_budget, stats)
+        matrix = embed_sequences(self._encoder, upper, self.device, self.token_budget, stats)
+        rows = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+        if rows.size:
+            hint = "" if self.precision == "fp32" else f" (an overflow in {self.precision}? try fp32)"
+            raise InputError(
+                f"{self.spec.name} gives NaN or Inf for {rows.size} of {len(sequences)} sequences, "
+                f"the first '{sequences[rows[0]][:20]}' ({len(sequences[rows[0]])} letters){hint}"
+            )
+        return matrix
 
 
 def read_frames(path: str | os.PathLike[str], modality: Modality) -> list[tuple[str, str]]:
@@ -190,14 +248,17 @@ def extract_features(
         )
     pending = []
     summary = EmbedSummary()
-    for input_path, output in zip((source for source, _ in pairs), outputs, strict=True):
+    source = model_source(spec, model_dir, hf_home)
+    for input_path, output in zip((path for path, _ in pairs), outputs, strict=True):
         records = read_frames(input_path, spec.modality)
+        check_frame_lengths(input_path, records, spec.modality, chunk_size)
         expected = {
             "embedder": spec.name,
             "precision": precision,
             "chunk_size": str(chunk_size),
-            "input_sha256": file_digest(input_path),
+            "frames_sha256": records_digest(records),
             "loader": "remote" if trust_remote_code else "native",
+            **source.provenance,
         }
         if _finished(output, expected):
             log.info("%s is complete for %s: skipped", output, input_path)
@@ -206,7 +267,7 @@ def extract_features(
             pending.append((records, output, expected))
     if pending:
         embedder = SequenceEmbedder(
-            spec, precision, device, token_budget, model_dir, hf_home, trust_remote_code
+            spec, precision, device, token_budget, model_dir, hf_home, trust_remote_code, source
         )
         summary.load_seconds = embedder.load_seconds
         for records, output, expected in pending:
@@ -239,8 +300,6 @@ def _embed_file(
     metadata = {
         **expected,
         "modality": embedder.spec.modality.value,
-        "model_id": embedder.model_id,
-        "revision": embedder.revision,
         "dimension": str(matrix.shape[1]),
         "tool_version": __version__,
     }

@@ -50,16 +50,15 @@ def merge_features(
             f"(protein, e.g. {', '.join(only_protein[:2]) or '-'})"
         )
     matrix = np.hstack([dna.matrix, protein.matrix[[rows[frame_id] for frame_id in dna.ids]]])
+    joined = ("embedder", "model_id", "revision", "weights_sha256", "frames_sha256")
     metadata = {
-        "embedder": f"{dna.metadata['embedder']}+{protein.metadata['embedder']}",
+        **{key: f"{dna.metadata[key]}+{protein.metadata[key]}" for key in joined},
         "modality": "merged",
-        "model_id": f"{dna.metadata['model_id']}+{protein.metadata['model_id']}",
-        "revision": f"{dna.metadata['revision']}+{protein.metadata['revision']}",
         "precision": dna.metadata["precision"],
         "chunk_size": dna.metadata["chunk_size"],
-        "dna_embedder": dna.metadata["embedder"],
+        **{f"dna_{key}": dna.metadata[key] for key in joined},
         "dna_dimension": str(dna.dimension),
-        "protein_embedder": protein.metadata["embedder"],
+        **{f"protein_{key}": protein.metadata[key] for key in joined},
         "protein_dimension": str(protein.dimension),
         "tool_version": __version__,
     }

@@ -26,15 +26,19 @@ from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import FEATURES
 
 TENSOR = "features"
-# Provenance every feature file carries (all strings, as safetensors metadata must be).
+# Provenance every feature file carries (all strings, as safetensors metadata must be):
+# the model (its files' digest included), the settings, and the digest of the frames
+# it embedded (ids and letters, in row order); merged files join DNA and protein's with +.
 PROVENANCE = (
     "embedder",
     "modality",
     "model_id",
     "revision",
+    "weights_sha256",
     "dimension",
     "precision",
     "chunk_size",
+    "frames_sha256",
 )
 
 
