@@ -21,7 +21,9 @@ DNA, PROTEIN = 6, 10
 def _features(tmp_path, name, ids, matrix, protein_embedder="prot", chunk_size="300"):
     metadata = {
         "embedder": f"dna+{protein_embedder}", "modality": "merged", "model_id": "m", "revision": "r",
-        "weights_sha256": "w", "frames_sha256": "f",
+        "weights_sha256": "w", "frames_sha256": "f", "dna_model_id": "m", "dna_revision": "r",
+        "dna_weights_sha256": "w", "dna_frames_sha256": "f", "protein_model_id": "m",
+        "protein_revision": "r", "protein_weights_sha256": "w", "protein_frames_sha256": "f",
         "precision": "fp32", "chunk_size": chunk_size, "dna_embedder": "dna", "dna_dimension": str(DNA),
         "protein_embedder": protein_embedder, "protein_dimension": str(matrix.shape[1] - DNA),
     }  # fmt: skip

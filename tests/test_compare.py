@@ -28,8 +28,9 @@ def _evaluation(tmp_path, embedder, f1, dimension=1280, **changes):
         "sequence": {"count": 6, "viral": 3, "metrics": _metrics(f1 + 0.03)},
     }
     document = {
-        "format": "virnucpro-evaluation/2", "levels": levels, "embedder": embedder, "dna_embedder": "dnabert_s", "dimension": dimension,
+        "format": "virnucpro-evaluation/3", "levels": levels, "embedder": embedder, "dna_embedder": "dnabert_s", "dimension": dimension,
         "precision": "bf16", "chunk_size": 300, "test_frames": 100, "test_viral_frames": 50, "test_ids_sha256": "abc",
+        "test_frames_unseen": True, "protein_weights_sha256": f"weights of {embedder}",
         "metrics": metrics, "roc": {"fpr": [0.0, 0.1, 1.0], "tpr": [0.0, 0.8, 1.0]}, **changes,
     }  # fmt: skip
     path = tmp_path / f"{embedder}.evaluation.json"
@@ -39,7 +40,8 @@ def _evaluation(tmp_path, embedder, f1, dimension=1280, **changes):
 
 def _benchmark(tmp_path, embedder, sequences_per_second, **changes):
     document = {
-        "format": "virnucpro-benchmark/1", "embedder": embedder, "device": "cuda", "device_name": "GB10",
+        "format": "virnucpro-benchmark/2", "embedder": embedder,
+        "model_id": f"hub/{embedder}", "revision": "abc123", "weights_sha256": f"weights of {embedder}", "device": "cuda", "device_name": "GB10",
         "precision": "bf16", "token_budget": 16384, "input_sha256": "def", "sequences": 512,
         "sequences_per_second": sequences_per_second, "tokens_per_second": sequences_per_second * 100,
         "peak_memory_gib": 3.5, "load_seconds": 12.0, **changes,
@@ -185,11 +187,34 @@ def test_without_counts_the_hours_are_na(tmp_path):
 
 
 def test_an_evaluation_of_the_old_format_is_refused(tmp_path):
-    old = _evaluation(tmp_path, "esm2_3b", 0.95, format="virnucpro-evaluation/1")
+    old = _evaluation(tmp_path, "esm2_3b", 0.95, format="virnucpro-evaluation/2")
     with pytest.raises(
-        InputError, match=r"not an evaluation file of this version \(virnucpro-evaluation/2\)"
+        InputError, match=r"not an evaluation file of this version \(virnucpro-evaluation/3\)"
     ):
         compare_embedders([old], [], tmp_path / "out")
+
+
+def test_an_evaluation_on_frames_the_classifier_may_have_seen_is_refused(tmp_path):
+    baseline = _evaluation(tmp_path, "esm2_3b", 0.63)
+    unknown = _evaluation(tmp_path, "fastesm2_650", 0.92, test_frames_unseen=False)
+    with pytest.raises(InputError, match=r"fastesm2_650.evaluation.json: its classifier does not "
+                       r"record the frames it was trained on"):  # fmt: skip
+        compare_embedders([baseline, unknown], [], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_benchmark_of_other_weights_than_the_evaluated_features_is_refused(tmp_path):
+    evaluations = [_evaluation(tmp_path, name, 0.9) for name in ("esm2_3b", "fastesm2_650")]
+    benchmarks = [
+        _benchmark(tmp_path, "esm2_3b", 10.0),
+        _benchmark(tmp_path, "fastesm2_650", 40.0, weights_sha256="0123456789abcdef"),
+    ]
+    with pytest.raises(
+        InputError,
+        match=r"fastesm2_650.benchmark.json timed fastesm2_650 with weights 0123456789ab but "
+        r".*fastesm2_650.evaluation.json evaluated features of weights weights of f",
+    ):
+        compare_embedders(evaluations, benchmarks, tmp_path / "out")
 
 
 def test_evaluations_with_other_sequence_call_rules_are_refused(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 
 import pytest
@@ -101,8 +102,11 @@ def test_fasta_step_matches_reference_and_reports_every_chunk(tmp_path, shared_d
     assert (tmp_path / "nt.fasta").read_text() == (tmp_path / "ref_nt.fasta").read_text()
     assert (tmp_path / "aa.fasta").read_text() == (tmp_path / "ref_aa.fasta").read_text()
     rows = [line.split("\t") for line in (tmp_path / "frames.tsv").read_text().splitlines()]
-    assert rows[0] == ["chunk_id", "length", "frames"]
+    assert rows[0] == ["chunk_id", "length", "frames", "sha256"]
     assert [row[0] for row in rows[1:]] == [chunk_id for chunk_id, _ in read_fasta(chunks)]
+    assert [row[3] for row in rows[1:]] == [
+        hashlib.sha256(sequence.upper().encode()).hexdigest() for _, sequence in read_fasta(chunks)
+    ]
     no_frame = [row for row in rows[1:] if row[2] == "no_frame"]
     assert summary.chunks == len(rows) - 1 and summary.chunks_without_frame == len(no_frame) > 0
     kept = sum(len(row[2].split(",")) for row in rows[1:] if row[2] != "no_frame")
@@ -111,11 +115,15 @@ def test_fasta_step_matches_reference_and_reports_every_chunk(tmp_path, shared_d
 
 def test_report_lists_frames_and_no_frame(tmp_path):
     source = write_fasta(
-        tmp_path / "chunks.fasta", [("x_chunk_1", "ATGAAACCCGGGTTT"), ("x_chunk_2", "TTAATTAATTAA")]
+        tmp_path / "chunks.fasta", [("x_chunk_1", "atgAAACCCGGGTTT"), ("x_chunk_2", "TTAATTAATTAA")]
     )
     select_frames(source, tmp_path / "nt.fasta", tmp_path / "aa.fasta", tmp_path / "frames.tsv")
+    # sha256 of the uppercase bases, as `printf ATGAAACCCGGGTTT | sha256sum` gives it
     assert (tmp_path / "frames.tsv").read_text() == (
-        "chunk_id\tlength\tframes\nx_chunk_1\t15\tF1,F3,R1,R2,R3\nx_chunk_2\t12\tno_frame\n"
+        "chunk_id\tlength\tframes\tsha256\n"
+        "x_chunk_1\t15\tF1,F3,R1,R2,R3\t"
+        f"{hashlib.sha256(b'ATGAAACCCGGGTTT').hexdigest()}\n"
+        f"x_chunk_2\t12\tno_frame\t{hashlib.sha256(b'TTAATTAATTAA').hexdigest()}\n"
     )
     assert [record_id for record_id, _ in read_fasta(tmp_path / "aa.fasta")] == [
         "x_chunk_1F1",

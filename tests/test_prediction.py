@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 import pytest
-from conftest import write_fasta
+from conftest import read_fasta, write_fasta
 
 from virnucpro.classify.calling import (
     Chunk,
@@ -15,12 +18,22 @@ from virnucpro.classify.calling import (
 )
 from virnucpro.classify.prediction_tables import write_predictions
 from virnucpro.errors import InputError
-from virnucpro.preprocess.chunking import minimum_length
+from virnucpro.preprocess.chunking import chunk_records, minimum_length
 
 
-def _chunks(*specs: tuple[str, int, str]) -> list[Chunk]:
-    """Chunks from (id, length, "F1,R2") triples, as a frames report lists them."""
-    return [Chunk(i, n, tuple(labels.split(",")) if labels else ()) for i, n, labels in specs]
+def _chunks(*specs: tuple[str, int, str], source: Path | None = None) -> list[Chunk]:
+    """Chunks from (id, length, "F1,R2") triples, as a frames report lists them, with the
+    digests of the chunks of ``source`` cut at 300 bp."""
+    pieces = dict(chunk_records(read_fasta(source), 300)) if source else {}
+    return [
+        Chunk(
+            i,
+            n,
+            tuple(labels.split(",")) if labels else (),
+            hashlib.sha256(pieces.get(i, "").encode()).hexdigest(),
+        )
+        for i, n, labels in specs
+    ]
 
 
 def test_ids_map_frames_to_chunks_to_sequences():
@@ -112,8 +125,8 @@ def test_written_tables_and_viral_fasta(tmp_path):
         [("s", "ACGT" * 100), ("t", "GGCC" * 100), ("u", "AT"), ("v", "ATGAAA")],
     )
     chunks = _chunks(
-        ("s_chunk_1", 300, "F1"), ("s_chunk_2", 300, "R1"), ("t_chunk_1", 300, "F2"),
-        ("u_chunk_1", 2, ""), ("v_chunk_1", 6, "F1"),
+        ("s_chunk_1", 300, "F1"), ("s_chunk_2", 201, "R1"), ("t_chunk_1", 300, "F2"),
+        ("u_chunk_1", 2, ""), ("v_chunk_1", 6, "F1"), source=source,
     )  # fmt: skip
     frames = ["s_chunk_1F1", "s_chunk_2R1", "t_chunk_1F2", "v_chunk_1F1"]
     scores = np.array([[0.25, 0.75], [0.5, 0.5], [0.875, 0.125], [0.125, 0.875]])
@@ -144,7 +157,7 @@ def test_written_tables_and_viral_fasta(tmp_path):
 
 def test_a_fasta_that_is_not_the_reports_input_is_refused(tmp_path):
     other = write_fasta(tmp_path / "other.fasta", [("s", "ACGT" * 100), ("x", "ACGT")])
-    chunks = _chunks(("s_chunk_1", 300, "F1"), ("t_chunk_1", 300, ""))
+    chunks = _chunks(("s_chunk_1", 300, "F1"), ("t_chunk_1", 300, ""), source=other)
     with pytest.raises(InputError, match=r"1 sequences of the frames report are not in it \(t\)"):
         write_predictions(
             tmp_path, "run", chunks, ["s_chunk_1F1"], np.array([[0.1, 0.9]]), 300, other

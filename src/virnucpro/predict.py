@@ -1,8 +1,10 @@
 """The whole prediction in one process: FASTA in, tables out, each model loaded once.
 
 For a single machine without Nextflow: chunk -> frames -> embed DNA and protein
--> merge -> classify -> tables, streaming the frames in batches so memory stays
-bounded. The classifier's checkpoint says which embedders and chunk size to use.
+-> merge -> classify -> tables and report, streaming the frames in batches so
+memory stays bounded. The classifier's checkpoint says which embedders and
+chunk size to use. The tables and the report are one commit: they appear
+together, all new, or not at all.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from virnucpro.classify.classifier import load_classifier
-from virnucpro.classify.prediction_report import write_prediction_report
+from virnucpro.classify.classifier import describe_classifier, load_classifier
+from virnucpro.classify.prediction_report import Sample, render_prediction_report
 from virnucpro.classify.prediction_tables import (
     Chunk,
     SequenceCall,
+    as_written,
     check_fraction,
     write_predictions,
 )
@@ -25,6 +28,8 @@ from virnucpro.embed.embed_files import SequenceEmbedder
 from virnucpro.embed.embedders.registry import Modality, get_embedder
 from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET, EmbedStats
 from virnucpro.errors import InputError
+from virnucpro.files.atomic import AtomicOutputs
+from virnucpro.files.digests import sequence_digest
 from virnucpro.files.names import check_name
 from virnucpro.files.sequence_files import read_dna
 from virnucpro.preprocess.chunking import chunk_records
@@ -55,7 +60,7 @@ def predict_fasta(
     check_fraction(min_viral_fraction)
     if output_dir.exists() and not output_dir.is_dir():  # known now, not after hours of embedding
         raise InputError(f"cannot write to {output_dir}: it is a file, not a folder")
-    classifier = load_classifier(classifier_dir)
+    classifier = describe_classifier(classifier_dir)
     precision = precision or classifier.precision
     dna, protein = (
         SequenceEmbedder(
@@ -74,6 +79,7 @@ def predict_fasta(
                 f"{classifier_dir}: the classifier expects {expected}-d {modality.value} features, "
                 f"but {embedder.spec.name} gives {embedder.dimension}-d"
             )
+    classifier = load_classifier(classifier_dir)
     records = chunk_records(read_dna(input_path), classifier.chunk_size)
     chunks: list[Chunk] = []
     frame_ids: list[str] = []
@@ -81,7 +87,12 @@ def predict_fasta(
     while batch := list(islice(records, batch_chunks)):
         kept = stop_free_frames(batch)
         chunks.extend(
-            Chunk(chunk_id, len(sequence), tuple(frame_label(frame.id) for frame in frames))
+            Chunk(
+                chunk_id,
+                len(sequence),
+                tuple(frame_label(frame.id) for frame in frames),
+                sequence_digest(sequence),
+            )
             for (chunk_id, sequence), frames in zip(batch, kept, strict=True)
         )
         frames = [frame for chunk_frames in kept for frame in chunk_frames]
@@ -97,21 +108,21 @@ def predict_fasta(
         scores.append(classifier.scores(merged))
         log.info("classified %d chunks so far (%d frames)", len(chunks), len(frame_ids))
     all_scores = np.concatenate(scores) if scores else np.empty((0, 2), dtype=np.float32)
-    calls = write_predictions(
-        output_dir,
-        prefix,
-        chunks,
-        frame_ids,
-        all_scores,
-        classifier.chunk_size,
-        input_path,
-        min_viral_fraction,
-    )
-    write_prediction_report(
-        output_dir / f"{prefix}.report.html",
-        [output_dir / f"{prefix}.chunk_calls.tsv"],
-        [output_dir / f"{prefix}.sequence_calls.tsv"],
-        classifier_dir,
-        min_viral_fraction,
-    )
+    with AtomicOutputs() as outputs:
+        chunk_calls, calls = write_predictions(
+            output_dir,
+            prefix,
+            chunks,
+            frame_ids,
+            all_scores,
+            classifier.chunk_size,
+            input_path,
+            min_viral_fraction,
+            outputs=outputs,
+        )
+        sample = Sample(prefix, *as_written(chunk_calls, calls))
+        page = render_prediction_report(
+            [sample], min_viral_fraction, (Path(classifier_dir).name, classifier)
+        )
+        outputs.open(output_dir / f"{prefix}.report.html").write(page)
     return calls

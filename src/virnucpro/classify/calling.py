@@ -13,6 +13,7 @@ and sequences (``evaluation``) both call with these rules.
 from __future__ import annotations
 
 from collections import Counter
+from fractions import Fraction
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,11 +43,12 @@ def sequence_of(chunk_id: str) -> str:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A chunk as the frames report lists it: its length and its stop-free frames."""
+    """A chunk as the frames report lists it: its length, stop-free frames and bases' digest."""
 
     id: str
     length: int
     frames: tuple[str, ...] = ()  # frame labels, e.g. ("F1", "R2")
+    sha256: str = ""  # of the uppercase bases (files.digests.sequence_digest)
 
     @property
     def frame_ids(self) -> list[str]:
@@ -83,8 +85,12 @@ def is_viral_chunk(max_others: float, max_virus: float) -> bool:
 
 
 def is_viral_sequence(viral_chunks: int, scored_chunks: int, min_viral_fraction: float) -> bool:
-    """A sequence is viral when at least ``min_viral_fraction`` of its scored chunks are."""
-    return viral_chunks >= min_viral_fraction * scored_chunks
+    """A sequence is viral when at least ``min_viral_fraction`` of its scored chunks are.
+
+    In exact arithmetic, the fraction taken as written: 7 of 25 chunks reach 0.28
+    (in floating point 0.28 x 25 is 7.000000000000001, and 7 would fall short).
+    """
+    return Fraction(viral_chunks, scored_chunks) >= Fraction(repr(min_viral_fraction))
 
 
 def call_chunks(

@@ -1,15 +1,21 @@
 """The MLP that turns merged [DNA | protein] features into P(virus), and its checkpoint.
 
-A checkpoint is a folder: ``model.safetensors`` (weights, no pickle) and
+A checkpoint is a folder: ``model.safetensors`` (weights, no pickle),
 ``classifier.json`` (which embedders and dimensions it expects, chunk size,
-training settings and metrics). Features from another embedder or with another
-dimension are refused with a message, never fed in to fail on a shape.
+training settings and metrics) and, for a classifier trained here,
+``training_ids.safetensors`` (the frames it was trained and validated on, so
+that an evaluation on them is refused). Features from another embedder, model,
+chunk size or dimension are refused with a message naming both sides, before
+the weights are read; weights that would give NaN scores are refused on loading.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,13 +23,14 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save as save_arrays
 from safetensors.torch import save
 from torch import nn
 
 from virnucpro import __version__
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
-from virnucpro.files.contracts import CLASSIFIER, CLASSIFIER_WEIGHTS
+from virnucpro.files.contracts import CLASSIFIER, CLASSIFIER_WEIGHTS, TRAINING_IDS
 from virnucpro.files.feature_files import Features, deterministic_safetensors
 
 log = logging.getLogger(__name__)
@@ -32,6 +39,12 @@ LABELS = ("others", "virus")  # class 0, class 1
 MODALITIES = ("dna", "protein")
 # Far above any real embedding (ESM2-15B is 5120-d): a larger value is a corrupt file.
 _MAX_DIMENSION = 1 << 16
+# Far above any real classifier (3328-d input x 512 hidden is 1.7 M weights): more would
+# allocate gigabytes for a file that cannot be one of ours.
+_MAX_PARAMETERS = 1 << 26
+# What a merged feature file and the classifier's training features must agree on of
+# each model: its files' digest (the same from the cache or a copied folder).
+_MODEL_KEYS = ("weights_sha256",)
 
 
 class MLPClassifier(nn.Module):
@@ -55,19 +68,22 @@ class MLPClassifier(nn.Module):
 class Classifier:
     """A model with the description of the features it was trained on."""
 
-    model: MLPClassifier
+    model: MLPClassifier | None  # None until the weights are read (``load_classifier``)
     embedders: dict[str, str]  # modality -> embedder name
     dimensions: dict[str, int]  # modality -> dimension
     chunk_size: int
     precision: str
     details: dict[str, Any] = field(default_factory=dict)  # training settings and metrics
+    # split ("train", "validation") -> frame ids the model saw; empty when not known
+    training_ids: dict[str, Sequence[str]] = field(default_factory=dict)
 
     @property
     def protein_embedder(self) -> str:
         return self.embedders["protein"]
 
     def check_features(self, features: Features, source: str) -> None:
-        """Refuse features made by other embedders, with other dimensions or chunk size."""
+        """Refuse features made by other embedders or models, with other dimensions or
+        chunk size: each difference names the file's value and the classifier's."""
         meta = features.metadata
         found = {
             "DNA embedder": (meta.get("dna_embedder"), self.embedders["dna"]),
@@ -76,6 +92,14 @@ class Classifier:
             "protein dimension": (meta.get("protein_dimension"), str(self.dimensions["protein"])),
             "chunk size": (meta.get("chunk_size"), str(self.chunk_size)),
         }
+        models = self.details.get("models", {})
+        for modality in MODALITIES:
+            for key in _MODEL_KEYS:
+                if key in models.get(modality, {}):
+                    found[f"{modality} {key}"] = (
+                        meta.get(f"{modality}_{key}"),
+                        models[modality][key],
+                    )
         wrong = [
             f"{name} {got} (classifier: {want})"
             for name, (got, want) in found.items()
@@ -92,17 +116,33 @@ class Classifier:
             )  # fmt: skip
 
     def scores(self, matrix: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-        """Softmax scores (P(others), P(virus)) for each row, in eval mode."""
+        """Softmax scores (P(others), P(virus)) for each row, in eval mode.
+
+        A NaN score compares false with everything and would end up a confident
+        ``others``: any non-finite score stops the step instead.
+        """
+        if self.model is None:
+            raise ValueError("the classifier's weights are not loaded")
         self.model.eval()
         rows = []
         with torch.inference_mode():
             for start in range(0, len(matrix), batch_size):
                 batch = torch.from_numpy(np.ascontiguousarray(matrix[start : start + batch_size]))
                 rows.append(torch.softmax(self.model(batch), dim=1).numpy())
-        return np.concatenate(rows) if rows else np.empty((0, len(LABELS)), dtype=np.float32)
+        scores = np.concatenate(rows) if rows else np.empty((0, len(LABELS)), dtype=np.float32)
+        bad = np.flatnonzero(~np.isfinite(scores).all(axis=1))
+        if bad.size:
+            raise InputError(
+                f"the classifier gives NaN or Inf scores for {bad.size} of {len(scores)} frames "
+                f"(row {bad[0] + 1} first) although their features are finite: a corrupt classifier"
+            )
+        return scores
 
-    def save(self, folder: Path) -> None:
-        """Write ``model.safetensors`` and ``classifier.json`` together."""
+    def save(self, folder: Path, outputs: AtomicOutputs | None = None) -> None:
+        """Write ``model.safetensors``, ``classifier.json`` (and the training ids) together,
+        or as part of the step's ``outputs``."""
+        if self.model is None:
+            raise ValueError("the classifier's weights are not loaded")
         metadata = {
             "format": CLASSIFIER.format,
             "input_dimension": self.model.hidden.in_features,
@@ -118,11 +158,72 @@ class Classifier:
         state = {
             name: tensor.detach().contiguous() for name, tensor in self.model.state_dict().items()
         }
-        with AtomicOutputs() as outputs:
+        with nullcontext(outputs) if outputs is not None else AtomicOutputs() as outputs:
             outputs.write_bytes(folder / CLASSIFIER_WEIGHTS, deterministic_safetensors(save(state)))
             outputs.open(folder / CLASSIFIER.name).write(
                 json.dumps(metadata, indent=2, sort_keys=True) + "\n"
             )
+            if self.training_ids:
+                arrays = {split: id_hashes(ids) for split, ids in self.training_ids.items()}
+                data = save_arrays(arrays, metadata={"format": TRAINING_IDS.format})
+                outputs.write_bytes(folder / TRAINING_IDS.name, deterministic_safetensors(data))
+
+
+def _hashes(ids: Sequence[str]) -> np.ndarray:
+    """A 64-bit hash of each frame id, in order."""
+    return np.array(
+        [
+            int.from_bytes(hashlib.blake2b(i.encode(), digest_size=8).digest(), "little")
+            for i in ids
+        ],
+        dtype=np.uint64,
+    )
+
+
+def id_hashes(ids: Sequence[str]) -> np.ndarray:
+    """Sorted 64-bit hashes of frame ids: which frames a model saw, 8 bytes each."""
+    return np.sort(_hashes(ids))
+
+
+def training_frames(folder: Path) -> dict[str, np.ndarray] | None:
+    """The hashed train and validation ids of a checkpoint; None if it does not record them
+    (the bundled demo, a converted legacy model)."""
+    file = Path(folder) / TRAINING_IDS.name
+    if not file.exists():
+        return None
+    try:
+        with safe_open(file, "np") as handle:
+            if (handle.metadata() or {}).get("format") != TRAINING_IDS.format:
+                raise InputError(f"{file}: not {TRAINING_IDS.what} file ({TRAINING_IDS.format})")
+            arrays = {split: handle.get_tensor(split) for split in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError) as error:
+        raise InputError(f"{file}: not a readable safetensors file ({error})") from None
+    if sorted(arrays) != ["train", "validation"] or any(
+        array.dtype != np.uint64 or array.ndim != 1 for array in arrays.values()
+    ):
+        raise InputError(f"{file}: needs 1-d uint64 'train' and 'validation' hashes")
+    return arrays
+
+
+def check_unseen(folder: Path, ids: Sequence[str], what: str) -> bool:
+    """Refuse test frames the classifier was trained or validated on; False if unknown.
+
+    Scoring a model on its own training frames inflates every metric (F1 0.92
+    instead of 0.63 on the bundled data): a comparison built on that is wrong.
+    """
+    seen = training_frames(folder)
+    if seen is None:
+        return False
+    hashes = _hashes(ids)
+    for split, known in seen.items():
+        overlap = np.isin(hashes, known)
+        if overlap.any():
+            example = ids[int(np.flatnonzero(overlap)[0])]
+            raise InputError(
+                f"{what}: {int(overlap.sum())} of its {len(ids)} frames are in the classifier's "
+                f"{split} frames (e.g. '{example}'): a classifier is tested on frames it never saw"
+            )
+    return True
 
 
 def features_description(features: Features) -> tuple[dict[str, str], dict[str, int], int, str]:
@@ -193,6 +294,13 @@ def _read_metadata(file: Path) -> dict[str, Any]:
             f"{file}: dimensions {metadata['dimensions']} do not add up to "
             f"{metadata['input_dimension']}"
         )
+    parameters = (metadata["input_dimension"] + 1 + len(LABELS) + 4) * metadata["hidden"]
+    if parameters > _MAX_PARAMETERS:
+        raise InputError(
+            f"{file}: input_dimension {metadata['input_dimension']} x hidden {metadata['hidden']} "
+            f"makes {parameters:,} weights, more than any classifier of this tool "
+            f"({_MAX_PARAMETERS:,})"
+        )
     return metadata
 
 
@@ -212,29 +320,50 @@ def _read_weights(file: Path, model: MLPClassifier) -> dict[str, torch.Tensor]:
         raise InputError(f"{file}: not a readable safetensors file ({error})") from None
 
 
-def load_classifier(folder: Path) -> Classifier:
-    """Read a checkpoint folder, checking its metadata and that the weights fit it."""
+def describe_classifier(folder: Path) -> Classifier:
+    """A checkpoint's description (embedders, dimensions, chunk size, training), checked,
+    without its weights: enough to refuse unlike features before anything is allocated."""
+    return _describe(folder)[0]
+
+
+def _describe(folder: Path) -> tuple[Classifier, dict[str, Any]]:
     folder = Path(folder)
-    metadata_file, weights_file = folder / CLASSIFIER.name, folder / CLASSIFIER_WEIGHTS
-    for file in (metadata_file, weights_file):
-        if not file.is_file():
-            raise InputError(f"{folder}: not a classifier checkpoint (no {file.name})")
-    metadata = _read_metadata(metadata_file)
-    with torch.device("meta"):
-        shapes = MLPClassifier(metadata["input_dimension"], metadata["hidden"], metadata["dropout"])
-    state = _read_weights(weights_file, shapes)
-    model = MLPClassifier(metadata["input_dimension"], metadata["hidden"], metadata["dropout"])
-    model.load_state_dict(state)
-    if not all(bool(torch.isfinite(tensor).all()) for tensor in state.values()):
-        raise InputError(f"{weights_file}: the weights hold NaN or Inf")
-    model.eval()
+    for name in (CLASSIFIER.name, CLASSIFIER_WEIGHTS):
+        if not (folder / name).is_file():
+            raise InputError(f"{folder}: not a classifier checkpoint (no {name})")
+    metadata = _read_metadata(folder / CLASSIFIER.name)
     known = {*_FIELDS, "tool_version"}
     details = {key: value for key, value in metadata.items() if key not in known}
-    return Classifier(
-        model,
+    classifier = Classifier(
+        None,
         metadata["embedders"],
         dict(metadata["dimensions"]),
         metadata["chunk_size"],
         metadata["precision"],
         details,
     )
+    return classifier, metadata
+
+
+def load_classifier(folder: Path, features: Sequence[tuple[str, Features]] = ()) -> Classifier:
+    """Read a checkpoint folder, checking its metadata, then ``features`` (source, file)
+    against it, then that the weights fit it and give finite scores."""
+    classifier, metadata = _describe(folder)
+    for source, file in features:
+        classifier.check_features(file, source)
+    weights_file = Path(folder) / CLASSIFIER_WEIGHTS
+    inputs, hidden, dropout = (metadata[k] for k in ("input_dimension", "hidden", "dropout"))
+    with torch.device("meta"):
+        shapes = MLPClassifier(inputs, hidden, dropout)
+    state = _read_weights(weights_file, shapes)
+    if not all(bool(torch.isfinite(tensor).all()) for tensor in state.values()):
+        raise InputError(f"{weights_file}: the weights hold NaN or Inf")
+    if bool((state["norm.running_var"] < 0).any()):
+        raise InputError(
+            f"{weights_file}: norm.running_var holds negative variances: every score would be NaN"
+        )
+    model = MLPClassifier(inputs, hidden, dropout)
+    model.load_state_dict(state)
+    model.eval()
+    classifier.model = model
+    return classifier

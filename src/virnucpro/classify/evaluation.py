@@ -29,7 +29,7 @@ from virnucpro.classify.calling import (
     is_viral_sequence,
     sequence_of,
 )
-from virnucpro.classify.classifier import LABELS, load_classifier
+from virnucpro.classify.classifier import LABELS, check_unseen, load_classifier
 from virnucpro.classify.labelled import read_feature_files, select_labelled
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
@@ -171,11 +171,18 @@ def evaluate_classifier(
 ) -> dict[str, Any]:
     """Score the test frames, chunks and sequences; write ``evaluation.json`` and ``test_predictions.tsv``."""
     check_fraction(min_viral_fraction)
-    classifier = load_classifier(Path(model_dir))
     files = read_feature_files(feature_paths)
-    for path, features in zip(feature_paths, files, strict=True):
-        classifier.check_features(features, str(path))
+    classifier = load_classifier(
+        Path(model_dir), list(zip(map(str, feature_paths), files, strict=True))
+    )
     test = select_labelled(files, test_path)
+    unseen = check_unseen(Path(model_dir), test.ids, str(test_path))
+    if not unseen:
+        log.warning(
+            "%s does not record the frames it was trained on: the test frames cannot be shown "
+            "to be unseen, and compare_embedders.py will refuse this evaluation",
+            model_dir,
+        )
     scores = classifier.scores(test.matrix)
     tn, fp, fn, tp = metrics.confusion_matrix(
         test.labels, scores.argmax(axis=1), labels=[0, 1]
@@ -193,6 +200,9 @@ def evaluate_classifier(
         "test_frames": len(test.ids),
         "test_viral_frames": int(test.labels.sum()),
         "test_ids_sha256": ids_digest(test.ids),
+        "test_frames_unseen": unseen,
+        "classifier_data_sha256": classifier.details.get("training", {}).get("data_sha256"),
+        "protein_weights_sha256": test.source.metadata["protein_weights_sha256"],
         "bootstrap": {"resamples": resamples, "seed": seed},
         "metrics": bootstrap_metrics(test.labels, scores, resamples, seed),
         "confusion": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},

@@ -42,7 +42,7 @@ def read_feature_files(paths: Sequence[str | os.PathLike[str]]) -> list[Features
         raise InputError("no feature files given")
     files = [read_features(path) for path in paths]
     for path, features in zip(paths, files, strict=True):
-        for key in ("embedder", "dimension", "chunk_size", "precision"):
+        for key in ("embedder", "weights_sha256", "dimension", "chunk_size", "precision"):
             if features.metadata[key] != files[0].metadata[key]:
                 raise InputError(
                     f"{path}: {key} {features.metadata[key]} differs from "

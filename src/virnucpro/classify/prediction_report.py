@@ -36,7 +36,7 @@ from virnucpro.classify.calling import (
     SequenceCall,
     call_sequences,
 )
-from virnucpro.classify.classifier import Classifier, load_classifier
+from virnucpro.classify.classifier import Classifier, describe_classifier
 from virnucpro.classify.prediction_tables import read_chunk_calls, read_sequence_calls
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
@@ -456,7 +456,7 @@ def write_prediction_report(
 ) -> None:
     """Read and check every sample's tables, then write the page atomically."""
     samples = read_samples(chunk_calls, sequence_calls, min_viral_fraction)
-    checkpoint = (Path(classifier).name, load_classifier(classifier)) if classifier else None
+    checkpoint = (Path(classifier).name, describe_classifier(classifier)) if classifier else None
     page = render_prediction_report(samples, min_viral_fraction, checkpoint, max_rows)
     with AtomicOutputs() as outputs:
         outputs.open(output).write(page)

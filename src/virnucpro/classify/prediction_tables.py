@@ -3,17 +3,25 @@ sequence, and the viral sequences' FASTA.
 
 Calls follow ``virnucpro.classify.calling``; columns are those of
 ``virnucpro.files.contracts`` (FRAME_SCORES, CHUNK_CALLS, SEQUENCE_CALLS). The
-scored frames must be exactly those the frames report lists, each once, and the
-input FASTA must hold exactly the report's sequences: a missing or doubled
-shard, or another sample's report or FASTA, is an error, never a quiet ``no_frame``.
+scored frames must be exactly those the frames report lists, each once; the
+report's chunks must have been cut at the classifier's chunk size; and the
+input FASTA, cut and translated again, must give exactly the report's chunks
+(their bases' digests) and the feature files' frames (their frames' digests):
+a missing or doubled shard, another sample's report, FASTA or features, or
+chunks of another size are an error, never a quiet ``no_frame`` or a call made
+of other sequences.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
+import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -32,24 +40,53 @@ from virnucpro.classify.calling import (
     check_fraction,
     chunk_of,
     is_viral_frame,
+    sequence_of,
 )
 from virnucpro.classify.classifier import LABELS, load_classifier
 from virnucpro.classify.labelled import read_feature_files
 from virnucpro.errors import InputError, examples
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import CHUNK_CALLS, FRAME_SCORES, FRAMES_REPORT, SEQUENCE_CALLS
+from virnucpro.files.digests import RecordsDigest, sequence_digest
 from virnucpro.files.feature_files import Features
 from virnucpro.files.names import check_name
 from virnucpro.files.sequence_files import read_fasta, write_fasta
 from virnucpro.files.tables import read_table
-from virnucpro.preprocess.chunking import minimum_length
-from virnucpro.preprocess.frames import FRAME_LABELS, NO_FRAME
+from virnucpro.preprocess.chunking import chunk_records, minimum_length
+from virnucpro.preprocess.frames import FRAME_LABELS, NO_FRAME, stop_free_frames
 
 log = logging.getLogger(__name__)
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+# The chunk step reads RNA as DNA; the viral FASTA keeps the input's letters.
+_RNA_AS_DNA = str.maketrans("Uu", "Tt")
 
 
 def _score(value: float) -> str:
     return "NA" if np.isnan(value) else f"{value:.6f}"
+
+
+def as_written(
+    chunk_calls: Sequence[ChunkCall], sequence_calls: Sequence[SequenceCall]
+) -> tuple[list[ChunkCall], list[SequenceCall]]:
+    """The calls as the tables read back (scores rounded to their 6 decimals), so that a
+    report made in memory equals the one prediction_report.py makes from the tables."""
+
+    def rounded(value: float) -> float:
+        return float(_score(value)) if not np.isnan(value) else math.nan
+
+    return (
+        [
+            dataclasses.replace(
+                c, max_score1=rounded(c.max_score1), max_score2=rounded(c.max_score2)
+            )
+            for c in chunk_calls
+        ],
+        [
+            dataclasses.replace(s, max_viral_score=rounded(s.max_viral_score))
+            for s in sequence_calls
+        ],
+    )
 
 
 def write_predictions(
@@ -61,15 +98,19 @@ def write_predictions(
     chunk_size: int,
     sequences_fasta: Path | None,
     min_viral_fraction: float = 0.5,
-) -> list[SequenceCall]:
+    feature_files: Sequence[tuple[str, Features]] = (),
+    outputs: AtomicOutputs | None = None,
+) -> tuple[list[ChunkCall], list[SequenceCall]]:
     """Write ``{prefix}.frame_scores.tsv``, ``.chunk_calls.tsv``, ``.sequence_calls.tsv`` and
-    ``.viral.fasta``."""
+    ``.viral.fasta``, checking ``sequences_fasta`` against the chunks and the frames of
+    ``feature_files`` (source, features) on the way; as part of ``outputs`` if given."""
     check_name(prefix, "prefix")
+    check_chunk_lengths(chunks, chunk_size)
     chunk_calls = call_chunks(chunks, frame_ids, scores, chunk_size)
     sequences = call_sequences(chunk_calls, min_viral_fraction)
     viral = {call.sequence_id for call in sequences if call.call == VIRUS}
     too_short = {call.chunk_id for call in chunk_calls if call.prediction == TOO_SHORT}
-    with AtomicOutputs() as outputs:
+    with nullcontext(outputs) if outputs is not None else AtomicOutputs() as outputs:
         table = outputs.open(output_dir / f"{prefix}.{FRAME_SCORES.name}")
         table.write(FRAME_SCORES.header)
         for frame_id, (others, virus) in zip(frame_ids, scores, strict=True):
@@ -91,12 +132,12 @@ def write_predictions(
             )
         if sequences_fasta is not None:
             fasta = outputs.open(output_dir / f"{prefix}.viral.fasta")
-            found = []
+            check = ProvenanceCheck(sequences_fasta, chunks, chunk_size, feature_files)
             for record_id, sequence in read_fasta(sequences_fasta):
-                found.append(record_id)
+                check.add(record_id, sequence)
                 if record_id in viral:
                     write_fasta(fasta, record_id, sequence)
-            _check_same_sequences(sequences_fasta, found, [call.sequence_id for call in sequences])
+            check.finish([call.sequence_id for call in sequences])
     counts = {
         status: sum(c.prediction == status for c in chunk_calls) for status in (NO_FRAME, TOO_SHORT)
     }
@@ -107,20 +148,95 @@ def write_predictions(
         len(chunk_calls), counts[NO_FRAME], counts[TOO_SHORT], minimum_length(chunk_size),
         len(sequences), len(viral), output_dir, prefix,
     )  # fmt: skip
-    return sequences
+    return chunk_calls, sequences
 
 
-def _check_same_sequences(fasta: Path, found: list[str], expected: list[str]) -> None:
-    """The input FASTA must hold the sequences the frames report was made from."""
-    found_set, expected_set = set(found), set(expected)
-    missing = [sequence for sequence in expected if sequence not in found_set]
-    extra = [sequence for sequence in found if sequence not in expected_set]
-    if missing or extra:
-        raise InputError(
-            f"{fasta} is not the input of these frames: {len(missing)} sequences of the frames "
-            f"report are not in it ({examples(missing) or '-'}), {len(extra)} of its records "
-            f"are not in the report ({examples(extra) or '-'})"
-        )
+def check_chunk_lengths(chunks: Sequence[Chunk], chunk_size: int) -> None:
+    """The report's chunks must have been cut at ``chunk_size``.
+
+    Cutting gives chunks of at most ``chunk_size`` bases, and a sequence cut in
+    two or more starts with a chunk of exactly ``chunk_size``: chunks of 500 bp
+    scored by a 300 bp classifier (or the reverse) are unlike its training data.
+    """
+    pieces = Counter(sequence_of(chunk.id) for chunk in chunks)
+    for chunk in chunks:
+        first = pieces[sequence_of(chunk.id)] > 1 and chunk.id.endswith("_chunk_1")
+        if chunk.length > chunk_size or (first and chunk.length != chunk_size):
+            raise InputError(
+                f"the frames report's chunk '{chunk.id}' has {chunk.length} bp: its chunks were cut "
+                f"at another size than the classifier's chunk size, {chunk_size} bp (chunk the "
+                "sequences with the classifier's --chunk-size)"
+            )
+
+
+class ProvenanceCheck:
+    """The input FASTA, cut and translated again, against the frames report and features.
+
+    Records are added one at a time (the FASTA is streamed once, while the viral
+    sequences are written); ``finish`` refuses what does not match: a sequence
+    whose chunks' bases differ from the report's, records missing or extra, and
+    feature files whose frames are not the frames of these sequences.
+    """
+
+    def __init__(
+        self,
+        fasta: Path,
+        chunks: Sequence[Chunk],
+        chunk_size: int,
+        feature_files: Sequence[tuple[str, Features]],
+    ) -> None:
+        self.fasta, self.chunk_size = fasta, chunk_size
+        self.chunks = {chunk.id: chunk for chunk in chunks}
+        self.found: list[str] = []
+        self.files = feature_files
+        self.owner = {frame_id: i for i, (_, f) in enumerate(feature_files) for frame_id in f.ids}
+        self.digests = [(RecordsDigest(), RecordsDigest()) for _ in feature_files]
+
+    def add(self, record_id: str, sequence: str) -> None:
+        self.found.append(record_id)
+        dna = sequence.translate(_RNA_AS_DNA)
+        pieces = list(chunk_records([(record_id, dna)], self.chunk_size))
+        for chunk_id, piece in pieces:
+            chunk = self.chunks.get(chunk_id)
+            if chunk is None:
+                continue  # a record of another sample, or another chunk count: see finish
+            digest = sequence_digest(piece)
+            if (chunk.length, chunk.sha256) != (len(piece), digest):
+                raise InputError(
+                    f"{self.fasta}: sequence '{record_id}' is not the one the frames report was "
+                    f"made from: its chunk '{chunk_id}' is {len(piece)} bp with sha256 "
+                    f"{digest[:12]}, the report's {chunk.length} bp with sha256 {chunk.sha256[:12]}"
+                )
+        if not self.owner:
+            return
+        for frames in stop_free_frames(pieces):
+            for frame in frames:
+                index = self.owner.get(frame.id)
+                if index is not None:
+                    dna, protein = self.digests[index]
+                    dna.add(frame.id, frame.nucleotide)
+                    protein.add(frame.id, frame.protein)
+
+    def finish(self, expected: list[str]) -> None:
+        found_set, expected_set = set(self.found), set(expected)
+        missing = [sequence for sequence in expected if sequence not in found_set]
+        extra = [sequence for sequence in self.found if sequence not in expected_set]
+        if missing or extra:
+            raise InputError(
+                f"{self.fasta} is not the input of these frames: {len(missing)} sequences of the "
+                f"frames report are not in it ({examples(missing) or '-'}), {len(extra)} of its "
+                f"records are not in the report ({examples(extra) or '-'})"
+            )
+        for (source, features), digests in zip(self.files, self.digests, strict=True):
+            for modality, digest in zip(("dna", "protein"), digests, strict=True):
+                recorded = features.metadata.get(f"{modality}_frames_sha256", "")
+                if digest.hexdigest() != recorded:
+                    raise InputError(
+                        f"{source}: its {modality} frames are not the frames of {self.fasta} "
+                        f"(frames digest {recorded[:12] or 'missing'} in the file, "
+                        f"{digest.hexdigest()[:12]} from the sequences): features of another "
+                        "sample or run?"
+                    )
 
 
 def read_chunks(report_paths: Iterable[str | os.PathLike[str]]) -> list[Chunk]:
@@ -129,7 +245,7 @@ def read_chunks(report_paths: Iterable[str | os.PathLike[str]]) -> list[Chunk]:
     seen: dict[str, str] = {}
     for path in report_paths:
         for line, row in enumerate(read_table(path, FRAMES_REPORT), start=2):
-            chunk_id, length, labels = row["chunk_id"], row["length"], row["frames"]
+            chunk_id, length, labels, digest = (row[key] for key in FRAMES_REPORT.columns)
             if chunk_id in seen:
                 raise InputError(
                     f"{path}:{line}: chunk '{chunk_id}' is listed twice "
@@ -137,9 +253,13 @@ def read_chunks(report_paths: Iterable[str | os.PathLike[str]]) -> list[Chunk]:
                 )
             seen[chunk_id] = str(path)
             frames = () if labels == NO_FRAME else tuple(labels.split(","))
-            if not length.isdigit() or not set(frames) <= set(FRAME_LABELS):
+            if (
+                not length.isdigit()
+                or not set(frames) <= set(FRAME_LABELS)
+                or not _SHA256.fullmatch(digest or "")
+            ):
                 raise InputError(f"{path}:{line}: not a frames report row: {row}")
-            chunks.append(Chunk(chunk_id, int(length), frames))
+            chunks.append(Chunk(chunk_id, int(length), frames, digest))
     return chunks
 
 
@@ -229,17 +349,21 @@ def classify_features(
     """
     check_name(prefix, "prefix")
     check_fraction(min_viral_fraction)
-    classifier = load_classifier(classifier_dir)
+    files = read_feature_files(feature_paths) if feature_paths else []
+    sources = list(zip(map(str, feature_paths), files, strict=True))
+    classifier = load_classifier(classifier_dir, sources)
     chunks = read_chunks(report_paths)
     frame_ids: list[str] = []
     scores = np.empty((0, len(LABELS)), dtype=np.float32)
-    if feature_paths:
-        files = read_feature_files(feature_paths)
-        for path, features in zip(feature_paths, files, strict=True):
-            classifier.check_features(features, str(path))
+    if files:
         frame_ids, matrix = feature_rows(feature_paths, files)
         scores = classifier.scores(matrix)
-    return write_predictions(
+    if sequences_fasta is None and files:
+        log.warning(
+            "no --sequences: the features' frames cannot be checked against the sequences "
+            "they are said to come from"
+        )
+    _, calls = write_predictions(
         output_dir,
         prefix,
         chunks,
@@ -248,4 +372,6 @@ def classify_features(
         classifier.chunk_size,
         sequences_fasta,
         min_viral_fraction,
+        sources,
     )
+    return calls

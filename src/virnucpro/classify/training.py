@@ -21,7 +21,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from virnucpro.classify.classifier import Classifier, MLPClassifier, features_description
+from virnucpro.classify.classifier import (
+    MODALITIES,
+    Classifier,
+    MLPClassifier,
+    features_description,
+)
 from virnucpro.classify.labelled import LabelledFeatures, read_feature_files, select_labelled
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
@@ -189,11 +194,21 @@ def train_classifier(
             "validation_loss": best.validation_loss,
             "validation_accuracy": best.validation_accuracy,
         },
+        "models": {
+            modality: {
+                key: train.source.metadata[f"{modality}_{key}"]
+                for key in ("model_id", "revision", "weights_sha256")
+            }
+            for modality in MODALITIES
+        },
     }
-    classifier = Classifier(model, embedders, dimensions, chunk_size, precision, details)
+    training_ids = {"train": train.ids, "validation": validation.ids}
+    classifier = Classifier(
+        model, embedders, dimensions, chunk_size, precision, details, training_ids
+    )
     folder = Path(output_dir)
-    classifier.save(folder)
     with AtomicOutputs() as outputs:
+        classifier.save(folder, outputs)
         table = outputs.open(folder / TRAINING_LOG.name)
         table.write(TRAINING_LOG.header)
         for row in history:

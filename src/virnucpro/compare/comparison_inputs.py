@@ -80,4 +80,35 @@ def read_comparable(
     names = [evaluation["embedder"] for evaluation in evaluations]
     if len(set(names)) != len(names):
         raise InputError(f"an embedder is evaluated twice: {', '.join(names)}")
+    for path, evaluation in zip(evaluation_paths, evaluations, strict=True):
+        if evaluation.get("test_frames_unseen") is not True:
+            raise InputError(
+                f"{path}: its classifier does not record the frames it was trained on, so its "
+                "test frames may have been seen in training: compare classifiers trained by "
+                "train_classifier.py"
+            )
+    _check_same_models(evaluation_paths, evaluations, benchmark_paths, benchmarks)
     return evaluations, benchmarks
+
+
+def _check_same_models(
+    evaluation_paths: Sequence[Path],
+    evaluations: list[dict[str, Any]],
+    benchmark_paths: Sequence[Path],
+    benchmarks: list[dict[str, Any]],
+) -> None:
+    """A benchmark must have timed the very model whose features were evaluated."""
+    evaluated = {
+        evaluation["embedder"]: (path, evaluation["protein_weights_sha256"])
+        for path, evaluation in zip(evaluation_paths, evaluations, strict=True)
+    }
+    for path, benchmark in zip(benchmark_paths, benchmarks, strict=True):
+        if benchmark["embedder"] not in evaluated:
+            continue
+        evaluation_path, weights = evaluated[benchmark["embedder"]]
+        if benchmark["weights_sha256"] != weights:
+            raise InputError(
+                f"{path} timed {benchmark['embedder']} with weights {benchmark['weights_sha256'][:12]}"
+                f" but {evaluation_path} evaluated features of weights {weights[:12]}: "
+                "benchmark the model the features were made with"
+            )

@@ -105,6 +105,7 @@ def benchmark_embedder(
         "format": BENCHMARK.format,
         "embedder": spec.name,
         "modality": spec.modality.value,
+        **embedder.source.provenance,
         "device": embedder.device.type,
         "device_name": device_name,
         "precision": precision,

@@ -103,7 +103,10 @@ def _finished(output: Path, expected: dict[str, str]) -> bool:
 
 
 def check_frame_lengths(
-    path: str | os.PathLike[str], records: list[tuple[str, str]], modality: Modality, chunk_size: int
+    path: str | os.PathLike[str],
+    records: list[tuple[str, str]],
+    modality: Modality,
+    chunk_size: int,
 ) -> None:
     """Refuse frames longer than a chunk of ``chunk_size`` can give.
 
@@ -187,7 +190,9 @@ class SequenceEmbedder:
         matrix = embed_sequences(self._encoder, upper, self.device, self.token_budget, stats)
         rows = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
         if rows.size:
-            hint = "" if self.precision == "fp32" else f" (an overflow in {self.precision}? try fp32)"
+            hint = (
+                "" if self.precision == "fp32" else f" (an overflow in {self.precision}? try fp32)"
+            )
             raise InputError(
                 f"{self.spec.name} gives NaN or Inf for {rows.size} of {len(sequences)} sequences, "
                 f"the first '{sequences[rows[0]][:20]}' ({len(sequences[rows[0]])} letters){hint}"

@@ -43,8 +43,9 @@ class Tagged:
 
 # --- Preprocessing
 
-#: select_frames.py: one row per chunk, its length and stop-free frames (or no_frame)
-FRAMES_REPORT = Table("frames.tsv", ("chunk_id", "length", "frames"), "a frames report")
+#: select_frames.py: one row per chunk, its length, stop-free frames (or no_frame) and the
+#: SHA-256 of its bases (uppercase), which ties the calls to the sequences they were made of
+FRAMES_REPORT = Table("frames.tsv", ("chunk_id", "length", "frames", "sha256"), "a frames report")
 #: build_training_set.py: where each kept frame came from; label 1 viral, 0 host
 SOURCES = Table("sources.tsv", ("frame_id", "genome", "label", "source"), "a sources table")
 #: Read length of the projection counts: records cut as predict mode cuts contigs at
@@ -102,8 +103,8 @@ MODEL_CACHE = Table(
     ("embedder", "model_id", "revision", "folder", "size_bytes"),
     "a model cache report",
 )
-#: benchmark_embedder.py: one embedder's speed and memory
-BENCHMARK = Tagged("benchmark.json", "virnucpro-benchmark/1", "a benchmark")
+#: benchmark_embedder.py: one embedder's speed and memory, and which model was timed
+BENCHMARK = Tagged("benchmark.json", "virnucpro-benchmark/2", "a benchmark")
 #: virnucpro verify-embedder --output: native loader against the repository's code
 VERIFICATION = Tagged("verification.json", "virnucpro-verify-embedder/1", "a verification")
 
@@ -112,6 +113,10 @@ VERIFICATION = Tagged("verification.json", "virnucpro-verify-embedder/1", "a ver
 #: train_classifier.py: the checkpoint's metadata (beside model.safetensors)
 CLASSIFIER = Tagged("classifier.json", "virnucpro-classifier/1", "a classifier")
 CLASSIFIER_WEIGHTS = "model.safetensors"
+#: train_classifier.py: 64-bit hashes of the train and validation frame ids (beside it)
+TRAINING_IDS = Tagged(
+    "training_ids.safetensors", "virnucpro-training-ids/1", "a classifier's training ids"
+)
 #: train_classifier.py: one row per epoch
 TRAINING_LOG = Table(
     "training_log.tsv",
@@ -120,8 +125,9 @@ TRAINING_LOG = Table(
 )
 #: The frame metrics of evaluation.json and comparison.tsv, in their order
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "auroc", "mcc")
-#: evaluate_classifier.py (format /2: chunk and sequence levels)
-EVALUATION = Tagged("evaluation.json", "virnucpro-evaluation/2", "an evaluation")
+#: evaluate_classifier.py (format /3: whether the test frames are unseen by the classifier,
+#: and the protein model's weights digest)
+EVALUATION = Tagged("evaluation.json", "virnucpro-evaluation/3", "an evaluation")
 #: evaluate_classifier.py: every test frame, its true label (1 viral) and its scores
 TEST_PREDICTIONS = Table(
     "test_predictions.tsv",

@@ -13,9 +13,10 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-# A Hugging Face cache blob is named after its content: sha256 (LFS files) or git sha1.
-_BLOB = re.compile(r"[0-9a-f]{64}|[0-9a-f]{40}")
+# A Hugging Face cache blob of a large (LFS) file is named after its content's SHA-256.
+_LFS_BLOB = re.compile(r"[0-9a-f]{64}")
 _BLOCK = 1 << 20
+_MODULUS = 1 << 256
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
@@ -32,12 +33,27 @@ def sequence_digest(sequence: str) -> str:
     return hashlib.sha256(sequence.upper().encode("ascii")).hexdigest()
 
 
+class RecordsDigest:
+    """What an embedder read, letter for letter: the sum modulo 2**256 of the SHA-256 of
+    each ``id<TAB>SEQUENCE`` line. Independent of order (a feature file keeps its rows'
+    ids), so a later step can add it up while streaming the sequences in another order."""
+
+    def __init__(self) -> None:
+        self._sum = 0
+
+    def add(self, record_id: str, sequence: str) -> None:
+        line = f"{record_id}\t{sequence.upper()}\n".encode()
+        self._sum = (self._sum + int.from_bytes(hashlib.sha256(line).digest(), "big")) % _MODULUS
+
+    def hexdigest(self) -> str:
+        return f"{self._sum:064x}"
+
+
 def records_digest(records: Iterable[tuple[str, str]]) -> str:
-    """SHA-256 of ``id<TAB>SEQUENCE`` lines in id order: what an embedder read, letter for
-    letter; independent of row order, which a feature file keeps with its ids."""
-    digest = hashlib.sha256()
-    for record_id, sequence in sorted(records):
-        digest.update(f"{record_id}\t{sequence.upper()}\n".encode())
+    """The ``RecordsDigest`` of ``records``."""
+    digest = RecordsDigest()
+    for record_id, sequence in records:
+        digest.add(record_id, sequence)
     return digest.hexdigest()
 
 
@@ -49,9 +65,10 @@ def ids_digest(ids: Iterable[str]) -> str:
 def folder_digest(folder: str | os.PathLike[str]) -> str:
     """SHA-256 over the names and contents of a model folder's files.
 
-    A file that links into a Hugging Face cache blob is known by the blob's name,
-    which is its content hash, so a cached 11 GB checkpoint is not read again;
-    any other file is hashed. Hidden files and folders (``.cache``) are left out.
+    A file that links into a Hugging Face cache blob named by its SHA-256 is
+    known by that name, so a cached 11 GB checkpoint is not read again; any
+    other file is hashed. A copy of a cached model thus has the same digest as
+    the cache. Hidden files and folders (``.cache``) are left out.
     """
     root = Path(folder)
     digest = hashlib.sha256()
@@ -60,6 +77,6 @@ def folder_digest(folder: str | os.PathLike[str]) -> str:
         if any(part.startswith(".") for part in relative.parts) or not path.is_file():
             continue
         target = path.resolve().name if path.is_symlink() else ""
-        content = target if _BLOB.fullmatch(target) else file_digest(path)
+        content = target if _LFS_BLOB.fullmatch(target) else file_digest(path)
         digest.update(f"{relative.as_posix()}\t{content}\n".encode())
     return digest.hexdigest()

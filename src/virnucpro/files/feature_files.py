@@ -40,6 +40,12 @@ PROVENANCE = (
     "chunk_size",
     "frames_sha256",
 )
+# A merged file also keeps each side's model and frames (DNA and protein).
+MERGED_PROVENANCE = tuple(
+    f"{modality}_{key}"
+    for modality in ("dna", "protein")
+    for key in ("embedder", "model_id", "revision", "weights_sha256", "frames_sha256", "dimension")
+)
 
 
 @dataclass
@@ -105,7 +111,8 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
         raise InputError(
             f"{file}: not a virnucpro feature file (format {metadata.get('format')!r})"
         )
-    missing = [key for key in (*PROVENANCE, "ids") if key not in metadata]
+    needed = (*PROVENANCE, *(MERGED_PROVENANCE if metadata.get("modality") == "merged" else ()))
+    missing = [key for key in (*needed, "ids") if key not in metadata]
     if missing:
         raise InputError(f"{file}: feature metadata lacks {', '.join(missing)}")
     return metadata

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import FRAMES_REPORT
+from virnucpro.files.digests import sequence_digest
 from virnucpro.files.sequence_files import read_dna, write_fasta
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,9 @@ def select_frames(
                     write_fasta(nucleotides, frame.id, frame.nucleotide)
                     write_fasta(proteins, frame.id, frame.protein)
                 labels = ",".join(frame_label(frame.id) for frame in kept) or NO_FRAME
-                report.write(f"{chunk_id}\t{len(sequence)}\t{labels}\n")
+                report.write(
+                    f"{chunk_id}\t{len(sequence)}\t{labels}\t{sequence_digest(sequence)}\n"
+                )
                 summary.frames += len(kept)
                 summary.chunks_without_frame += not kept
             summary.chunks += len(batch)
