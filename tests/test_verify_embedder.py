@@ -78,7 +78,7 @@ def test_remote_code_that_fails_is_one_error_line(tmp_path):
     # tiny_fastesm2's bundled modeling_fastesm.py raises when imported.
     result = _virnucpro(
         "verify-embedder", "tiny_fastesm2", "--device", "cpu", "--frames", "10",
-        hf_home=tmp_path / "hf",
+        "--trust-remote-code", hf_home=tmp_path / "hf",
     )  # fmt: skip
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -111,11 +111,12 @@ def _perturb_remote(monkeypatch, shift_for_dtype) -> list[tuple[torch.dtype, boo
     """Wrap the loader so that remote encoders are shifted; returns the loads made."""
     loads: list[tuple[torch.dtype, bool]] = []
 
-    def load(spec, folder, device, dtype, trust_remote_code=False):
-        loads.append((dtype, trust_remote_code))
-        encoder = load_encoder(spec, folder, device, dtype, trust_remote_code)
+    def load(spec, folder, device, dtype, trust_remote_code=False, *, auto_classes=False):
+        assert not trust_remote_code  # no --trust-remote-code: the folder's code never runs
+        loads.append((dtype, auto_classes))
+        encoder = load_encoder(spec, folder, device, dtype, auto_classes=auto_classes)
         shift = shift_for_dtype(dtype)
-        return _Shifted(encoder, shift) if trust_remote_code and shift is not None else encoder
+        return _Shifted(encoder, shift) if auto_classes and shift is not None else encoder
 
     monkeypatch.setattr(verification, "load_encoder", load)
     return loads

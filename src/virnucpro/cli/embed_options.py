@@ -49,7 +49,9 @@ ModelDir = Annotated[
 RemoteCode = Annotated[
     bool,
     typer.Option(
-        help="Load with the model repository's own code instead of ours (runs code from the hub)."
+        help="Load with the model repository's own code instead of ours: RUNS the code shipped "
+        "in the model folder (its auto_map), offline; an auto_map naming another repository "
+        "is refused."
     ),
 ]
 

@@ -56,21 +56,33 @@ def verify_embedder_command(
     ] = None,
     hf_home: Annotated[Path | None, typer.Option(help="Model cache (default: $HF_HOME).")] = None,
     output: Annotated[Path | None, typer.Option(help="Also write the figures as JSON.")] = None,
+    trust_remote_code: Annotated[
+        bool,
+        typer.Option(
+            help="Let the comparison run the code shipped in the model folder (modeling_*.py, "
+            "its auto_map), offline; without it such a folder is refused."
+        ),
+    ] = False,
     version: VersionOption = False,
 ) -> None:
     """Check that our native loader gives the same vectors as the model repository's code.
 
     Embeds the first --frames stop-free frames of a FASTA with virnucpro's own loader
-    and with the code shipped in the model repository (trust_remote_code: this RUNS
-    THAT CODE), at fp32 and at --precision, and compares the vectors row by row.
+    and with the model repository's reference code (transformers' Auto classes), at
+    fp32 and at --precision, and compares the vectors row by row. Code shipped in the
+    model folder (modeling_*.py named by its auto_map, e.g. FastESM2's and DNABERT-S's)
+    RUNS only with --trust-remote-code; an auto_map naming another repository is
+    always refused.
     Passes when, at fp32, the smallest cosine similarity is at least 0.99999 and the
     largest absolute difference at most --max-abs, and at --precision the cosine is
     at least --min-cosine. Prints one table row per precision and a final
     "verify-embedder NAME: PASS" or "... FAIL (...)" line; exit status 0 on pass, 1 on
     failure or when the repository's code does not load or run.
 
-    Nothing is downloaded: the weights (and the repository's code) must already be in
-    the model cache, filled once with: virnucpro model-cache --embedder NAME
+    Nothing is downloaded (the hub is not contacted, even by the repository's code
+    while it loads): the weights (and the repository's code) must already be in the
+    model cache, filled once with: virnucpro model-cache --embedder NAME, or in
+    --model-dir, which must hold the embedder's model.
     """
     from virnucpro.embed.embedders.registry import get_embedder
     from virnucpro.embed.verification import verify_embedder
@@ -88,4 +100,5 @@ def verify_embedder_command(
         model_dir=model_dir,
         max_abs=max_abs,
         min_cosine=min_cosine,
+        trust_remote_code=trust_remote_code,
     )

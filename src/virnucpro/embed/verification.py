@@ -5,13 +5,17 @@ against the reference implementations on random weights in the tests; this check
 lets a user confirm them on the REAL weights in their model cache (for instance
 whether FastESM2_650's weights expect ESM's token-dropout scaling). The same
 stop-free frames of a FASTA are embedded twice per precision, once with our code and
-once with the repository's code (``trust_remote_code``), and the two sets of vectors
-are compared row by row: largest absolute difference and smallest cosine similarity.
+once through transformers' Auto classes (the model repository's reference code), and
+the two sets of vectors are compared row by row: largest absolute difference and
+smallest cosine similarity.
 
 At fp32 both must agree to rounding (cosine >= ``FP32_MIN_COSINE`` and a small
 absolute tolerance); at the run's lower precision (bf16/fp16) kernels differ, so
-only the cosine is held to a looser bound. This is the one place where remote code
-runs in a check, and only because the user ran this command.
+only the cosine is held to a looser bound. Code shipped in the model folder
+(``modeling_*.py``, an ``auto_map``) runs only with ``trust_remote_code``
+(``--trust-remote-code``), offline, and never from another repository
+(``embedders.remote``); the folder is checked against the registry entry first
+(``check_model_folder``).
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ import numpy as np
 import torch
 
 from virnucpro import __version__
-from virnucpro.embed.embedders.loader import load_encoder
+from virnucpro.embed.embedders.loader import check_model_folder, load_encoder
 from virnucpro.embed.embedders.registry import Architecture, EmbedderSpec, Modality
+from virnucpro.embed.embedders.remote import check_remote_code
 from virnucpro.embed.model_cache import model_directory
 from virnucpro.embed.sequence_embedding import (
     DEFAULT_TOKEN_BUDGET,
@@ -223,13 +228,22 @@ def _embed(
     device: torch.device,
     precision: str,
     remote: bool,
+    trust_remote_code: bool,
     sequences: list[str],
     token_budget: int,
 ) -> np.ndarray:
-    """Load one model, embed ``sequences`` and free the model before returning."""
+    """Load one model (``remote``: through the Auto classes, the folder's code allowed
+    with ``trust_remote_code``), embed ``sequences`` and free the model before returning."""
     label = "the model repository's code" if remote else "native code"
     log.info("%s (%s): loading with %s from %s", spec.name, precision, label, folder)
-    encoder = load_encoder(spec, folder, device, torch_dtype(precision), trust_remote_code=remote)
+    encoder = load_encoder(
+        spec,
+        folder,
+        device,
+        torch_dtype(precision),
+        trust_remote_code=remote and trust_remote_code,
+        auto_classes=remote,
+    )
     try:
         return embed_sequences(encoder, sequences, device, token_budget)
     finally:
@@ -265,8 +279,10 @@ def measure_agreement(
     model_dir: Path | None = None,
     max_abs: float = DEFAULT_MAX_ABS,
     min_cosine: float = DEFAULT_MIN_COSINE,
+    trust_remote_code: bool = False,
 ) -> Verification:
-    """Embed the same frames natively and with remote code at fp32 and at ``precision``."""
+    """Embed the same frames natively and with remote code at fp32 and at ``precision``;
+    the folder's own code runs only with ``trust_remote_code``."""
     if spec.architecture is Architecture.composition:
         raise InputError(
             f"embedder '{spec.name}' has no model (architecture composition): "
@@ -282,12 +298,11 @@ def measure_agreement(
     input_path = input_path or default_input()
     if not input_path.is_file():
         raise InputError(f"{input_path}: no such FASTA file (pass one with --input)")
-    if model_dir is not None:
-        if not (model_dir / "config.json").is_file():
-            raise InputError(f"{model_dir}: not a model folder (no config.json)")
-        folder = model_dir
-    else:
-        folder = model_directory(spec, hf_home)
+    folder = model_dir if model_dir is not None else model_directory(spec, hf_home)
+    # Before anything is read, allocated or imported: the folder is spec's model, and its
+    # code (if any) may run.
+    check_model_folder(spec, folder)
+    check_remote_code(folder, trust_remote_code)
     sequences = first_frames(input_path, chunk_size, frames, spec.modality)
     log.info("%s: comparing native and remote vectors of %d frames", spec.name, len(sequences))
     verification = Verification(
@@ -296,8 +311,8 @@ def measure_agreement(
     for run_precision in dict.fromkeys(["fp32", precision]):
         args = (folder, target, run_precision)
         # The hub code is the likelier failure: try it before spending time on ours.
-        remote = _embed_remote(spec, *args, True, sequences, token_budget)
-        native = _embed(spec, *args, False, sequences, token_budget)
+        remote = _embed_remote(spec, *args, True, trust_remote_code, sequences, token_budget)
+        native = _embed(spec, *args, False, False, sequences, token_budget)
         if native.shape != remote.shape:
             raise InputError(
                 f"verify-embedder {spec.name}: FAIL (native vectors are {native.shape[1]}-d, "

@@ -69,6 +69,14 @@ from virnucpro.embed.checkpoints import (
     to_target,
     weight_files,
 )
+from virnucpro.embed.embedders.config_checks import (
+    check_tokenizer_settings,
+    check_weight_count,
+    epsilon,
+    head_size,
+    shown,
+    size,
+)
 from virnucpro.errors import InputError, examples
 
 WEIGHTS_BIN = PYTORCH_BIN
@@ -79,6 +87,15 @@ SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
 
 #: The special tokens of the DNABERT-2/DNABERT-S vocabulary, in id order.
 SPECIAL_TOKENS = ("[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]")
+_SPECIAL_TOKEN_ROLES = {
+    "unk_token": "[UNK]",
+    "cls_token": "[CLS]",
+    "sep_token": "[SEP]",
+    "pad_token": "[PAD]",
+    "mask_token": "[MASK]",
+}
+#: DNA the tokenizer must give back unchanged between [CLS] and [SEP].
+_PROBE = "ACGTTGCAAGGCTTACCGATAGCATGCAAT"
 
 
 # ---------------------------------------------------------------------------------------
@@ -100,7 +117,9 @@ class DnaBertSConfig:
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any], source: str = CONFIG_FILE) -> DnaBertSConfig:
-        """Read the fields, refusing a config that cannot describe a MosaicBERT encoder."""
+        """Read the fields, refusing a config that cannot describe a MosaicBERT encoder:
+        every size a whole number within ``config_checks.SIZE_CAPS``, before anything
+        is built."""
         required = (
             "vocab_size",
             "hidden_size",
@@ -111,24 +130,21 @@ class DnaBertSConfig:
         missing = [key for key in required if key not in values]
         if missing:
             raise InputError(f"{source}: not a DNABERT-S config, missing {', '.join(missing)}")
-        try:
-            config = cls(
-                vocab_size=int(values["vocab_size"]),
-                hidden_size=int(values["hidden_size"]),
-                num_hidden_layers=int(values["num_hidden_layers"]),
-                num_attention_heads=int(values["num_attention_heads"]),
-                intermediate_size=int(values["intermediate_size"]),
-                type_vocab_size=int(values.get("type_vocab_size", 2)),
-                layer_norm_eps=float(values.get("layer_norm_eps", 1e-12)),
-            )
-        except (TypeError, ValueError) as error:
-            raise InputError(f"{source}: bad value in DNABERT-S config ({error})") from None
-        if config.hidden_size % config.num_attention_heads:
-            raise InputError(
-                f"{source}: hidden_size {config.hidden_size} is not a multiple of "
-                f"num_attention_heads {config.num_attention_heads}"
-            )
-        return config
+        sizes = {key: size(values, key, source) for key in required}
+        head_size(sizes["hidden_size"], sizes["num_attention_heads"], source)
+        return cls(
+            **sizes,
+            type_vocab_size=size(values, "type_vocab_size", source, default=2),
+            layer_norm_eps=epsilon(values, "layer_norm_eps", source, default=1e-12),
+        )
+
+    def weight_count(self) -> int:
+        """Weights of the encoder's matrices (embeddings, attention, gated MLP, pooler): a
+        lower bound of what a checkpoint of this config stores."""
+        hidden, inner = self.hidden_size, self.intermediate_size
+        layer = 4 * hidden * hidden + 3 * hidden * inner
+        embeddings = (self.vocab_size + self.type_vocab_size) * hidden
+        return embeddings + self.num_hidden_layers * layer + hidden * hidden
 
     @property
     def head_dim(self) -> int:
@@ -391,6 +407,26 @@ def _special_token_id(tokenizer: Any, token: str) -> int:
 # ---------------------------------------------------------------------------------------
 
 
+def read_dnabert_s_folder(model_dir: Path) -> tuple[DnaBertSConfig, Any, list[Path]]:
+    """Everything of a DNABERT-S folder but its tensors, checked before anything is
+    allocated: the config, the tokenizer and the weight files, which must be large enough
+    for the weights the config describes."""
+    model_dir = Path(model_dir)
+    source = str(model_dir / CONFIG_FILE)
+    config = DnaBertSConfig.from_dict(read_config(model_dir), source)
+    tokenizer = _load_tokenizer(model_dir / TOKENIZER_FILE, config)
+    check_tokenizer_settings(
+        model_dir, _SPECIAL_TOKEN_ROLES, "PreTrainedTokenizerFast", tokenizer.id_to_token
+    )
+    files = weight_files(model_dir)
+    sizes = {
+        key: getattr(config, key)
+        for key in ("vocab_size", "hidden_size", "num_hidden_layers", "intermediate_size")
+    }
+    check_weight_count(config.weight_count(), sizes, files, source)
+    return config, tokenizer, files
+
+
 def load_dnabert_s(model_dir: Path, device: torch.device, dtype: torch.dtype) -> DnaBertSEncoder:
     """Load a DNABERT-S checkpoint directory (hub snapshot layout) without remote code.
 
@@ -401,11 +437,7 @@ def load_dnabert_s(model_dir: Path, device: torch.device, dtype: torch.dtype) ->
     tensor of the checkpoint must match the module by name and shape; anything missing,
     extra or mis-shaped is an ``InputError`` naming the tensors.
     """
-    model_dir = Path(model_dir)
-    config = DnaBertSConfig.from_dict(read_config(model_dir), str(model_dir / CONFIG_FILE))
-    tokenizer = _load_tokenizer(model_dir / TOKENIZER_FILE, config)
-    files = weight_files(model_dir)
-
+    config, tokenizer, files = read_dnabert_s_folder(model_dir)
     with torch.device("meta"):
         model = MosaicBertModel(config)
     expected = {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
@@ -430,7 +462,7 @@ def load_dnabert_s(model_dir: Path, device: torch.device, dtype: torch.dtype) ->
         if names
     ]
     if problems:
-        source = files[0] if len(files) == 1 else model_dir
+        source = files[0] if len(files) == 1 else Path(model_dir)
         raise InputError(f"{source}: not a DNABERT-S checkpoint; " + "; ".join(problems))
     model.load_state_dict(state, strict=True, assign=True)
     model.eval()
@@ -439,6 +471,9 @@ def load_dnabert_s(model_dir: Path, device: torch.device, dtype: torch.dtype) ->
 
 
 def _load_tokenizer(path: Path, config: DnaBertSConfig) -> Any:
+    """The BPE tokenizer of ``tokenizer.json``, which must read DNA as it is written: a
+    probe comes back as [CLS], pieces that spell it exactly, [SEP] (no normalizer or
+    pre-tokenizer rewriting bases, no missing post-processor)."""
     from tokenizers import Tokenizer
 
     if not path.is_file():
@@ -452,9 +487,16 @@ def _load_tokenizer(path: Path, config: DnaBertSConfig) -> Any:
     tokenizer.no_padding()
     for token in ("[CLS]", "[SEP]", "[PAD]"):
         _special_token_id(tokenizer, token)
-    size = tokenizer.get_vocab_size(with_added_tokens=True)
-    if size > config.vocab_size:
+    count = tokenizer.get_vocab_size(with_added_tokens=True)
+    if count > config.vocab_size:
         raise InputError(
-            f"{path}: tokenizer has {size} tokens but the model embeds only {config.vocab_size}"
+            f"{path}: tokenizer has {count} tokens but the model embeds only {config.vocab_size}"
+        )
+    ids = tokenizer.encode(_PROBE, add_special_tokens=True).ids
+    pieces = [tokenizer.id_to_token(token_id) for token_id in ids]
+    if pieces[:1] != ["[CLS]"] or pieces[-1:] != ["[SEP]"] or "".join(pieces[1:-1]) != _PROBE:
+        raise InputError(
+            f"{path}: the tokenizer reads {_PROBE[:12]}... as {shown(' '.join(pieces)[:48])}, "
+            "not as [CLS], the same bases, [SEP]"
         )
     return tokenizer

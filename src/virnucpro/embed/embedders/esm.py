@@ -36,7 +36,23 @@ import torch
 from transformers import EsmConfig, EsmModel, EsmTokenizer
 from transformers.models.esm.modeling_esm import EsmRotaryEmbedding
 
-from virnucpro.embed.checkpoints import iter_tensors, read_config, to_target, weight_files
+from virnucpro.embed.checkpoints import (
+    CONFIG_FILE,
+    iter_tensors,
+    read_config,
+    to_target,
+    weight_files,
+)
+from virnucpro.embed.embedders.config_checks import (
+    check_tokenizer_settings,
+    check_weight_count,
+    epsilon,
+    flag,
+    head_size,
+    shown,
+    size,
+    token_id,
+)
 from virnucpro.errors import InputError, examples
 
 Layout = Literal["esm", "fastesm"]
@@ -73,16 +89,14 @@ _REQUIRED_FIELDS = (
     "mask_token_id",
 )
 
-_COUNT_FIELDS = (
-    "vocab_size",
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "intermediate_size",
-    "max_position_embeddings",
-    "pad_token_id",
-    "mask_token_id",
-)
+#: The special tokens of the ESM2 tokenizer, as its tokenizer files name them.
+_SPECIAL_TOKENS = {
+    "cls_token": "<cls>",
+    "eos_token": "<eos>",
+    "pad_token": "<pad>",
+    "unk_token": "<unk>",
+    "mask_token": "<mask>",
+}
 
 _LAYER_INV_FREQ = re.compile(r"encoder\.layer\.\d+\.attention\.self\.rotary_embeddings\.inv_freq")
 _INV_FREQ = "rotary_embeddings.inv_freq"
@@ -91,58 +105,85 @@ _INV_FREQ = "rotary_embeddings.inv_freq"
 # --------------------------------------------------------------------------- config
 
 
-def detect_layout(raw: Mapping[str, Any]) -> Layout:
+def detect_layout(raw: Mapping[str, Any], source: str = CONFIG_FILE) -> Layout:
     """``esm`` or ``fastesm`` from a parsed ``config.json``; anything else is refused."""
     model_type = raw.get("model_type")
     if model_type == "esm":
         return "esm"
     if model_type == "fast_esm":
         return "fastesm"
-    hints = [*(raw.get("architectures") or []), *(raw.get("auto_map") or {}).values()]
+    hints = raw.get("architectures") or []
+    auto_map = raw.get("auto_map") or {}
+    if isinstance(auto_map, dict):
+        hints = [*hints, *auto_map.values()] if isinstance(hints, list) else hints
     if model_type is None and any("fastesm" in str(hint).lower() for hint in hints):
         return "fastesm"
-    raise InputError(f"model_type '{model_type}' is not an ESM2 or FastESM2 checkpoint")
+    raise InputError(
+        f"{source}: model_type {shown(model_type)} is not an ESM2 or FastESM2 checkpoint"
+    )
 
 
-def esm_config(raw: Mapping[str, Any], source: str = "config.json") -> EsmConfig:
+def esm_config(raw: Mapping[str, Any], source: str = CONFIG_FILE) -> EsmConfig:
     """The ``EsmConfig`` for either layout (FastESM's config uses the ESM field names).
 
     Only the fields that change the encoder's arithmetic are taken, and each must be
     present: a FastESM config written by an older ``FastEsmConfig`` without
     ``token_dropout`` would otherwise silently switch the x0.88 scaling on or off.
+    Every size is a whole number within ``config_checks.SIZE_CAPS``, checked before
+    anything is built.
     """
     missing = [field for field in _REQUIRED_FIELDS if field not in raw]
     if missing:
         raise InputError(f"{source} lacks {', '.join(missing)}")
-    not_counts = [
-        field
-        for field in _COUNT_FIELDS
-        if not isinstance(raw[field], int) or isinstance(raw[field], bool) or raw[field] < 0
-    ]
-    if not_counts:
-        raise InputError(f"{source}: {', '.join(not_counts)} must be whole numbers")
     if raw.get("is_folding_model"):
         raise InputError(f"{source} describes an ESMFold model, not a protein language model")
+    sizes = {
+        key: size(raw, key, source)
+        for key in (
+            "vocab_size",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+        )
+    }
+    head = head_size(sizes["hidden_size"], sizes["num_attention_heads"], source)
     if raw.get("hidden_act", "gelu") != "gelu":
-        raise InputError(f"{source}: hidden_act '{raw['hidden_act']}' (ESM uses gelu)")
-    if raw["position_embedding_type"] not in ("rotary", "absolute"):
+        raise InputError(f"{source}: hidden_act {shown(raw['hidden_act'])} (ESM uses gelu)")
+    positions = raw["position_embedding_type"]
+    if positions not in ("rotary", "absolute"):
         raise InputError(
-            f"{source}: position_embedding_type '{raw['position_embedding_type']}' "
-            "(expected rotary or absolute)"
+            f"{source}: position_embedding_type {shown(positions)} (expected rotary or absolute)"
         )
-    if not raw["num_attention_heads"] or raw["hidden_size"] % raw["num_attention_heads"]:
+    if positions == "rotary" and head % 2:
         raise InputError(
-            f"{source}: hidden_size {raw['hidden_size']} is not a multiple of "
-            f"num_attention_heads {raw['num_attention_heads']}"
+            f"{source}: hidden_size {sizes['hidden_size']} / num_attention_heads "
+            f"{sizes['num_attention_heads']} gives heads of {head}, odd: rotary needs an even size"
         )
-    fields = {field: raw[field] for field in _REQUIRED_FIELDS}
-    fields["emb_layer_norm_before"] = bool(fields["emb_layer_norm_before"])
     return EsmConfig(
-        **fields,
+        **sizes,
+        layer_norm_eps=epsilon(raw, "layer_norm_eps", source),
+        position_embedding_type=positions,
+        emb_layer_norm_before=flag(raw, "emb_layer_norm_before", source),
+        token_dropout=flag(raw, "token_dropout", source),
+        pad_token_id=token_id(raw, "pad_token_id", source, sizes["vocab_size"]),
+        mask_token_id=token_id(raw, "mask_token_id", source, sizes["vocab_size"]),
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
         attn_implementation="sdpa",
     )
+
+
+def esm_weight_count(config: EsmConfig) -> int:
+    """Weights of the encoder's matrices (embeddings, attention, feed-forward): a lower
+    bound of what any ESM2/FastESM2 checkpoint of this config stores."""
+    hidden, inner = config.hidden_size, config.intermediate_size
+    count = config.vocab_size * hidden
+    count += config.num_hidden_layers * (4 * hidden * hidden + 2 * hidden * inner)
+    if config.position_embedding_type == "absolute":
+        count += config.max_position_embeddings * hidden
+    return count
 
 
 # --------------------------------------------------------------------------- weights
@@ -226,17 +267,29 @@ def _rotary_inv_freq(from_checkpoint: list[torch.Tensor], config: EsmConfig) -> 
 
 
 def _load_tokenizer(model_dir: Path, config: EsmConfig) -> EsmTokenizer:
-    """``EsmTokenizer`` on the folder's ``vocab.txt``, else on the fixed ESM2 alphabet."""
+    """``EsmTokenizer`` on the fixed ESM2 alphabet, which the folder's ``vocab.txt`` (where
+    present) must list exactly: a reordered vocabulary would silently read one residue as
+    another. The tokenizer settings files must name the ESM2 special tokens."""
     vocab = model_dir / "vocab.txt"
     if vocab.is_file():
-        tokenizer = EsmTokenizer(vocab_file=str(vocab))
-    else:
-        import tempfile
+        try:
+            tokens = [line.strip() for line in vocab.read_text(encoding="utf-8").splitlines()]
+        except (OSError, UnicodeDecodeError) as error:
+            raise InputError(f"{vocab}: unreadable vocabulary ({error})") from None
+        for index, expected in enumerate([*ESM2_ALPHABET, None]):
+            found = tokens[index] if index < len(tokens) else None
+            if found != expected:
+                raise InputError(
+                    f"{vocab}: not the ESM2 vocabulary (line {index + 1}: {shown(found)}, "
+                    f"expected {shown(expected)})"
+                )
+    check_tokenizer_settings(model_dir, _SPECIAL_TOKENS, "EsmTokenizer", _alphabet_token)
+    import tempfile
 
-        with tempfile.TemporaryDirectory() as scratch:
-            fallback = Path(scratch) / "vocab.txt"
-            fallback.write_text("\n".join(ESM2_ALPHABET), encoding="utf-8")
-            tokenizer = EsmTokenizer(vocab_file=str(fallback))
+    with tempfile.TemporaryDirectory() as scratch:
+        alphabet = Path(scratch) / "vocab.txt"
+        alphabet.write_text("\n".join(ESM2_ALPHABET), encoding="utf-8")
+        tokenizer = EsmTokenizer(vocab_file=str(alphabet))
     if len(tokenizer) != config.vocab_size:
         raise InputError(
             f"{model_dir}: tokenizer has {len(tokenizer)} tokens, config.json says "
@@ -246,6 +299,10 @@ def _load_tokenizer(model_dir: Path, config: EsmConfig) -> EsmTokenizer:
         if getattr(tokenizer, f"{role}_token_id") != expected:
             raise InputError(f"{model_dir}: tokenizer and config.json disagree on <{role}>")
     return tokenizer
+
+
+def _alphabet_token(index: int) -> str | None:
+    return ESM2_ALPHABET[index] if 0 <= index < len(ESM2_ALPHABET) else None
 
 
 # --------------------------------------------------------------------------- rotary
@@ -362,6 +419,25 @@ class EsmEncoder:
             )
 
 
+def read_esm_folder(model_dir: Path) -> tuple[Layout, EsmConfig, EsmTokenizer, list[Path]]:
+    """Everything of an ESM2/FastESM2 folder but its tensors, checked before anything is
+    allocated: the layout, the config, the tokenizer and the weight files, which must be
+    large enough for the weights the config describes."""
+    model_dir = Path(model_dir)
+    raw = read_config(model_dir)
+    source = str(model_dir / CONFIG_FILE)
+    layout = detect_layout(raw, source)
+    config = esm_config(raw, source)
+    tokenizer = _load_tokenizer(model_dir, config)
+    files = weight_files(model_dir)
+    sizes = {
+        key: getattr(config, key)
+        for key in ("vocab_size", "hidden_size", "num_hidden_layers", "intermediate_size")
+    }
+    check_weight_count(esm_weight_count(config), sizes, files, source)
+    return layout, config, tokenizer, files
+
+
 def load_esm(
     model_dir: Path,
     device: torch.device,
@@ -389,17 +465,13 @@ def load_esm(
     in float32 (``Float32RotaryEmbedding``); ``EsmEncoder.hidden_states`` checks that
     ``inv_freq`` is still float32.
     """
-    model_dir = Path(model_dir)
-    raw = read_config(model_dir)
-    layout = detect_layout(raw)
-    config = esm_config(raw, str(model_dir / "config.json"))
-    tokenizer = _load_tokenizer(model_dir, config)
+    layout, config, tokenizer, files = read_esm_folder(model_dir)
     with torch.device("meta"):
         model = EsmModel(config, add_pooling_layer=False)
         if model.rotary_embeddings is not None:
             model.rotary_embeddings = Float32RotaryEmbedding(config)
     expected = model.state_dict()
-    state = _encoder_state(weight_files(model_dir), config, device, dtype, expected)
+    state = _encoder_state(files, config, device, dtype, expected)
     model.load_state_dict(state, strict=True, assign=True)
     # Non-persistent buffer (never in a checkpoint): rebuild it off the meta device.
     positions = torch.arange(config.max_position_embeddings, device=device)

@@ -2,8 +2,9 @@
 
 An entry says where the weights come from (Hugging Face id and pinned revision,
 or a tiny test model bundled under ``assets/models``), which architecture loads
-them and which precision to use by default. Dimensions are never written here:
-they are read from the model's config when it is loaded.
+them, which precision to use by default and what its model folder's ``config.json``
+says (``ModelShape``), against which any folder given for it is checked before it is
+loaded. The features' dimension is read from the loaded model's config.
 """
 
 from __future__ import annotations
@@ -29,6 +30,29 @@ class Architecture(str, Enum):
     composition = "composition"  # no model: k-mer / residue frequencies
 
 
+#: A checkpoint this narrow (hidden_size at most this) is a scaled-down test model of its
+#: layout: the tiny models, ``make_test_model.py --size tiny``.
+TEST_HIDDEN_SIZE = 64
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """What an embedder's ``config.json`` says, so that a folder of another model is refused.
+
+    ``model_type`` identifies the layout and is always checked (an ESM2 folder given as
+    FastESM2 reads the same tensors but is another model). The sizes are the real
+    model's: a folder must have them all, unless its ``hidden_size`` is at most
+    ``TEST_HIDDEN_SIZE``, a test model of the layout, whose sizes are only checked to be
+    sane. ``hidden_size`` is the dimension of the features.
+    """
+
+    model_type: str
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    vocab_size: int
+
+
 @dataclass(frozen=True)
 class EmbedderSpec:
     """How to obtain and run one embedder."""
@@ -41,6 +65,7 @@ class EmbedderSpec:
     revision: str | None = None  # pinned commit of model_id
     bundled: str | None = None  # folder under assets/models (tiny test models)
     default_precision: str = "fp32"
+    shape: ModelShape | None = None  # what its config.json says (None: no model)
 
     @property
     def needs_weights(self) -> bool:
@@ -62,6 +87,7 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
             # report record the commit actually loaded (the snapshot folder's name).
             revision=None,
             default_precision="bf16",
+            shape=ModelShape("bert", 768, 12, 12, 4096),
         ),
         EmbedderSpec(
             "esm2_3b",
@@ -71,6 +97,7 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
             model_id="facebook/esm2_t36_3B_UR50D",
             revision="476b639933c8baad5ad09a60ac1a87f987b656fc",
             default_precision="bf16",
+            shape=ModelShape("esm", 2560, 36, 40, 33),
         ),
         EmbedderSpec(
             "esm2_650m",
@@ -80,6 +107,7 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
             model_id="facebook/esm2_t33_650M_UR50D",
             revision="08e4846e537177426273712802403f7ba8261b6c",
             default_precision="bf16",
+            shape=ModelShape("esm", 1280, 33, 20, 33),
         ),
         EmbedderSpec(
             "fastesm2_650",
@@ -89,6 +117,7 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
             model_id="Synthyra/FastESM2_650",
             revision="888b364d85f1059fc453bb365c7509a4d8f7be3b",
             default_precision="bf16",
+            shape=ModelShape("fast_esm", 1280, 33, 20, 33),
         ),
         EmbedderSpec(
             "aa_composition",
@@ -108,6 +137,7 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
             Architecture.dnabert_s,
             "tiny random DNABERT-S-layout model for tests",
             bundled="tiny_dnabert_s",
+            shape=ModelShape("bert", 32, 2, 4, 64),
         ),
         EmbedderSpec(
             "tiny_esm2",
@@ -115,6 +145,7 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
             Architecture.esm,
             "tiny random ESM2-layout model for tests",
             bundled="tiny_esm2",
+            shape=ModelShape("esm", 32, 2, 4, 33),
         ),
         EmbedderSpec(
             "tiny_fastesm2",
@@ -122,6 +153,7 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
             Architecture.esm,
             "tiny random FastESM2-layout model for tests",
             bundled="tiny_fastesm2",
+            shape=ModelShape("fast_esm", 32, 2, 4, 33),
         ),
     )
 }
