@@ -310,6 +310,32 @@ def _unpickle(stream: io.BytesIO, storages: _Storages | None = None) -> object:
     return _RestrictedUnpickler(stream, storages).load()
 
 
+def _check_entries(entries: list[zipfile.ZipInfo], file_bytes: int) -> None:
+    """Refuse, from the zip directory alone, entries that would inflate when read.
+
+    ``torch.save`` stores every entry uncompressed, so each entry's size is the size it
+    takes in the file and together they fit in it; a compressed entry (a zip bomb: 2 MB
+    that inflate to gigabytes) is refused before any entry is read.
+    """
+    compressed = [
+        info.filename
+        for info in entries
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size
+    ]
+    if compressed:
+        raise _Refused(
+            f"a zip archive with compressed entries ({_shown(', '.join(compressed[:3]))}"
+            f"{' and more' if len(compressed) > 3 else ''}): torch.save stores every entry "
+            "uncompressed"
+        )
+    declared = sum(info.file_size for info in entries)
+    if declared > file_bytes:
+        raise _Refused(
+            f"zip entries declaring {declared} bytes in all, more than the {file_bytes}-byte "
+            "file holds"
+        )
+
+
 def _read_zip(data: bytes) -> tuple[object, _Storages]:
     """``torch.save``'s zip format: ``<prefix>/data.pkl`` and ``<prefix>/data/<key>``."""
     try:
@@ -317,6 +343,7 @@ def _read_zip(data: bytes) -> tuple[object, _Storages]:
         names = archive.namelist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as error:
         raise _Refused(f"a truncated or corrupt zip archive ({_shown(error)})") from None
+    _check_entries(archive.infolist(), len(data))
     prefixes = {name.split("/", 1)[0] for name in names}
     if len(prefixes) != 1 or not all("/" in name for name in names):
         raise _Refused("a zip archive that is not one torch.save folder")
