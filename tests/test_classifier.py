@@ -7,10 +7,17 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT
 
-from virnucpro.classify.classifier import Classifier, load_classifier
+from virnucpro.classify.classifier import (
+    Classifier,
+    check_unseen,
+    load_classifier,
+    training_frames,
+)
 from virnucpro.classify.classifier import MLPClassifier as VirnucproMLP
 from virnucpro.classify.evaluation import bootstrap_calls, bootstrap_metrics, evaluate_classifier
+from virnucpro.classify.labelled import read_feature_files
 from virnucpro.classify.training import TrainingSettings, train_classifier
 from virnucpro.errors import InputError
 from virnucpro.files.feature_files import Features, read_features, write_features
@@ -18,12 +25,14 @@ from virnucpro.files.feature_files import Features, read_features, write_feature
 DNA, PROTEIN = 6, 10
 
 
-def _features(tmp_path, name, ids, matrix, protein_embedder="prot", chunk_size="300"):
+def _features(
+    tmp_path, name, ids, matrix, protein_embedder="prot", chunk_size="300", protein_weights="w"
+):
     metadata = {
         "embedder": f"dna+{protein_embedder}", "modality": "merged", "model_id": "m", "revision": "r",
-        "weights_sha256": "w", "frames_sha256": "f", "dna_model_id": "m", "dna_revision": "r",
+        "weights_sha256": f"w+{protein_weights}", "frames_sha256": "f", "dna_model_id": "m", "dna_revision": "r",
         "dna_weights_sha256": "w", "dna_frames_sha256": "f", "protein_model_id": "m",
-        "protein_revision": "r", "protein_weights_sha256": "w", "protein_frames_sha256": "f",
+        "protein_revision": "r", "protein_weights_sha256": protein_weights, "protein_frames_sha256": "f",
         "precision": "fp32", "chunk_size": chunk_size, "dna_embedder": "dna", "dna_dimension": str(DNA),
         "protein_embedder": protein_embedder, "protein_dimension": str(matrix.shape[1] - DNA),
     }  # fmt: skip
@@ -149,6 +158,60 @@ def test_checkpoint_round_trip_and_refusal_of_other_features(tmp_path):
         evaluate_classifier(tmp_path / "model", [other], lists["test"], tmp_path / "eval")
     with pytest.raises(InputError, match="not a classifier checkpoint"):
         load_classifier(tmp_path)
+
+
+def test_features_of_other_model_weights_are_refused_naming_both(tmp_path):
+    shards, lists = _dataset(tmp_path)
+    train_classifier(
+        shards,
+        lists["train"],
+        lists["validation"],
+        tmp_path / "model",
+        TrainingSettings(max_epochs=1),
+    )
+    saved = json.loads((tmp_path / "model" / "classifier.json").read_text())
+    assert saved["models"]["protein"] == {"model_id": "m", "revision": "r", "weights_sha256": "w"}
+    retrained = _features(
+        tmp_path, "other", ["g0_chunk_1F1"], np.zeros((1, DNA + PROTEIN)), protein_weights="v"
+    )
+    with pytest.raises(
+        InputError, match=r"other.safetensors does not match the classifier: protein "
+        r"weights_sha256 v \(classifier: w\)"
+    ):  # fmt: skip
+        load_classifier(tmp_path / "model", [(str(retrained), read_features(retrained))])
+
+
+def test_feature_files_of_two_model_versions_are_not_mixed(tmp_path):
+    matrix = np.zeros((1, DNA + PROTEIN))
+    files = [
+        _features(tmp_path, "a", ["a_chunk_1F1"], matrix),
+        _features(tmp_path, "b", ["b_chunk_1F1"], matrix, protein_weights="v"),
+    ]
+    with pytest.raises(InputError, match=r"b.safetensors: weights_sha256 w\+v differs from w\+w"):
+        read_feature_files(files)
+
+
+def test_the_classifier_knows_its_training_frames_and_refuses_them_as_test_frames(tmp_path):
+    shards, lists = _dataset(tmp_path)
+    train_classifier(
+        shards,
+        lists["train"],
+        lists["validation"],
+        tmp_path / "model",
+        TrainingSettings(max_epochs=1),
+    )
+    seen = training_frames(tmp_path / "model")
+    assert {split: len(hashes) for split, hashes in seen.items()} == {
+        "train": 144,
+        "validation": 48,
+    }
+    assert check_unseen(tmp_path / "model", ["g200_chunk_1F1", "new"], "test.tsv") is True
+    with pytest.raises(
+        InputError, match=r"mixed.tsv: 1 of its 2 frames are in the classifier's validation "
+        r"frames \(e.g. 'g150_chunk_1F1'\)"
+    ):  # fmt: skip
+        check_unseen(tmp_path / "model", ["g200_chunk_1F1", "g150_chunk_1F1"], "mixed.tsv")
+    assert check_unseen(ROOT / "assets" / "models" / "composition_classifier", ["x"], "t") is False
 
 
 def test_evaluation_writes_metrics_roc_and_aligned_predictions(tmp_path):
