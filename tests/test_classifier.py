@@ -357,3 +357,13 @@ def test_a_last_batch_of_one_frame_is_dropped(monkeypatch):
         assert len(history) == 2 and 1 <= best_epoch <= 2
         assert all(np.isfinite(epoch.train_loss) for epoch in history)
         assert not model.training  # returned in eval mode
+
+
+def test_a_diverging_training_stops_instead_of_saving_a_model(tmp_path):
+    shards, lists = _dataset(tmp_path)
+    with pytest.raises(InputError, match=r"training diverged: the loss is NaN or Inf at epoch 1"):
+        train_classifier(
+            shards, lists["train"], lists["validation"], tmp_path / "model",
+            TrainingSettings(max_epochs=2, learning_rate=1e30),
+        )  # fmt: skip
+    assert not (tmp_path / "model").exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -142,6 +143,11 @@ def fit(
         rate = schedule.get_last_lr()[0]
         schedule.step()
         validation_loss, accuracy = _evaluate(model, validation, loss)
+        if not (math.isfinite(total) and math.isfinite(validation_loss)):
+            raise InputError(
+                f"training diverged: the loss is NaN or Inf at epoch {epoch} (learning rate "
+                f"{rate:g}): lower --learning-rate"
+            )
         history.append(Epoch(epoch, total / len(loader.dataset), validation_loss, accuracy, rate))
         log.info(
             "epoch %d: train loss %.4f, validation loss %.4f, accuracy %.4f",

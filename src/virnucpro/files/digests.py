@@ -17,6 +17,9 @@ from pathlib import Path
 _LFS_BLOB = re.compile(r"[0-9a-f]{64}")
 _BLOCK = 1 << 20
 _MODULUS = 1 << 256
+# The files of a model folder that decide what it computes: weights, configuration,
+# vocabularies, code. A README or licence added to a copy does not change the digest.
+_MODEL_FILES = frozenset({".safetensors", ".bin", ".pt", ".pth", ".json", ".txt", ".model", ".py"})
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
@@ -63,7 +66,8 @@ def ids_digest(ids: Iterable[str]) -> str:
 
 
 def folder_digest(folder: str | os.PathLike[str]) -> str:
-    """SHA-256 over the names and contents of a model folder's files.
+    """SHA-256 over the names and contents of a model folder's weights, configuration,
+    vocabulary and code files.
 
     A file that links into a Hugging Face cache blob named by its SHA-256 is
     known by that name, so a cached 11 GB checkpoint is not read again; any
@@ -74,7 +78,8 @@ def folder_digest(folder: str | os.PathLike[str]) -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+        hidden = any(part.startswith(".") for part in relative.parts)
+        if hidden or path.suffix not in _MODEL_FILES or not path.is_file():
             continue
         target = path.resolve().name if path.is_symlink() else ""
         content = target if _LFS_BLOB.fullmatch(target) else file_digest(path)
