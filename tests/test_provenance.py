@@ -301,7 +301,7 @@ REFUSALS = {
     "classifier whose finite weights overflow to NaN scores": Refusal(
         _classifier_with(_overflowing_output), words=("NaN or Inf scores", "corrupt classifier")
     ),
-    "classifier of 65536 x 65536 weights, 3 GiB address space": Refusal(
+    "classifier of 65536 x 65536 weights, 2 GiB address space": Refusal(
         _classifier_json(_huge), words=("classifier.json", "hidden 65536", "weights, more than")
     ),
     "classifier of other dimensions, weights never read": Refusal(
