@@ -112,10 +112,11 @@ def detect_layout(raw: Mapping[str, Any], source: str = CONFIG_FILE) -> Layout:
         return "esm"
     if model_type == "fast_esm":
         return "fastesm"
-    hints = raw.get("architectures") or []
-    auto_map = raw.get("auto_map") or {}
-    if isinstance(auto_map, dict):
-        hints = [*hints, *auto_map.values()] if isinstance(hints, list) else hints
+    architectures, auto_map = raw.get("architectures"), raw.get("auto_map")
+    hints = [
+        *(architectures if isinstance(architectures, list) else []),
+        *(auto_map.values() if isinstance(auto_map, dict) else []),
+    ]
     if model_type is None and any("fastesm" in str(hint).lower() for hint in hints):
         return "fastesm"
     raise InputError(
