@@ -37,12 +37,14 @@ from command_runs import (
     outcomes_fixture,
     predict,
     read_tsv,
+    slow,
     stub,
     stub_outputs,
 )
 from conftest import ASSETS, write_fasta
 
 from virnucpro.files.feature_files import read_features
+from virnucpro.preprocess.chunking import chunk_records
 
 CALLS = {"virus", "others", "no_frame"}
 TO_RNA = str.maketrans("Tt", "Uu")
@@ -363,8 +365,9 @@ def test_bom_and_gzip_read_as_the_plain_file(outcomes, case):
 def _long_protein(folder: Path, need: Need) -> Command:
     residues = "".join(random.Random(12).choices("ACDEFGHIKLMNPQRSTVWY", k=1212))
     write_fasta(folder / "long.fasta", [("whole", residues), ("cut", residues[:1024])])
+    # frames are checked against the chunk size: 1212 residues come from chunks of 3636+ bases
     return ["embed_protein.py", "--input", "long.fasta", "--output", "long.safetensors",
-            "--embedder", "tiny_esm2", "--chunk-size", CHUNK, "--device", "cpu"]  # fmt: skip
+            "--embedder", "tiny_esm2", "--chunk-size", "3700", "--device", "cpu"]  # fmt: skip
 
 
 RUNS.add({"long-protein": Run(_long_protein)})
@@ -377,3 +380,175 @@ def test_a_long_protein_is_read_whole(outcomes):
     features = read_features(outcome.file("long.safetensors"))
     assert features.ids == ["whole", "cut"]
     assert not np.allclose(features.matrix[0], features.matrix[1], atol=1e-6)
+
+
+# --------------------------------------------------------------------------- sequence ids
+
+
+def _chunk_ids(*ids: str) -> Callable[[Path, Need], Command]:
+    """chunk_sequences.py on records named ``ids``, an earlier chunk file in place."""
+
+    def make(folder: Path, need: Need) -> Command:
+        records = [(name, random_dna(400, index)) for index, name in enumerate(ids)]
+        (folder / "in.fasta").write_text("".join(f">{name} x\n{seq}\n" for name, seq in records))
+        stub(folder / "chunks.fasta")
+        return ["chunk_sequences.py", "--input", "in.fasta", "--output", "chunks.fasta"]
+
+    return make
+
+
+def _genbank_id(version: str) -> Callable[[Path, Need], Command]:
+    """build_training_set.py on the bundled pPCP1 plasmid with ``version`` as its id."""
+
+    def make(folder: Path, need: Need) -> Command:
+        text = (ASSETS / "NC_005816.gb").read_text()
+        text = re.sub(r"^VERSION     NC_005816\.1", f"VERSION     {version}", text, flags=re.M)
+        text = re.sub(r"^ACCESSION   NC_005816", f"ACCESSION   {version}", text, flags=re.M)
+        (folder / "in.gb").write_text(text)
+        stub(folder / "n.fasta")
+        return ["build_training_set.py", "--genbank", "in.gb", "--label", "host",
+                "--nucleotide", "n.fasta", "--protein", "p.fasta", "--sources", "s.tsv"]  # fmt: skip
+
+    return make
+
+
+def _predict_ids(*ids: str) -> Callable[[Path, Need], Command]:
+    """predict on the first contigs of the mixed example, renamed ``ids``."""
+
+    def make(folder: Path, need: Need) -> Command:
+        contigs = fasta_records(MIXED)[: len(ids)]
+        write_fasta(folder / "in.fasta", [(n, s) for n, (_, s) in zip(ids, contigs, strict=True)])
+        stub_outputs(folder / "out")
+        return predict("in.fasta", "out")
+
+    return make
+
+
+LONG_ID = "x" * 1_000_000
+BAD_IDS = {
+    # a 1 MB id made a 1 GB chunk file and chunk_calls.tsv, then the report failed
+    "chunk-id-of-a-million-characters": Refusal(
+        _chunk_ids("ok", LONG_ID), words=("in.fasta", "'xxxxxxxx", "longer than 1,000 characters")
+    ),
+    "genbank-id-of-1001-characters": Refusal(
+        _genbank_id("N" * 999 + ".1"), words=("in.gb", "longer than 1,000 characters")
+    ),
+    # ids starting with " passed, then classify read the tables back with CSV quoting
+    "predict-id-starting-with-a-quote": Refusal(
+        _predict_ids("ok", '"q1'), words=("in.fasta", """'"q1'""", """'"' in its id""")
+    ),
+    "chunk-id-starting-with-a-quote": Refusal(
+        _chunk_ids('"q1'), words=("in.fasta", """'"' in its id""")
+    ),
+    "chunk-id-with-an-apostrophe": Refusal(
+        _chunk_ids("it's"), words=("in.fasta", """"'" in its id""")
+    ),
+    "chunk-id-starting-with-a-hash": Refusal(
+        _chunk_ids("#x"), words=("in.fasta", "'#' in its id", "may not start with '#'")
+    ),
+    "chunk-id-with-a-control-character": Refusal(
+        _chunk_ids("a\x01b"), words=("in.fasta", r"'\x01' in its id")
+    ),
+    "chunk-id-not-ascii": Refusal(_chunk_ids("séq"), words=("in.fasta", "'é' in its id")),
+    "genbank-id-starting-with-a-quote": Refusal(
+        _genbank_id('"NC_005816.1'), words=("in.gb", """'"' in its id""")
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "case", RUNS.cases(BAD_IDS, slow_ones=("predict-id-starting-with-a-quote",))
+)
+def test_ids_that_break_tables_or_sizes_are_refused(outcomes, case):
+    line = check_refusal(outcomes, case)
+    assert len(line) < 300, line  # the id is shown shortened
+
+
+# Every other printable ASCII character is carried through FASTA, tables and features.
+ODD_IDS = ("sp|P1|X_1", "a#b", "x<y>&z;$(id)", "back\\slash", "a,b", "{c}[d]`e`~")
+RUNS.add({"predict-odd-but-allowed-ids": Run(_predict_ids(*ODD_IDS))})
+
+
+@slow
+@needs("predict-odd-but-allowed-ids")
+def test_ids_of_any_allowed_character_reach_every_table(outcomes):
+    outcome = outcomes["predict-odd-but-allowed-ids"]
+    outcome.succeeded()
+    rows = read_tsv(outcome.file("out/predictions.sequence_calls.tsv"))
+    assert [row["sequence_id"] for row in rows] == list(ODD_IDS)
+    chunks = read_tsv(outcome.file("out/predictions.chunk_calls.tsv"))
+    assert {row["chunk_id"].rsplit("_chunk_", 1)[0] for row in chunks} == set(ODD_IDS)
+
+
+# --------------------------------------------------------------------------- long and many records
+
+# Python with its address space (RLIMIT_AS) limited to argv[1] MiB runs the rest of argv.
+_LIMITED = (
+    "import os, resource, sys; os.environ['OPENBLAS_NUM_THREADS'] = '1'; "
+    "limit = int(sys.argv[1]) << 20; resource.setrlimit(resource.RLIMIT_AS, (limit, limit)); "
+    "os.execvp(sys.argv[2], sys.argv[2:])"
+)
+# chunk_sequences.py runs in about 140 MiB of address space; cutting a 64 MiB record
+# held whole (at about 4.7 times its size) needed 300-400 MiB.
+CHUNK_MEMORY_MIB = 256
+LONG_RECORD = "ACGT" * (1 << 24) + "GGGGCCCCAAAATTTT"  # 64 MiB and a tail
+
+
+def limited(mebibytes: int, command: Command) -> Command:
+    return ["python", "-c", _LIMITED, str(mebibytes), *command]
+
+
+def _long_record(folder: Path, need: Need) -> Command:
+    records = f">long a description\n{LONG_RECORD}\n>short\nACGTACGT\n"
+    (folder / "long.fasta.gz").write_bytes(gzip.compress(records.encode(), compresslevel=1))
+    return limited(CHUNK_MEMORY_MIB, ["chunk_sequences.py", "--input", "long.fasta.gz",
+                                       "--output", "chunks.fasta"])  # fmt: skip
+
+
+def _too_long_to_hold(folder: Path, need: Need) -> Command:
+    record = "ACGT" * (1 << 26) + "A"  # 2^28 + 1 bases: one more than a step holds
+    (folder / "long.fasta.gz").write_bytes(
+        gzip.compress(f">huge\n{record}\n".encode(), compresslevel=1)
+    )
+    stub(folder / "n.fasta")
+    return ["select_frames.py", "--input", "long.fasta.gz", "--nucleotide", "n.fasta",
+            "--protein", "p.fasta", "--report", "frames.tsv"]  # fmt: skip
+
+
+def _duplicate_far_apart(folder: Path, need: Need) -> Command:
+    # past three batches of the duplicate check: the first id is kept only as a hash
+    names = [f"r{index}" for index in range(200_000)] + ["r0"]
+    (folder / "in.fasta").write_text("".join(f">{name}\nA\n" for name in names))
+    stub(folder / "chunks.fasta")
+    return ["chunk_sequences.py", "--input", "in.fasta", "--output", "chunks.fasta"]
+
+
+RUNS.add({"chunk-a-64-mib-record-in-256-mib": Run(_long_record)})
+LONG = {
+    "select-frames-record-too-long-to-hold": Refusal(
+        _too_long_to_hold, words=("long.fasta.gz", "'huge'", "longer than 268,435,456 bases")
+    ),
+    "chunk-duplicate-200000-records-apart": Refusal(
+        _duplicate_far_apart, words=("in.fasta", "duplicate sequence id 'r0'")
+    ),
+}
+
+
+@slow
+@needs("chunk-a-64-mib-record-in-256-mib")
+def test_a_long_record_is_chunked_in_bounded_memory(outcomes):
+    outcome = outcomes["chunk-a-64-mib-record-in-256-mib"]
+    log = outcome.succeeded()
+    assert "read 2 sequences (67108888 bases" in log, log
+    expected = "".join(
+        f">{name}\n{chunk}\n"
+        for name, chunk in chunk_records([("long", LONG_RECORD), ("short", "ACGTACGT")], 300)
+    )
+    assert outcome.file("chunks.fasta").read_text() == expected
+
+
+@pytest.mark.parametrize(
+    "case", RUNS.cases(LONG, slow_ones=("select-frames-record-too-long-to-hold",))
+)
+def test_records_beyond_what_a_step_holds_are_refused(outcomes, case):
+    check_refusal(outcomes, case)

@@ -1,16 +1,24 @@
-"""Chunking pinned to SPEC §4 for every length 1-2000 at chunk sizes 300 and 500."""
+"""Chunking pinned to SPEC §4 for every length 1-2000 at chunk sizes 300 and 500; long
+records streamed (read twice, never held) give the chunks of held ones."""
 
 from __future__ import annotations
 
 import gzip
+import random
 from itertools import pairwise
 
 import pytest
 import reference
+from Bio.SeqIO.FastaIO import SimpleFastaParser
 from conftest import read_fasta, write_fasta
 
 from virnucpro.errors import InputError
+from virnucpro.files import sequence_files
 from virnucpro.preprocess.chunking import chunk_bounds, chunk_records, chunk_sequences
+
+
+def random_bases(length: int, seed: int) -> str:
+    return "".join(random.Random(seed).choices("ACGT", k=length))
 
 
 @pytest.mark.parametrize("chunk_size", [300, 500])
@@ -100,3 +108,89 @@ def test_output_written_only_when_complete(tmp_path):
     with pytest.raises(InputError, match="duplicate sequence id 'a'"):
         chunk_sequences(source, tmp_path / "out.fasta", 2)
     assert list(tmp_path.iterdir()) == [source]
+
+
+def _random_layout(rng: random.Random) -> str:
+    """A FASTA text with records of random lengths, line widths, case, U, spaces and tabs."""
+    records = []
+    for index in range(rng.randint(1, 5)):
+        sequence = "".join(rng.choices("ACGTacgtUuN", k=rng.choice([0, 1, 5, 30, 100, 250])))
+        lines, start = [], 0
+        while start < len(sequence):
+            width = rng.choice([1, 3, 10, 60, 1000])
+            line = sequence[start : start + width]
+            start += width
+            if rng.random() < 0.2:  # trailing whitespace is dropped, inner spaces too
+                line += rng.choice([" ", "  ", " \t", "\t "])
+            if rng.random() < 0.1:
+                line = " " + line
+            lines.append(line + "\n")
+        if rng.random() < 0.2:
+            lines.append("\n")
+        title = f">r{index}" + rng.choice(["", " d", " a long description" * 3])
+        records.append(title + "\n" + "".join(lines))
+    return "".join(records)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_streamed_records_are_chunked_as_held_ones(tmp_path, monkeypatch, seed):
+    # tiny pieces, blocks and window: every long-record path runs on small inputs
+    rng = random.Random(seed)
+    source = tmp_path / "in.fasta"
+    for _ in range(150):
+        monkeypatch.setattr(sequence_files, "_HELD_WHEN_STREAMING", rng.choice([1, 3, 10, 50]))
+        monkeypatch.setattr(sequence_files, "_PIECE", rng.choice([12, 13, 17, 40, 1 << 20]))
+        monkeypatch.setattr(sequence_files, "_BLOCK", rng.choice([1, 2, 5, 30, 1 << 20]))
+        text = _random_layout(rng)
+        source.write_text(text.rstrip("\n") if rng.random() < 0.2 else text)
+        chunk_size = rng.choice([1, 2, 7, 50])
+        expected = list(chunk_records(biopython_records(source), chunk_size))
+        streamed = sequence_files.stream_dna(source)
+        if not any(sequence for _, sequence in expected):
+            with pytest.raises(InputError, match="no sequence"):
+                list(chunk_records(streamed, chunk_size))
+            continue
+        assert list(chunk_records(streamed, chunk_size)) == expected, text
+        assert list(chunk_records(sequence_files.read_dna(source), chunk_size)) == expected
+
+
+def biopython_records(path) -> list[tuple[str, str]]:
+    """Biopython's parse of ``path`` as read_dna reads it (first word, U as T)."""
+    with open(path) as handle:
+        return [
+            (title.split()[0], sequence.replace("U", "T").replace("u", "t"))
+            for title, sequence in SimpleFastaParser(handle)
+        ]
+
+
+def test_long_records_stream_between_short_ones(tmp_path, monkeypatch):
+    monkeypatch.setattr(sequence_files, "_HELD_WHEN_STREAMING", 100)
+    monkeypatch.setattr(sequence_files, "_PIECE", 64)
+    monkeypatch.setattr(sequence_files, "_BLOCK", 64)
+    records = [
+        (f"s{index}", random_bases(length, index))
+        for index, length in enumerate([1000, 5, 0, 777, 777, 101, 3, 2500])
+    ]
+    lines = "".join(f">{name}\n{sequence[:500]}\n{sequence[500:]}\n" for name, sequence in records)
+    source = tmp_path / "in.fasta.gz"
+    source.write_bytes(gzip.compress(lines.encode()))
+    streamed = list(sequence_files.stream_dna(source))
+    assert [type(sequence).__name__ for _, sequence in streamed] == [
+        "LongSequence", "str", "str", "LongSequence", "LongSequence", "LongSequence", "str",
+        "LongSequence",
+    ]  # fmt: skip
+    summary = chunk_sequences(source, tmp_path / "out.fasta", 300)
+    assert read_fasta(tmp_path / "out.fasta") == list(chunk_records(records, 300))
+    assert (summary.sequences, summary.bases) == (8, sum(len(s) for _, s in records))
+
+
+def test_a_long_record_is_checked_whole_before_it_is_chunked(tmp_path, monkeypatch):
+    monkeypatch.setattr(sequence_files, "_HELD_WHEN_STREAMING", 100)
+    monkeypatch.setattr(sequence_files, "_BLOCK", 64)
+    # foreign symbols in different blocks: named together, protein letters win
+    source = write_fasta(
+        tmp_path / "in.fasta", [("ok", "ACGT"), ("p", "A" * 300 + "1" + "A" * 300 + "E")]
+    )
+    with pytest.raises(InputError, match=r"record 'p' looks like a protein sequence \(has 1E\)"):
+        chunk_sequences(source, tmp_path / "out.fasta", 300)
+    assert not (tmp_path / "out.fasta").exists()

@@ -11,6 +11,7 @@ import reference
 from conftest import ASSETS, read_fasta, run_script
 
 from virnucpro.errors import InputError
+from virnucpro.files import sequence_files
 from virnucpro.files.contracts import PROJECTION_READ_LENGTH
 from virnucpro.files.sequence_files import read_genbank
 from virnucpro.preprocess.chunking import minimum_length
@@ -198,3 +199,74 @@ def test_sketches_option_of_the_command(tmp_path):
     assert result.returncode == 0, result.stderr
     assert list(read_sketches(tmp_path / "sk")) == ["NC_005816.1"]
     assert "as 500-bp reads: 20 reads" in result.stderr
+
+
+def _toy_genbank(path, features: str, sequence: str = "atgaaacccgggtttaaa" * 2):
+    """A one-record GenBank file with ``features`` (feature-table lines) on ``sequence``."""
+    lines = [sequence[i : i + 60] for i in range(0, len(sequence), 60)]
+    origin = "".join(
+        f"{60 * n + 1:>9} {' '.join(line[i : i + 10] for i in range(0, 60, 10))}\n"
+        for n, line in enumerate(lines)
+    )
+    path.write_text(
+        f"LOCUS       toy                       {len(sequence)} bp    DNA     linear   VRL "
+        "01-JAN-2000\nFEATURES             Location/Qualifiers\n"
+        f"{features}ORIGIN\n{origin}//\n"
+    )
+    return path
+
+
+def test_cds_features_are_checked_against_their_record(tmp_path):
+    # 36 bp: a good CDS, two reaching past the end (with and without /translation),
+    # one with a part on another record (without /translation)
+    genbank = _toy_genbank(
+        tmp_path / "toy.gb",
+        "     CDS             1..18\n"
+        '                     /translation="MKPGFK"\n'
+        "     CDS             19..60\n"
+        "     CDS             19..>48\n"
+        '                     /translation="MKPGFK"\n'
+        "     CDS             join(1..18,OTHER01.1:1..30)\n",
+    )
+    result = run_script(
+        "build_training_set.py", "--genbank", genbank, "--label", "viral", "--chunk-size", "18",
+        "--nucleotide", tmp_path / "nt", "--protein", tmp_path / "aa", "--sources", tmp_path / "s",
+        "--counts", tmp_path / "counts.tsv",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with open(tmp_path / "counts.tsv") as handle:
+        (row,) = csv.DictReader(handle, delimiter="\t")
+    assert (row["cds_translations"], row["cds_translated"]) == ("1", "0")
+    assert row["cds_skipped_untranslatable"] == "3"
+    log = result.stderr
+    assert "CDS [18:60](+) skipped: location outside the record (ends at 60 of 36 bases)" in log
+    assert "CDS [18:>48](+) skipped: location outside the record (ends at 48 of 36 bases)" in log
+    assert "skipped: location cannot be extracted" in log
+    # the good CDS still keeps its frames, in both chunks
+    assert read_fasta(tmp_path / "aa") == [(f"toy_chunk_{i}F1", "MKPGFK") for i in (1, 2)]
+
+
+def test_a_cds_with_a_translation_and_a_part_on_another_record_is_used(tmp_path):
+    genbank = _toy_genbank(
+        tmp_path / "toy.gb",
+        "     CDS             join(1..18,OTHER01.1:1..30)\n"
+        '                     /translation="MKPGFKMKPGFKAAAA"\n',
+    )
+    counts, _ = _build(tmp_path, genbank, Label.viral, chunk_size=18)
+    assert (counts.cds_translations, counts.cds_skipped_untranslatable) == (1, 0)
+    assert counts.frames_kept == 2
+
+
+def test_a_genbank_record_too_long_to_hold_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(sequence_files, "_MAX_GENBANK_CHARACTERS", 6000)
+    # two records of under 6000 characters each pass: the count starts at each LOCUS
+    two = (ASSETS / "EU851978.gbk").read_text()
+    assert 5000 < len(two) < 6000
+    (tmp_path / "two.gb").write_text(two + two.replace("EU851978", "EU851979"))
+    assert len(list(read_genbank(tmp_path / "two.gb"))) == 2
+    with pytest.raises(InputError) as error:
+        list(read_genbank(ASSETS / "NC_005816.gb"))
+    assert str(error.value) == (
+        f"{ASSETS / 'NC_005816.gb'}: GenBank record 'NC_005816' is longer than 6,000 characters, "
+        "the most a GenBank record may have (about 268,435,456 bases)"
+    )

@@ -6,11 +6,10 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import accumulate
 
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
-from virnucpro.files.sequence_files import read_dna, write_fasta
+from virnucpro.files.sequence_files import LongSequence, stream_dna, write_fasta
 
 log = logging.getLogger(__name__)
 
@@ -38,31 +37,54 @@ def chunk_bounds(length: int, chunk_size: int) -> list[tuple[int, int]]:
     the first u steps back are q + 1 bases, the rest q, so the chunks cover the
     sequence and only the last one may be shorter than ``chunk_size``.
     """
+    return list(_bounds(length, chunk_size))
+
+
+def _bounds(length: int, chunk_size: int) -> Iterator[tuple[int, int]]:
+    """chunk_bounds one by one: chunk i starts at i·c minus i steps back of q, and min(i, u)."""
     count = -(-length // chunk_size)
     if count == 0:
-        return []
+        return
     surplus = count * chunk_size - length
     step = surplus // count
     longer = surplus - step * (count - 1)
-    steps = [step + 1] * min(longer, count) + [step] * max(count - 1 - longer, 0)
-    shifts = accumulate(steps[: count - 1], initial=0)
-    return [
-        (start, min(start + chunk_size, length))
-        for start in (index * chunk_size - shift for index, shift in enumerate(shifts))
-    ]
+    for index in range(count):
+        start = index * (chunk_size - step) - min(index, longer)
+        yield start, min(start + chunk_size, length)
 
 
-def chunk_records(records: Iterable[tuple[str, str]], chunk_size: int) -> Iterator[tuple[str, str]]:
+def chunk_records(
+    records: Iterable[tuple[str, str | LongSequence]], chunk_size: int
+) -> Iterator[tuple[str, str]]:
     """``(chunk_id, sequence)`` for every chunk of every record, ids ``{id}_chunk_{i}``.
 
     An empty record gives one empty chunk (the original tool gave none), so that
     it still reaches the prediction tables, as ``too_short``, instead of vanishing.
+    A ``LongSequence`` (stream_dna) is cut as it is read, never held whole.
     """
     check_chunk_size(chunk_size)
     for record_id, sequence in records:
-        bounds = chunk_bounds(len(sequence), chunk_size) or [(0, 0)]
-        for number, (start, end) in enumerate(bounds, start=1):
-            yield f"{record_id}_chunk_{number}", sequence[start:end]
+        if isinstance(sequence, LongSequence):
+            yield from _long_chunks(record_id, sequence, chunk_size)
+        elif len(sequence) <= chunk_size:  # one chunk: most reads and contigs
+            yield f"{record_id}_chunk_1", sequence
+        else:
+            for number, (start, end) in enumerate(_bounds(len(sequence), chunk_size), start=1):
+                yield f"{record_id}_chunk_{number}", sequence[start:end]
+
+
+def _long_chunks(
+    record_id: str, sequence: LongSequence, chunk_size: int
+) -> Iterator[tuple[str, str]]:
+    """The chunks of a long record, cut from a window of its blocks (at most a chunk and a block)."""
+    blocks = sequence.blocks()
+    window, offset = "", 0  # window is sequence[offset : offset + len(window)]
+    for number, (start, end) in enumerate(_bounds(len(sequence), chunk_size), start=1):
+        while offset + len(window) < end:
+            window, offset = window[start - offset :] + next(blocks), start
+        yield f"{record_id}_chunk_{number}", window[start - offset : end - offset]
+    for _ in blocks:  # the rest, empty: read to the end, blocks checks the length
+        pass
 
 
 @dataclass
@@ -78,12 +100,15 @@ class ChunkSummary:
 def chunk_sequences(
     input_path: str | os.PathLike[str], output_path: str | os.PathLike[str], chunk_size: int
 ) -> ChunkSummary:
-    """Write the chunks of every sequence in a FASTA(.gz) file to a FASTA file."""
+    """Write the chunks of every sequence in a FASTA(.gz) file to a FASTA file.
+
+    Records are streamed (stream_dna): one of any length takes bounded memory.
+    """
     check_chunk_size(chunk_size)
     summary = ChunkSummary()
     with AtomicOutputs() as outputs:
         output = outputs.open(output_path)
-        for record_id, sequence in read_dna(input_path):
+        for record_id, sequence in stream_dna(input_path):
             summary.sequences += 1
             summary.bases += len(sequence)
             if not sequence:

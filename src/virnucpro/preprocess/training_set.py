@@ -6,9 +6,10 @@ frames. Each frame keeps its source record (genome) so that the split can keep
 every genome inside one of train / validation / test.
 
 A CDS without ``/translation`` (Nextstrain's references, mature peptides,
-pseudogenes) has its location translated with its ``/transl_table``; pseudo CDS
-and CDS that do not translate to a protein are skipped. Every CDS is counted as
-annotated, translated or skipped, so that none is dropped without a trace.
+pseudogenes) has its location translated with its ``/transl_table``; pseudo CDS,
+CDS that do not translate to a protein and CDS reaching past their record's
+sequence are skipped. Every CDS is counted as annotated, translated or skipped,
+so that none is dropped without a trace.
 """
 
 from __future__ import annotations
@@ -133,16 +134,37 @@ def translate_cds(feature: SeqFeature, sequence: Seq) -> str:
     return protein
 
 
+def _outside_record(feature: SeqFeature, length: int) -> str:
+    """Why a CDS does not fit its record's ``length`` bases ("" if it does).
+
+    A part past the end means that sequence and annotation disagree (a cut
+    sequence, a wrong record), so the CDS is not used even with a /translation.
+    Parts on another record (``AB000001.1:1..10``) are that record's to check.
+    """
+    parts = feature.location.parts if feature.location is not None else []
+    ends = [int(part.end) for part in parts if part.ref is None and part.ref_db is None]
+    if ends and max(ends) > length:
+        return f"location outside the record (ends at {max(ends)} of {length} bases)"
+    return ""
+
+
 def cds_proteins(record: SeqRecord, counts: SourceCounts) -> list[str]:
     """The proteins of a record's CDS features, counted in ``counts``.
 
-    A CDS's ``/translation`` is used as given (as before, pseudo or not); without
-    one, a CDS marked ``/pseudo`` or ``/pseudogene`` is skipped (not a protein)
-    and any other has its location translated (``translate_cds``).
+    A CDS whose location runs past the record's sequence is skipped (counted as
+    untranslatable); otherwise its ``/translation`` is used as given (as before,
+    pseudo or not, also with parts on other records); without one, a CDS marked
+    ``/pseudo`` or ``/pseudogene`` is skipped (not a protein) and any other has its
+    location translated (``translate_cds``), which skips parts on other records.
     """
     proteins = []
     for feature in record.features:
         if feature.type != "CDS":
+            continue
+        outside = _outside_record(feature, len(record.seq))
+        if outside:
+            counts.cds_skipped_untranslatable += 1
+            log.warning("%s: CDS %s skipped: %s", record.id, feature.location, outside)
             continue
         annotated = feature.qualifiers.get("translation", [])
         if annotated:
