@@ -13,9 +13,9 @@ and sequences (``evaluation``) both call with these rules.
 from __future__ import annotations
 
 from collections import Counter
-from fractions import Fraction
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 

@@ -177,12 +177,6 @@ def evaluate_classifier(
     )
     test = select_labelled(files, test_path)
     unseen = check_unseen(Path(model_dir), test.ids, str(test_path))
-    if not unseen:
-        log.warning(
-            "%s does not record the frames it was trained on: the test frames cannot be shown "
-            "to be unseen, and compare_embedders.py will refuse this evaluation",
-            model_dir,
-        )
     scores = classifier.scores(test.matrix)
     tn, fp, fn, tp = metrics.confusion_matrix(
         test.labels, scores.argmax(axis=1), labels=[0, 1]
@@ -224,6 +218,12 @@ def evaluate_classifier(
             table.write(
                 f"{frame_id}\t{label}\t{LABELS[int(is_viral_frame(others, virus))]}\t{others:.6f}\t{virus:.6f}\n"
             )
+    if not unseen:
+        log.warning(
+            "%s does not record the frames it was trained on: the test frames cannot be shown "
+            "to be unseen, and compare_embedders.py will refuse this evaluation",
+            model_dir,
+        )
     values = result["metrics"]
     log.info(
         "%s on %d test frames: F1 %.3f [%.3f, %.3f], AUROC %.3f, accuracy %.3f",

@@ -358,11 +358,6 @@ def classify_features(
     if files:
         frame_ids, matrix = feature_rows(feature_paths, files)
         scores = classifier.scores(matrix)
-    if sequences_fasta is None and files:
-        log.warning(
-            "no --sequences: the features' frames cannot be checked against the sequences "
-            "they are said to come from"
-        )
     _, calls = write_predictions(
         output_dir,
         prefix,
@@ -374,4 +369,9 @@ def classify_features(
         min_viral_fraction,
         sources,
     )
+    if sequences_fasta is None and files:
+        log.warning(
+            "no --sequences: the features' frames could not be checked against the sequences "
+            "they are said to come from"
+        )
     return calls
