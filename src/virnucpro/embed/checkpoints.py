@@ -35,6 +35,8 @@ from virnucpro.errors import InputError
 log = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.json"
+# A real config.json is a few kilobytes: a larger one is not a model configuration.
+MAX_CONFIG_BYTES = 1 << 20
 SAFETENSORS = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 PYTORCH_BIN = "pytorch_model.bin"
@@ -54,6 +56,11 @@ def read_config(folder: Path) -> dict[str, Any]:
     path = folder / CONFIG_FILE
     if not path.is_file():
         raise InputError(f"{folder}: not a model folder (no {CONFIG_FILE})")
+    if path.stat().st_size > MAX_CONFIG_BYTES:
+        raise InputError(
+            f"{path}: {path.stat().st_size:,} bytes, more than any model configuration "
+            f"({MAX_CONFIG_BYTES:,})"
+        )
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:

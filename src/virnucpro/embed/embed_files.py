@@ -23,7 +23,7 @@ import numpy as np
 from virnucpro import __version__
 from virnucpro.embed.embedders.base import Encoder
 from virnucpro.embed.embedders.composition import amino_acid_composition, nucleotide_composition
-from virnucpro.embed.embedders.loader import load_encoder
+from virnucpro.embed.embedders.loader import check_model_folder, load_encoder
 from virnucpro.embed.embedders.registry import Architecture, EmbedderSpec, Modality
 from virnucpro.embed.model_cache import model_directory
 from virnucpro.embed.sequence_embedding import (
@@ -71,6 +71,7 @@ def model_source(
     if spec.architecture is Architecture.composition:
         return ModelSource(None, "none", "none", "none")
     folder = model_dir or model_directory(spec, hf_home)
+    check_model_folder(spec, folder)  # before its files are read for the digest
     if model_dir is not None:
         model_id, revision = str(model_dir), "local"
     elif spec.model_id is not None:
