@@ -279,6 +279,8 @@ def _dnabert(key: str, value: object, *words: str) -> Refusal:
 HUGE = {"hidden_size": 16384, "num_attention_heads": 16, "intermediate_size": 65536,
         "num_hidden_layers": 256}  # fmt: skip
 LARGER_THAN_FILES = {"hidden_size": 2048, "num_attention_heads": 16, "num_hidden_layers": 8}
+
+
 def _padded_config(model: Path) -> None:
     """A config.json of 2 MiB: valid JSON, padded with spaces."""
     config = model / "config.json"
@@ -287,9 +289,12 @@ def _padded_config(model: Path) -> None:
 
 HOSTILE_SIZES = {
     "esm-config-of-2-mib": _embed(
-        "tiny_esm2", "tiny_esm2", "config.json", "more than any model configuration",
+        "tiny_esm2",
+        "tiny_esm2",
+        "config.json",
+        "more than any model configuration",
         edits=(_padded_config,),
-    ),  # fmt: skip
+    ),
     "esm-positions-2-to-the-40": _esm("max_position_embeddings", 2**40, "from 1 to 65536"),
     "esm-zero-heads": _esm("num_attention_heads", 0),
     "esm-negative-heads": _esm("num_attention_heads", -4),
