@@ -5,7 +5,11 @@ says so; files without any base, swapped nucleotide and protein frame files,
 truncated GenBank files, piped and compressed (bzip2, xz, zip) inputs are refused
 with one ``error:`` line that names the file, and nothing written; a UTF-8 BOM or
 gzip reads as the plain file; a protein longer than the embedder's window is read
-whole. What each case checks is described in ``command_runs``.
+whole. Ids that tables cannot carry (quotes, control or non-ASCII characters, a
+leading ``#``, over 1000 characters) are refused as they are read; a long record
+is chunked in bounded memory (under an address-space limit), and one too long for
+a step that holds records whole is refused. What each case checks is described
+in ``command_runs``.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ def chunk_sequences_command(
     Neighbouring chunks overlap so that together they cover the sequence; only
     the last chunk can be shorter. A sequence no longer than SIZE is one chunk.
     Descriptions are dropped; the output is written only if the whole input is
-    valid (DNA, unique ids).
+    valid (DNA; unique ids of at most 1000 printable ASCII characters, no quotes,
+    not starting with '#'). Sequences of any length are read in bounded memory.
     """
     chunk_sequences(input, output, chunk_size)
 
