@@ -5,6 +5,11 @@ other compressions are named and refused), with or without a UTF-8 byte-order
 mark. Every reader fails with one :class:`InputError` line on a missing, empty,
 truncated or mis-typed file, so that no step has to repeat these checks.
 Pipes are refused: steps read some inputs twice (e.g. to record their digest).
+
+Any file is read in bounded memory: lines in pieces, records in blocks; a step
+that holds records whole refuses one over ``MAX_HELD_BASES``, and ``stream_dna``
+(the chunk step's reader) reads a long record twice instead of holding it. Every
+id follows ``names.SEQUENCE_ID`` and ``names.MAX_ID_LENGTH``.
 """
 
 from __future__ import annotations
@@ -397,13 +402,11 @@ class _RnaCount:
         self.records = self.bases = self.converted = self.converted_records = 0
 
     def as_dna(self, sequence: str) -> str:
-        self.records += 1
-        self.bases += len(sequence)
-        if "U" not in sequence and "u" not in sequence:
-            return sequence
-        self.converted += sequence.count("U") + sequence.count("u")
-        self.converted_records += 1
-        return sequence.translate(_RNA_TO_DNA)
+        """``sequence`` with U read as T, counted."""
+        rna = "U" in sequence or "u" in sequence  # no count of most records' U
+        uracils = sequence.count("U") + sequence.count("u") if rna else 0
+        self.add(len(sequence), uracils)
+        return sequence.translate(_RNA_TO_DNA) if rna else sequence
 
     def add(self, length: int, uracils: int) -> None:
         self.records += 1
