@@ -20,8 +20,8 @@ from virnucpro.classify.prediction_report import Sample, render_prediction_repor
 from virnucpro.classify.prediction_tables import (
     Chunk,
     SequenceCall,
-    as_written,
     check_fraction,
+    round_as_written,
     write_predictions,
 )
 from virnucpro.embed.embed_files import SequenceEmbedder
@@ -29,7 +29,6 @@ from virnucpro.embed.embedders.registry import Modality, get_embedder
 from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET, EmbedStats
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
-from virnucpro.files.digests import sequence_digest
 from virnucpro.files.names import check_name
 from virnucpro.files.sequence_files import read_dna
 from virnucpro.preprocess.chunking import chunk_records
@@ -87,12 +86,7 @@ def predict_fasta(
     while batch := list(islice(records, batch_chunks)):
         kept = stop_free_frames(batch)
         chunks.extend(
-            Chunk(
-                chunk_id,
-                len(sequence),
-                tuple(frame_label(frame.id) for frame in frames),
-                sequence_digest(sequence),
-            )
+            Chunk(chunk_id, len(sequence), tuple(frame_label(frame.id) for frame in frames))
             for (chunk_id, sequence), frames in zip(batch, kept, strict=True)
         )
         frames = [frame for chunk_frames in kept for frame in chunk_frames]
@@ -120,7 +114,8 @@ def predict_fasta(
             min_viral_fraction,
             outputs=outputs,
         )
-        sample = Sample(prefix, *as_written(chunk_calls, calls))
+        round_as_written(chunk_calls, calls)
+        sample = Sample(prefix, chunk_calls, calls)
         page = render_prediction_report(
             [sample], min_viral_fraction, (Path(classifier_dir).name, classifier)
         )

@@ -41,21 +41,24 @@ def sequence_of(chunk_id: str) -> str:
     return chunk_id.rsplit("_chunk_", 1)[0]
 
 
-@dataclass(frozen=True)
+# slots: predict mode holds one of each per chunk and per sequence (millions of them).
+@dataclass(frozen=True, slots=True)
 class Chunk:
     """A chunk as the frames report lists it: its length, stop-free frames and bases' digest."""
 
     id: str
     length: int
     frames: tuple[str, ...] = ()  # frame labels, e.g. ("F1", "R2")
-    sha256: str = ""  # of the uppercase bases (files.digests.sequence_digest)
+    # of the uppercase bases (files.digests.sequence_digest); "" for chunks cut in this
+    # process (virnucpro predict), which have no report to be checked against
+    sha256: str = ""
 
     @property
     def frame_ids(self) -> list[str]:
         return [f"{self.id}{label}" for label in self.frames]
 
 
-@dataclass
+@dataclass(slots=True)
 class ChunkCall:
     chunk_id: str
     prediction: str  # virus, others, no_frame or too_short
@@ -64,7 +67,7 @@ class ChunkCall:
     max_score2: float
 
 
-@dataclass
+@dataclass(slots=True)
 class SequenceCall:
     sequence_id: str
     chunks: int

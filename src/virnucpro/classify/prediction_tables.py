@@ -14,7 +14,6 @@ of other sequences.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import os
@@ -66,27 +65,19 @@ def _score(value: float) -> str:
     return "NA" if np.isnan(value) else f"{value:.6f}"
 
 
-def as_written(
+def round_as_written(
     chunk_calls: Sequence[ChunkCall], sequence_calls: Sequence[SequenceCall]
-) -> tuple[list[ChunkCall], list[SequenceCall]]:
-    """The calls as the tables read back (scores rounded to their 6 decimals), so that a
+) -> None:
+    """Round the calls' scores, in place, to the 6 decimals the tables hold, so that a
     report made in memory equals the one prediction_report.py makes from the tables."""
 
     def rounded(value: float) -> float:
         return float(_score(value)) if not np.isnan(value) else math.nan
 
-    return (
-        [
-            dataclasses.replace(
-                c, max_score1=rounded(c.max_score1), max_score2=rounded(c.max_score2)
-            )
-            for c in chunk_calls
-        ],
-        [
-            dataclasses.replace(s, max_viral_score=rounded(s.max_viral_score))
-            for s in sequence_calls
-        ],
-    )
+    for chunk in chunk_calls:
+        chunk.max_score1, chunk.max_score2 = rounded(chunk.max_score1), rounded(chunk.max_score2)
+    for sequence in sequence_calls:
+        sequence.max_viral_score = rounded(sequence.max_viral_score)
 
 
 def write_predictions(
@@ -186,7 +177,8 @@ class ProvenanceCheck:
         feature_files: Sequence[tuple[str, Features]],
     ) -> None:
         self.fasta, self.chunk_size = fasta, chunk_size
-        self.chunks = {chunk.id: chunk for chunk in chunks}
+        # chunks cut in this process (predict) have no digest: nothing to check them against
+        self.chunks = {chunk.id: chunk for chunk in chunks if chunk.sha256}
         self.found: list[str] = []
         self.files = feature_files
         self.owner = {frame_id: i for i, (_, f) in enumerate(feature_files) for frame_id in f.ids}
@@ -194,6 +186,8 @@ class ProvenanceCheck:
 
     def add(self, record_id: str, sequence: str) -> None:
         self.found.append(record_id)
+        if not self.chunks and not self.owner:
+            return
         dna = sequence.translate(_RNA_AS_DNA)
         pieces = list(chunk_records([(record_id, dna)], self.chunk_size))
         for chunk_id, piece in pieces:
