@@ -519,6 +519,14 @@ def _too_long_to_hold(folder: Path, need: Need) -> Command:
             "--protein", "p.fasta", "--report", "frames.tsv"]  # fmt: skip
 
 
+def _genome_instead_of_chunks(folder: Path, need: Need) -> Command:
+    """A 70,000-base record given to the frame step: longer than any chunk can be."""
+    write_fasta(folder / "genome.fasta", [("genome", "ACGT" * 17_500)])
+    stub(folder / "n.fasta")
+    return ["select_frames.py", "--input", "genome.fasta", "--nucleotide", "n.fasta",
+            "--protein", "p.fasta", "--report", "frames.tsv"]  # fmt: skip
+
+
 def _duplicate_far_apart(folder: Path, need: Need) -> Command:
     # past three batches of the duplicate check: the first id is kept only as a hash
     names = [f"r{index}" for index in range(200_000)] + ["r0"]
@@ -531,6 +539,10 @@ RUNS.add({"chunk-a-64-mib-record-in-256-mib": Run(_long_record)})
 LONG = {
     "select-frames-record-too-long-to-hold": Refusal(
         _too_long_to_hold, words=("long.fasta.gz", "'huge'", "longer than 268,435,456 bases")
+    ),
+    "select-frames-a-genome-instead-of-its-chunks": Refusal(
+        _genome_instead_of_chunks,
+        words=("genome.fasta", "'genome' has 70,000 bases", "largest chunk size (65,536)"),
     ),
     "chunk-duplicate-200000-records-apart": Refusal(
         _duplicate_far_apart, words=("in.fasta", "duplicate sequence id 'r0'")

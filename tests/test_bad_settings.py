@@ -143,6 +143,12 @@ CHUNK_SIZES = {
     for script in CHUNK_SIZE_SCRIPTS
 }
 CHUNK_SIZES.update({
+    f"chunk-size-65537-{script.removesuffix('.py')}": Refusal(
+        _chunk_size_command(script, "65537"), words=("chunk size", "up to 65,536", "65537")
+    )
+    for script in ("chunk_sequences.py", "embed_dna.py")
+})  # fmt: skip
+CHUNK_SIZES.update({
     f"chunk-size-abc-{script.removesuffix('.py')}": Refusal(
         _chunk_size_command(script, "abc"), words=("--chunk-size", "integer"), code=2
     )
@@ -152,7 +158,14 @@ CHUNK_SIZES.update({
 
 @pytest.mark.parametrize(
     "case",
-    RUNS.cases(CHUNK_SIZES, slow_ones=("chunk-size-0-embed_protein", "chunk-size-abc-embed_dna")),
+    RUNS.cases(
+        CHUNK_SIZES,
+        slow_ones=(
+            "chunk-size-0-embed_protein",
+            "chunk-size-abc-embed_dna",
+            "chunk-size-65537-embed_dna",
+        ),
+    ),
 )
 def test_impossible_chunk_size_is_refused(outcomes, case):
     check_refusal(outcomes, case)

@@ -74,7 +74,7 @@ def test_chunk_ids_and_sequences():
 
 
 def test_chunk_size_zero_is_refused():
-    with pytest.raises(InputError, match="chunk size must be a positive number of bases, got 0"):
+    with pytest.raises(InputError, match="positive number of bases up to 65,536, got 0"):
         list(chunk_records([("a", "ACGT")], 0))
 
 

@@ -111,7 +111,7 @@ def test_bad_fasta_gives_one_error_line_and_no_output(tmp_path, content, message
 def test_chunk_size_zero(tmp_path):
     source = write_fasta(tmp_path / "in.fasta", [("a", "ACGT")])
     assert _error_line(_chunk(tmp_path, source, "--chunk-size", "0")) == (
-        "error: chunk size must be a positive number of bases, got 0"
+        "error: chunk size must be a positive number of bases up to 65,536, got 0"
     )
     assert not (tmp_path / "out.fasta").exists()
 

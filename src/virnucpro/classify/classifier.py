@@ -32,6 +32,7 @@ from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import CLASSIFIER, CLASSIFIER_WEIGHTS, TRAINING_IDS
 from virnucpro.files.feature_files import Features, deterministic_safetensors
+from virnucpro.preprocess.chunking import MAX_CHUNK_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -271,7 +272,7 @@ def _read_metadata(file: Path) -> dict[str, Any]:
     wrong = [
         key
         for key in ("input_dimension", "hidden", "chunk_size")
-        if not whole(metadata[key], 1, _MAX_DIMENSION if key != "chunk_size" else 1 << 20)
+        if not whole(metadata[key], 1, _MAX_DIMENSION if key != "chunk_size" else MAX_CHUNK_SIZE)
     ]
     for key in ("embedders", "dimensions"):
         value = metadata[key]

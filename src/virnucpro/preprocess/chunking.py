@@ -14,10 +14,18 @@ from virnucpro.files.sequence_files import LongSequence, stream_dna, write_fasta
 log = logging.getLogger(__name__)
 
 
+#: Largest chunk size: far above the original tool's 300 and 500 bp, and small enough
+#: that the frame step (which holds a chunk's six frames) and embedders stay bounded.
+MAX_CHUNK_SIZE = 1 << 16
+
+
 def check_chunk_size(chunk_size: int) -> None:
-    """Refuse chunk sizes that cannot cut a sequence."""
-    if chunk_size < 1:
-        raise InputError(f"chunk size must be a positive number of bases, got {chunk_size}")
+    """Refuse chunk sizes that cannot cut a sequence, or make chunks no step should hold."""
+    if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
+        raise InputError(
+            f"chunk size must be a positive number of bases up to {MAX_CHUNK_SIZE:,}, "
+            f"got {chunk_size}"
+        )
 
 
 def minimum_length(chunk_size: int) -> int:

@@ -21,10 +21,12 @@ import numpy as np
 from Bio.Data.CodonTable import standard_dna_table
 from tqdm import tqdm
 
+from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import FRAMES_REPORT
 from virnucpro.files.digests import sequence_digest
 from virnucpro.files.sequence_files import read_dna, write_fasta
+from virnucpro.preprocess.chunking import MAX_CHUNK_SIZE
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +111,17 @@ def stop_free_frames(chunks: Sequence[tuple[str, str]]) -> list[list[Frame]]:
     return frames
 
 
+def _check_chunk_lengths(path: str | os.PathLike[str], chunks: Sequence[tuple[str, str]]) -> None:
+    """Chunks are at most MAX_CHUNK_SIZE bases: a longer record is not a chunk (a genome
+    given instead of its chunks), and its six frames would be held at once."""
+    for chunk_id, sequence in chunks:
+        if len(sequence) > MAX_CHUNK_SIZE:
+            raise InputError(
+                f"{path}: record '{chunk_id}' has {len(sequence):,} bases, more than the largest "
+                f"chunk size ({MAX_CHUNK_SIZE:,}): give the chunks of chunk_sequences.py"
+            )
+
+
 def frame_label(frame_id: str) -> str:
     """The two-character frame suffix of a frame id, e.g. ``R2``."""
     return frame_id[-2:]
@@ -138,6 +151,7 @@ def select_frames(
         report = outputs.open(report_path)
         report.write(FRAMES_REPORT.header)
         while batch := list(islice(chunks, _BATCH_CHUNKS)):
+            _check_chunk_lengths(input_path, batch)
             for (chunk_id, sequence), kept in zip(batch, stop_free_frames(batch), strict=True):
                 for frame in kept:
                     write_fasta(nucleotides, frame.id, frame.nucleotide)
