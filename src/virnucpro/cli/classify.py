@@ -22,7 +22,8 @@ OUTPUTS = (
 MinViralFraction = Annotated[
     float,
     typer.Option(
-        help="Share of a sequence's chunks (with frames) that must be viral to call it virus."
+        help="Share of a sequence's chunks (with frames) that must be viral to call it virus, "
+        "taken exactly as written (7 of 25 chunks reach 0.28)."
     ),
 ]
 
@@ -53,9 +54,12 @@ def classify_command(
 ) -> None:
     """Score every frame, then call chunks and input sequences.
 
-    The features must hold exactly the frames the reports list, each once, and
-    --sequences exactly the reports' sequences: a missing or doubled shard, or
-    another sample's file, stops with a message naming what differs.
+    The features must hold exactly the frames the reports list, each once, made
+    by the classifier's embedders and models at its chunk size; --sequences must
+    hold exactly the reports' sequences, letter for letter (each chunk's sha256
+    in the report), and the features' frames must be the frames of those
+    sequences. A missing or doubled shard, another sample's or run's file, or
+    chunks of another size stop with a message naming what differs.
     """
     from virnucpro.classify.prediction_tables import classify_features
 

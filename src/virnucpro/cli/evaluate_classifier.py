@@ -42,7 +42,10 @@ def evaluate_classifier_command(
     """Accuracy, precision, recall, F1, AUROC and MCC with 95% bootstrap intervals, confusion matrix and ROC.
 
     Frames are scored, then the test genomes' chunks and sequences are called as
-    classify.py calls them and scored too (evaluation.json "levels").
+    classify.py calls them and scored too (evaluation.json "levels"). A test frame
+    the classifier was trained or validated on (training_ids.safetensors) is
+    refused; a classifier that does not record them is evaluated with a warning,
+    and compare_embedders.py will not compare it.
     """
     from virnucpro.classify.evaluation import evaluate_classifier
 

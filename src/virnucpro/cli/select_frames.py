@@ -21,7 +21,11 @@ def select_frames_command(
     ],
     protein: Annotated[Path, typer.Option(help="FASTA to write: protein of each kept frame.")],
     report: Annotated[
-        Path, typer.Option(help="TSV to write: one row per chunk with its kept frames.")
+        Path,
+        typer.Option(
+            help="TSV to write: one row per chunk, its length, kept frames and the sha256 of "
+            "its bases (uppercase), which classify.py checks the input FASTA against."
+        ),
     ],
     version: VersionOption = False,
 ) -> None:
