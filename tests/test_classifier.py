@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -367,3 +368,36 @@ def test_a_diverging_training_stops_instead_of_saving_a_model(tmp_path):
             TrainingSettings(max_epochs=2, learning_rate=1e30),
         )  # fmt: skip
     assert not (tmp_path / "model").exists()
+
+
+def test_an_ids_file_is_the_classifiers_only_if_classifier_json_names_it(tmp_path):
+    shards, lists = _dataset(tmp_path)
+    for name, seed in (("a", 1), ("b", 2)):
+        train_classifier(
+            shards, lists["train"], lists["validation"], tmp_path / name,
+            TrainingSettings(max_epochs=1, seed=seed),
+        )  # fmt: skip
+    # another classifier's ids file beside classifier.json: refused, not trusted
+    b_ids = (tmp_path / "b" / "training_ids.safetensors").read_bytes()
+    (tmp_path / "a" / "training_ids.safetensors").write_bytes(b_ids + b" ")
+    with pytest.raises(InputError, match=r"training_ids.safetensors is not the classifier's"):
+        check_unseen(tmp_path / "a", ["new"], "test.tsv")
+    # re-saving without training ids (a converted legacy model) removes the old file
+    loaded = load_classifier(tmp_path / "b")
+    loaded.save(tmp_path / "b")
+    assert not (tmp_path / "b" / "training_ids.safetensors").exists()
+    assert "training_ids_sha256" not in json.loads((tmp_path / "b" / "classifier.json").read_text())
+    assert check_unseen(tmp_path / "b", ["g0_chunk_1F1"], "test.tsv") is False
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("models", []), ("models", {"dna": {}}), ("training", None)]
+)
+def test_a_malformed_provenance_record_is_refused_in_one_line(tmp_path, key, value):
+    folder = tmp_path / "model"
+    shutil.copytree(ROOT / "assets" / "models" / "composition_classifier", folder)
+    config = json.loads((folder / "classifier.json").read_text())
+    config[key] = value
+    (folder / "classifier.json").write_text(json.dumps(config))
+    with pytest.raises(InputError, match=rf"classifier.json: invalid {key}"):
+        load_classifier(folder)

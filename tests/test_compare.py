@@ -225,3 +225,12 @@ def test_evaluations_with_other_sequence_call_rules_are_refused(tmp_path):
     other.write_text(json.dumps(document))
     with pytest.raises(InputError, match=r"differ in the minimum viral fraction .*\(0.3, 0.5\)"):
         compare_embedders([first, other], [], tmp_path / "out")
+
+
+def test_the_tables_and_the_report_are_one_commit(tmp_path):
+    evaluations = [_evaluation(tmp_path, name, 0.9) for name in ("esm2_3b", "fastesm2_650")]
+    out = tmp_path / "out"
+    (out / "report.html").mkdir(parents=True)  # the report cannot be written
+    with pytest.raises(InputError, match="report.html"):
+        compare_embedders(evaluations, [], out)
+    assert sorted(path.name for path in out.iterdir()) == ["report.html"]  # no table either

@@ -42,6 +42,12 @@ def test_verdict_of_the_interval_against_the_allowed_loss(low, high, expected):
     assert verdict(low, high, 0.01) is expected
 
 
+def test_a_loss_of_exactly_the_allowed_one_survives_floating_point():
+    # 0.85 - 0.9 is -0.050000000000000044 in floating point: exactly the allowed 0.05
+    assert verdict(0.85 - 0.9, 0.0, 0.05) is Verdict.within
+    assert verdict(-0.2, 0.9 - 0.95, 0.05) is Verdict.undecidable  # upper end on the line
+
+
 def test_the_three_verdict_lines():
     rows = [
         _row("esm2_3b", 0.0, None, None, 1.0),

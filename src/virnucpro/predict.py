@@ -79,6 +79,10 @@ def predict_fasta(
                 f"but {embedder.spec.name} gives {embedder.dimension}-d"
             )
     classifier = load_classifier(classifier_dir)
+    classifier.check_models(
+        {"dna": dna.source.weights_sha256, "protein": protein.source.weights_sha256},
+        f"the models of {dna.spec.name} and {protein.spec.name}",
+    )
     records = chunk_records(read_dna(input_path), classifier.chunk_size)
     chunks: list[Chunk] = []
     frame_ids: list[str] = []

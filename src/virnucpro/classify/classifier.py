@@ -31,6 +31,7 @@ from virnucpro import __version__
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import CLASSIFIER, CLASSIFIER_WEIGHTS, TRAINING_IDS
+from virnucpro.files.digests import file_digest
 from virnucpro.files.feature_files import Features, deterministic_safetensors
 from virnucpro.preprocess.chunking import MAX_CHUNK_SIZE
 
@@ -43,9 +44,6 @@ _MAX_DIMENSION = 1 << 16
 # Far above any real classifier (3328-d input x 512 hidden is 1.7 M weights): more would
 # allocate gigabytes for a file that cannot be one of ours.
 _MAX_PARAMETERS = 1 << 26
-# What a merged feature file and the classifier's training features must agree on of
-# each model: its files' digest (the same from the cache or a copied folder).
-_MODEL_KEYS = ("weights_sha256",)
 
 
 class MLPClassifier(nn.Module):
@@ -93,14 +91,8 @@ class Classifier:
             "protein dimension": (meta.get("protein_dimension"), str(self.dimensions["protein"])),
             "chunk size": (meta.get("chunk_size"), str(self.chunk_size)),
         }
-        models = self.details.get("models", {})
-        for modality in MODALITIES:
-            for key in _MODEL_KEYS:
-                if key in models.get(modality, {}):
-                    found[f"{modality} {key}"] = (
-                        meta.get(f"{modality}_{key}"),
-                        models[modality][key],
-                    )
+        weights = {modality: meta.get(f"{modality}_weights_sha256") for modality in MODALITIES}
+        found.update(self._model_differences(weights, source))
         wrong = [
             f"{name} {got} (classifier: {want})"
             for name, (got, want) in found.items()
@@ -115,6 +107,35 @@ class Classifier:
                 "%s was embedded in %s, the classifier's features in %s",
                 source, meta.get("precision"), self.precision,
             )  # fmt: skip
+
+    def check_models(self, weights: dict[str, str | None], source: str) -> None:
+        """Refuse models (modality -> weights digest) other than those it was trained on."""
+        wrong = [
+            f"{name} {got} (classifier: {want})"
+            for name, (got, want) in self._model_differences(weights, source).items()
+            if got != want
+        ]
+        if wrong:
+            raise InputError(f"{source} are not the classifier's models: {'; '.join(wrong)}")
+
+    def _model_differences(
+        self, weights: dict[str, str | None], source: str
+    ) -> dict[str, tuple[str | None, str]]:
+        """(found, recorded) weights digest per modality; a classifier that does not record
+        its models (the demo, a converted legacy model) accepts any, with a warning."""
+        models = self.details.get("models")
+        if models is None:
+            if any(digest not in (None, "none") for digest in weights.values()):
+                log.warning(
+                    "the classifier does not record the weights of its models: %s cannot be "
+                    "checked against them",
+                    source,
+                )
+            return {}
+        return {
+            f"{modality} weights_sha256": (weights[modality], models[modality]["weights_sha256"])
+            for modality in MODALITIES
+        }
 
     def scores(self, matrix: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Softmax scores (P(others), P(virus)) for each row, in eval mode.
@@ -159,15 +180,24 @@ class Classifier:
         state = {
             name: tensor.detach().contiguous() for name, tensor in self.model.state_dict().items()
         }
+        ids_file = None
+        metadata.pop("training_ids_sha256", None)  # a loaded classifier's, not these ids'
+        if self.training_ids:
+            arrays = {split: id_hashes(ids) for split, ids in self.training_ids.items()}
+            ids_file = deterministic_safetensors(
+                save_arrays(arrays, metadata={"format": TRAINING_IDS.format})
+            )
+            # the ids file is the classifier's only if classifier.json names its digest
+            metadata["training_ids_sha256"] = hashlib.sha256(ids_file).hexdigest()
         with nullcontext(outputs) if outputs is not None else AtomicOutputs() as outputs:
             outputs.write_bytes(folder / CLASSIFIER_WEIGHTS, deterministic_safetensors(save(state)))
             outputs.open(folder / CLASSIFIER.name).write(
                 json.dumps(metadata, indent=2, sort_keys=True) + "\n"
             )
-            if self.training_ids:
-                arrays = {split: id_hashes(ids) for split, ids in self.training_ids.items()}
-                data = save_arrays(arrays, metadata={"format": TRAINING_IDS.format})
-                outputs.write_bytes(folder / TRAINING_IDS.name, deterministic_safetensors(data))
+            if ids_file is None:
+                outputs.remove(folder / TRAINING_IDS.name)
+            else:
+                outputs.write_bytes(folder / TRAINING_IDS.name, ids_file)
 
 
 def _hashes(ids: Sequence[str]) -> np.ndarray:
@@ -188,10 +218,17 @@ def id_hashes(ids: Sequence[str]) -> np.ndarray:
 
 def training_frames(folder: Path) -> dict[str, np.ndarray] | None:
     """The hashed train and validation ids of a checkpoint; None if it does not record them
-    (the bundled demo, a converted legacy model)."""
-    file = Path(folder) / TRAINING_IDS.name
-    if not file.exists():
+    (the bundled demo, a converted legacy model). The file must be the one whose digest
+    classifier.json names: an ids file left by another classifier is refused."""
+    recorded = describe_classifier(folder).details.get("training_ids_sha256")
+    if recorded is None:
         return None
+    file = Path(folder) / TRAINING_IDS.name
+    if not file.is_file() or file_digest(file) != recorded:
+        raise InputError(
+            f"{file} is not the classifier's: classifier.json names an ids file of sha256 "
+            f"{recorded[:12]} ({'missing' if not file.is_file() else 'another file found'})"
+        )
     try:
         with safe_open(file, "np") as handle:
             if (handle.metadata() or {}).get("format") != TRAINING_IDS.format:
@@ -288,6 +325,21 @@ def _read_metadata(file: Path) -> dict[str, Any]:
         wrong.append("dropout")
     if not isinstance(metadata["precision"], str):
         wrong.append("precision")
+    models = metadata.get("models")
+    if models is not None and not (
+        isinstance(models, dict)
+        and sorted(models) == sorted(MODALITIES)
+        and all(
+            isinstance(model, dict) and isinstance(model.get("weights_sha256"), str)
+            for model in models.values()
+        )
+    ):
+        wrong.append("models")
+    for key in ("training", "metrics"):
+        if not isinstance(metadata.get(key, {}), dict):
+            wrong.append(key)
+    if not isinstance(metadata.get("training_ids_sha256", ""), str):
+        wrong.append("training_ids_sha256")
     if wrong:
         raise InputError(f"{file}: invalid {', '.join(wrong)}")
     if sum(metadata["dimensions"].values()) != metadata["input_dimension"]:

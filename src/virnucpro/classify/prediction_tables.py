@@ -121,7 +121,9 @@ def write_predictions(
                 f"{call.sequence_id}\t{call.chunks}\t{call.chunks_with_frames}\t{call.viral_chunks}\t"
                 f"{_score(call.max_viral_score)}\t{call.call}\n"
             )
-        if sequences_fasta is not None:
+        if sequences_fasta is None:  # an earlier run's viral sequences must not stay behind
+            outputs.remove(output_dir / f"{prefix}.viral.fasta")
+        else:
             fasta = outputs.open(output_dir / f"{prefix}.viral.fasta")
             check = ProvenanceCheck(sequences_fasta, chunks, chunk_size, feature_files)
             for record_id, sequence in read_fasta(sequences_fasta):

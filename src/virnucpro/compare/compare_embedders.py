@@ -65,7 +65,16 @@ def compare_embedders(
         outputs.open(output_dir / "comparison.md").write(
             comparison_markdown(rows, baseline, context, decision_text)
         )
-    write_report(output_dir / "report.html", rows, rocs, baseline, context, decisions, projection)
+        write_report(
+            output_dir / "report.html",
+            rows,
+            rocs,
+            baseline,
+            context,
+            decisions,
+            projection,
+            outputs,
+        )
     for decision in decisions:
         log.info("decision: %s", decision.line)
     log.info("compared %d embedders against %s -> %s", len(rows), baseline, output_dir)

@@ -9,6 +9,7 @@ import html
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 
 import matplotlib
 from matplotlib.axes import Axes
@@ -352,8 +353,10 @@ def write_report(
     context: dict[str, str],
     decisions: Sequence[Decision],
     projection: str,
+    outputs: AtomicOutputs | None = None,
 ) -> None:
-    """Write the report atomically: a failed render never leaves a half page for -resume."""
+    """Write the report atomically, or as part of the step's ``outputs``: a failed render
+    never leaves a half page for -resume, nor a page beside tables of another run."""
     page = render_report(rows, rocs, baseline, context, decisions, projection)
-    with AtomicOutputs() as outputs:
+    with nullcontext(outputs) if outputs is not None else AtomicOutputs() as outputs:
         outputs.open(path).write(page)

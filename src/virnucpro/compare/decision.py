@@ -46,11 +46,17 @@ def check_max_f1_loss(max_f1_loss: float) -> None:
         raise InputError(f"the allowed F1 loss must be in [0, 1), got {max_f1_loss}")
 
 
+_DECIMALS = 9
+
+
 def verdict(low: float | None, high: float | None, max_f1_loss: float) -> Verdict:
     """Where the ΔF1 interval [low, high] lies against the allowed loss."""
     check_max_f1_loss(max_f1_loss)
     if low is None or high is None:
         return Verdict.undecidable
+    # ΔF1 bounds are differences of ratios of counts: compared at 1e-9, so that floating
+    # point (0.85 - 0.9 is -0.050000000000000044) cannot move an exact -1/20 past 0.05.
+    low, high = round(low, _DECIMALS), round(high, _DECIMALS)
     if low >= -max_f1_loss:
         return Verdict.within
     if high < -max_f1_loss:

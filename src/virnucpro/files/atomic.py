@@ -184,6 +184,7 @@ class AtomicOutputs:
         # folder -> names there that may be stale temporaries: a folder is listed once,
         # not once per output (a step may write thousands of shards into one folder).
         self._leftovers: dict[Path, set[str]] = {}
+        self._removals: list[Path] = []
 
     def open(self, path: str | os.PathLike[str]) -> TextIO:
         """A text handle (UTF-8, ``\\n`` newlines) that writes to ``path`` once the
@@ -206,6 +207,14 @@ class AtomicOutputs:
         output, descriptor = self._create(path)
         output.handle = os.fdopen(descriptor, "wb")
         output.handle.write(data)
+
+    def remove(self, path: str | os.PathLike[str]) -> None:
+        """Delete ``path``, if it exists, together with the renames: an output of an earlier
+        run that this run does not make must not be left beside the new ones."""
+        final = Path(path)
+        if final.is_dir():
+            raise InputError(f"cannot remove {final}: it is a folder, not a file")
+        self._removals.append(final)
 
     def __enter__(self) -> AtomicOutputs:
         return self
@@ -230,6 +239,15 @@ class AtomicOutputs:
                         os.replace(output.temporary, output.final)
                     except OSError as error:
                         raise self._error(output, error) from error
+                for final in self._removals:
+                    if final.exists():
+                        log.info("removed %s: this run does not make it", final)
+                    try:
+                        final.unlink(missing_ok=True)
+                    except OSError as error:
+                        raise InputError(
+                            f"cannot remove {final}: {_reason(final, error)}"
+                        ) from error
         except BaseException:
             # Renamed temporaries are gone already; the rest must not be left behind.
             self._discard()
