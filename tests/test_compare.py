@@ -31,6 +31,7 @@ def _evaluation(tmp_path, embedder, f1, dimension=1280, **changes):
         "format": "virnucpro-evaluation/3", "levels": levels, "embedder": embedder, "dna_embedder": "dnabert_s", "dimension": dimension,
         "precision": "bf16", "chunk_size": 300, "test_frames": 100, "test_viral_frames": 50, "test_ids_sha256": "abc",
         "test_frames_unseen": True, "protein_weights_sha256": f"weights of {embedder}",
+        "dna_weights_sha256": "d" * 64, "dna_frames_sha256": ["a" * 64], "protein_frames_sha256": ["b" * 64],
         "metrics": metrics, "roc": {"fpr": [0.0, 0.1, 1.0], "tpr": [0.0, 0.8, 1.0]}, **changes,
     }  # fmt: skip
     path = tmp_path / f"{embedder}.evaluation.json"
@@ -203,6 +204,33 @@ def test_an_evaluation_on_frames_the_classifier_may_have_seen_is_refused(tmp_pat
     assert not (tmp_path / "out").exists()
 
 
+def test_evaluations_of_other_dna_weights_or_frames_are_refused(tmp_path):
+    baseline = _evaluation(tmp_path, "esm2_3b", 0.8)
+    other = _evaluation(tmp_path, "fastesm2_650", 0.7, dna_weights_sha256="e" * 64)
+    with pytest.raises(InputError, match=r"differ in dna_weights_sha256 \(esm2_3b.evaluation.json: "
+                       r"dddddddddddd, fastesm2_650.evaluation.json: eeeeeeeeeeee\)"):  # fmt: skip
+        compare_embedders([baseline, other], [], tmp_path / "out")
+    other = _evaluation(tmp_path, "fastesm2_650", 0.7, dna_frames_sha256=["c" * 64, "a" * 64])
+    with pytest.raises(
+        InputError, match=r"differ in dna_frames_sha256 .*\[cccccccccccc, aaaaaaaaaaaa\]"
+    ):
+        compare_embedders([baseline, other], [], tmp_path / "out")
+
+
+def test_an_evaluation_without_a_recorded_key_or_with_nan_is_refused(tmp_path):
+    baseline = _evaluation(tmp_path, "esm2_3b", 0.8)
+    other = _evaluation(tmp_path, "fastesm2_650", 0.7)
+    document = json.loads(other.read_text())
+    del document["protein_weights_sha256"]
+    other.write_text(json.dumps(document))
+    with pytest.raises(InputError, match=r"an evaluation without protein_weights_sha256"):
+        compare_embedders([baseline, other], [], tmp_path / "out")
+    other = _evaluation(tmp_path, "fastesm2_650", float("nan"))
+    with pytest.raises(InputError, match=r"cannot read an evaluation \(NaN is not a number"):
+        compare_embedders([baseline, other], [], tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_benchmark_of_other_weights_than_the_evaluated_features_is_refused(tmp_path):
     evaluations = [_evaluation(tmp_path, name, 0.9) for name in ("esm2_3b", "fastesm2_650")]
     benchmarks = [
@@ -231,6 +259,6 @@ def test_the_tables_and_the_report_are_one_commit(tmp_path):
     evaluations = [_evaluation(tmp_path, name, 0.9) for name in ("esm2_3b", "fastesm2_650")]
     out = tmp_path / "out"
     (out / "report.html").mkdir(parents=True)  # the report cannot be written
-    with pytest.raises(InputError, match="report.html"):
+    with pytest.raises(InputError, match=r"report\.html"):
         compare_embedders(evaluations, [], out)
     assert sorted(path.name for path in out.iterdir()) == ["report.html"]  # no table either

@@ -197,6 +197,11 @@ def evaluate_classifier(
         "test_frames_unseen": unseen,
         "classifier_data_sha256": classifier.details.get("training", {}).get("data_sha256"),
         "protein_weights_sha256": test.source.metadata["protein_weights_sha256"],
+        "dna_weights_sha256": test.source.metadata["dna_weights_sha256"],
+        # the frames the features were made of, letter for letter: every embedder's
+        # evaluation must read the same DNA frames (its own protein model aside)
+        "dna_frames_sha256": sorted(f.metadata["dna_frames_sha256"] for f in files),
+        "protein_frames_sha256": sorted(f.metadata["protein_frames_sha256"] for f in files),
         "bootstrap": {"resamples": resamples, "seed": seed},
         "metrics": bootstrap_metrics(test.labels, scores, resamples, seed),
         "confusion": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},

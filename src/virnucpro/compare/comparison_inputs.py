@@ -16,19 +16,42 @@ from typing import Any
 from virnucpro.errors import InputError
 from virnucpro.files.contracts import BENCHMARK, EVALUATION, Tagged
 
+# What the comparison reads of each document: a file without one of them is refused.
+_NEEDED = {
+    EVALUATION.format: (
+        "embedder", "dna_embedder", "dimension", "precision", "chunk_size", "test_ids_sha256",
+        "test_frames_unseen", "protein_weights_sha256", "dna_weights_sha256",
+        "dna_frames_sha256", "protein_frames_sha256", "metrics", "roc", "levels",
+    ),
+    BENCHMARK.format: (
+        "embedder", "device", "device_name", "precision", "token_budget", "input_sha256",
+        "weights_sha256", "sequences_per_second", "tokens_per_second", "peak_memory_gib",
+        "load_seconds",
+    ),
+}  # fmt: skip
+
+
+def _not_a_number(text: str) -> float:
+    raise ValueError(f"{text} is not a number a result may hold")
+
 
 def read_documents(paths: Sequence[Path], contract: Tagged) -> list[dict[str, Any]]:
-    """JSON documents carrying the contract's format tag; any other file is refused."""
+    """JSON documents carrying the contract's format tag and the keys the comparison reads;
+    any other file, or one holding NaN or Infinity, is refused."""
     documents = []
     for path in paths:
         try:
-            document = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            text = Path(path).read_text(encoding="utf-8")
+            document = json.loads(text, parse_constant=_not_a_number)
+        except (OSError, UnicodeDecodeError, ValueError) as error:
             raise InputError(f"{path}: cannot read {contract.what} ({error})") from None
         if not isinstance(document, dict) or document.get("format") != contract.format:
             raise InputError(
                 f"{path}: not {contract.what} file of this version ({contract.format})"
             )
+        missing = [key for key in _NEEDED[contract.format] if key not in document]
+        if missing:
+            raise InputError(f"{path}: {contract.what} without {', '.join(missing)}")
         documents.append(document)
     return documents
 
@@ -40,9 +63,19 @@ def _same(
         values = {str(document[key]) for document in documents}
         if len(values) > 1:
             found = ", ".join(
-                f"{Path(p).name}: {d[key]}" for p, d in zip(paths, documents, strict=True)
+                f"{Path(p).name}: {_shown(d[key])}" for p, d in zip(paths, documents, strict=True)
             )
             raise InputError(f"{what} differ in {key} ({found}): the comparison needs them equal")
+
+
+def _shown(value: Any) -> str:
+    """A value in a message: digests shortened, lists of them counted."""
+    if isinstance(value, list):
+        return (
+            f"[{', '.join(_shown(item) for item in value[:2])}{', ...' if len(value) > 2 else ''}]"
+        )
+    text = str(value)
+    return text[:12] if len(text) == 64 else text
 
 
 def read_comparable(
@@ -56,7 +89,15 @@ def read_comparable(
     _same(
         evaluations,
         evaluation_paths,
-        ("test_ids_sha256", "dna_embedder", "chunk_size", "precision"),
+        (
+            "test_ids_sha256",
+            "dna_embedder",
+            "dna_weights_sha256",
+            "dna_frames_sha256",
+            "protein_frames_sha256",
+            "chunk_size",
+            "precision",
+        ),
         "evaluations",
     )
     if benchmarks:
