@@ -47,15 +47,18 @@ def test_an_ids_digest_is_the_sha256_of_the_ids_one_per_line():
 def test_a_model_folder_digest_is_its_weights_config_and_vocabulary(tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(TINY_ESM, copy)
-    digest = folder_digest(TINY_ESM)
-    assert folder_digest(copy) == digest
+    digest = folder_digest(TINY_ESM, [TINY_ESM / "model.safetensors"])
+    assert folder_digest(copy, [copy / "model.safetensors"]) == digest
     (copy / "README.md").write_text("notes")
     (copy / ".cache").mkdir()
     (copy / ".cache" / "x.json").write_text("{}")
-    assert folder_digest(copy) == digest  # documentation and hidden files are not the model
+    # documentation and hidden files are not the model
+    assert folder_digest(copy, [copy / "model.safetensors"]) == digest
+    shutil.copy(copy / "model.safetensors", copy / "pytorch_model.bin")
+    assert folder_digest(copy, [copy / "model.safetensors"]) == digest  # not read: not the model
     weights = copy / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-1] + b"\0")
-    assert folder_digest(copy) != digest
+    assert folder_digest(copy, [copy / "model.safetensors"]) != digest
 
 
 def test_a_cached_model_is_known_by_its_blob_names_and_equals_a_plain_copy(tmp_path):
@@ -69,7 +72,7 @@ def test_a_cached_model_is_known_by_its_blob_names_and_equals_a_plain_copy(tmp_p
         blob = blobs / hashlib.sha256(data).hexdigest()
         blob.write_bytes(data)
         (snapshot / file.name).symlink_to(blob)
-    digest = folder_digest(snapshot)
-    assert digest == folder_digest(TINY_ESM)
+    digest = folder_digest(snapshot, [snapshot / "model.safetensors"])
+    assert digest == folder_digest(TINY_ESM, [TINY_ESM / "model.safetensors"])
     (snapshot / "model.safetensors").resolve().write_bytes(b"not read: its name is its content")
-    assert folder_digest(snapshot) == digest
+    assert folder_digest(snapshot, [snapshot / "model.safetensors"]) == digest

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from virnucpro import __version__
+from virnucpro.embed.checkpoints import weight_files
 from virnucpro.embed.embedders.base import Encoder
 from virnucpro.embed.embedders.composition import amino_acid_composition, nucleotide_composition
 from virnucpro.embed.embedders.loader import check_model_folder, load_encoder
@@ -80,7 +81,7 @@ def model_source(
         model_id, revision = spec.model_id, commit or spec.revision or "main"
     else:
         model_id, revision = f"bundled:{spec.bundled}", "bundled"
-    return ModelSource(folder, model_id, revision, folder_digest(folder))
+    return ModelSource(folder, model_id, revision, folder_digest(folder, weight_files(folder)))
 
 
 def _finished(output: Path, expected: dict[str, str]) -> bool:

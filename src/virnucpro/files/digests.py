@@ -17,9 +17,10 @@ from pathlib import Path
 _LFS_BLOB = re.compile(r"[0-9a-f]{64}")
 _BLOCK = 1 << 20
 _MODULUS = 1 << 256
-# The files of a model folder that decide what it computes: weights, configuration,
-# vocabularies, code. A README or licence added to a copy does not change the digest.
-_MODEL_FILES = frozenset({".safetensors", ".bin", ".pt", ".pth", ".json", ".txt", ".model", ".py"})
+# Besides its weights, the files of a model folder that decide what it computes:
+# configuration, vocabularies, code. A README or licence added to a copy does not change
+# the digest; neither do weight indexes (the weights they list are hashed).
+_SETTINGS_FILES = frozenset({".json", ".txt", ".model", ".py"})
 
 
 def file_digest(path: str | os.PathLike[str]) -> str:
@@ -65,9 +66,10 @@ def ids_digest(ids: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()
 
 
-def folder_digest(folder: str | os.PathLike[str]) -> str:
-    """SHA-256 over the names and contents of a model folder's weights, configuration,
-    vocabulary and code files.
+def folder_digest(folder: str | os.PathLike[str], weights: Iterable[Path]) -> str:
+    """SHA-256 over the names and contents of the ``weights`` a loader reads from a model
+    folder and of the folder's configuration, vocabulary and code files (a pickle kept
+    beside the safetensors the loader prefers is not the model).
 
     A file that links into a Hugging Face cache blob named by its SHA-256 is
     known by that name, so a cached 11 GB checkpoint is not read again; any
@@ -75,11 +77,15 @@ def folder_digest(folder: str | os.PathLike[str]) -> str:
     the cache. Hidden files and folders (``.cache``) are left out.
     """
     root = Path(folder)
+    settings = [
+        path
+        for path in root.rglob("*")
+        if path.suffix in _SETTINGS_FILES and not path.name.endswith(".index.json")
+    ]
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
+    for path in sorted({*settings, *map(Path, weights)}):
         relative = path.relative_to(root)
-        hidden = any(part.startswith(".") for part in relative.parts)
-        if hidden or path.suffix not in _MODEL_FILES or not path.is_file():
+        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
             continue
         target = path.resolve().name if path.is_symlink() else ""
         content = target if _LFS_BLOB.fullmatch(target) else file_digest(path)
