@@ -31,7 +31,8 @@ def _features(
 ):
     metadata = {
         "embedder": f"dna+{protein_embedder}", "modality": "merged", "model_id": "m", "revision": "r",
-        "weights_sha256": f"w+{protein_weights}", "frames_sha256": "f", "dna_model_id": "m", "dna_revision": "r",
+        "weights_sha256": f"w+{protein_weights}", "frames_sha256": "f", "longest_frame": "300+100",
+        "dna_longest_frame": "300", "protein_longest_frame": "100", "dna_model_id": "m", "dna_revision": "r",
         "dna_weights_sha256": "w", "dna_frames_sha256": "f", "protein_model_id": "m",
         "protein_revision": "r", "protein_weights_sha256": protein_weights, "protein_frames_sha256": "f",
         "precision": "fp32", "chunk_size": chunk_size, "dna_embedder": "dna", "dna_dimension": str(DNA),
@@ -180,6 +181,25 @@ def test_features_of_other_model_weights_are_refused_naming_both(tmp_path):
         r"weights_sha256 v \(classifier: w\)"
     ):  # fmt: skip
         load_classifier(tmp_path / "model", [(str(retrained), read_features(retrained))])
+
+
+def test_predict_models_are_checked_against_the_recorded_ones(tmp_path, caplog):
+    shards, lists = _dataset(tmp_path)
+    train_classifier(
+        shards, lists["train"], lists["validation"], tmp_path / "model", TrainingSettings(max_epochs=1)
+    )  # fmt: skip
+    classifier = load_classifier(tmp_path / "model")
+    classifier.check_models({"dna": "w", "protein": "w"}, "the models")
+    with pytest.raises(
+        InputError, match=r"the models are not the classifier's models: protein weights_sha256 v "
+        r"\(classifier: w\)"
+    ):  # fmt: skip
+        classifier.check_models({"dna": "w", "protein": "v"}, "the models")
+    demo = load_classifier(ROOT / "assets" / "models" / "composition_classifier")
+    demo.check_models({"dna": "none", "protein": "none"}, "composition")
+    assert "does not record the weights" not in caplog.text
+    demo.check_models({"dna": "w", "protein": "none"}, "a model")
+    assert "does not record the weights of its models: a model cannot be checked" in caplog.text
 
 
 def test_feature_files_of_two_model_versions_are_not_mixed(tmp_path):

@@ -58,6 +58,7 @@ def test_round_trip_keeps_ids_matrix_and_metadata(tmp_path):
         "chunk_size": "300",
         "dimension": "2",
         "frames_sha256": "f",
+        "longest_frame": "3",
     }
     write_features(tmp_path / "f.safetensors", Features(IDS, matrix, metadata))
     features = read_features(tmp_path / "f.safetensors")
@@ -90,6 +91,7 @@ def test_metadata_dimension_and_id_count_are_checked(tmp_path):
         "precision": "fp32",
         "chunk_size": "300",
         "frames_sha256": "f",
+        "longest_frame": "3",
     }
     save_file(
         {"features": np.zeros((2, 3), dtype=np.float32)},

@@ -164,6 +164,34 @@ def _report_of_500_for_a_300_classifier(folder: Path, need: Need) -> Command:
     )
 
 
+def _train_on_frames_of_300_labelled_500(folder: Path, need: Need) -> Command:
+    """The bundled training frames (cut at 300 bp) embedded with --chunk-size 500."""
+    data = need("training")
+    source = data.features.parent
+    ok_all(
+        ["embed_dna.py", "--input", source / "all.nucleotide.fasta", "--output",
+         folder / "d.safetensors", "--chunk-size", "500", "--embedder", "dna_composition",
+         "--device", "cpu"],
+        ["embed_protein.py", "--input", source / "all.protein.fasta", "--output",
+         folder / "p.safetensors", "--chunk-size", "500", "--embedder", "aa_composition",
+         "--device", "cpu"],
+    )  # fmt: skip
+    ok(
+        "merge_features.py", "--dna", folder / "d.safetensors", "--protein",
+        folder / "p.safetensors", "--output", folder / "m.safetensors",
+    )  # fmt: skip
+    return [
+        "train_classifier.py", "--features", folder / "m.safetensors", "--train", data.train,
+        "--validation", data.validation, "--output-dir", "model", "--max-epochs", "2",
+    ]  # fmt: skip
+
+
+def _classify_without_sequences_over_a_viral_fasta(folder: Path, need: Need) -> Command:
+    sample = need("mixed")
+    stub_outputs(folder / "out")
+    return _classify_with(DEMO, sample)
+
+
 def _trained(folder: Path, need: Need) -> tuple[Path, TrainingData]:
     data = need("training")
     model = folder / "model"
@@ -283,6 +311,10 @@ REFUSALS = {
         _report_of_500_for_a_300_classifier,
         words=("has 500 bp", "classifier's chunk size, 300 bp"),
     ),
+    "training frames of 300 bp chunks labelled 500": Refusal(
+        _train_on_frames_of_300_labelled_500,
+        words=("m.safetensors", "longest DNA frame has 300 bases", "chunks of 500 bp"),
+    ),
     "evaluation on the training frames": Refusal(
         _evaluate_on("train"), words=("train.tsv", "in the classifier's train frames")
     ),
@@ -319,6 +351,21 @@ REFUSALS = {
 @pytest.mark.parametrize("case", RUNS.cases(REFUSALS))
 def test_a_result_of_another_run_is_refused(outcomes, case):
     check_refusal(outcomes, case)
+
+
+RUNS.add({"classify without --sequences": Run(_classify_without_sequences_over_a_viral_fasta)})
+
+
+@needs("classify without --sequences")
+def test_classify_without_sequences_leaves_no_earlier_viral_fasta(outcomes):
+    outcome = outcomes["classify without --sequences"]
+    log = outcome.succeeded()
+    assert "removed out/predictions.viral.fasta" in log and "could not be checked" in log, log
+    assert "out/predictions.viral.fasta" not in outcome.after
+    assert (
+        outcome.after["out/predictions.sequence_calls.tsv"]
+        != outcome.before["out/predictions.sequence_calls.tsv"]
+    )
 
 
 # --------------------------------------------------------------------------- resuming

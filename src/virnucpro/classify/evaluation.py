@@ -30,7 +30,11 @@ from virnucpro.classify.calling import (
     sequence_of,
 )
 from virnucpro.classify.classifier import LABELS, check_unseen, load_classifier
-from virnucpro.classify.labelled import read_feature_files, select_labelled
+from virnucpro.classify.labelled import (
+    check_chunk_size_claim,
+    read_feature_files,
+    select_labelled,
+)
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import EVALUATION, LEVELS, METRIC_NAMES, TEST_PREDICTIONS
@@ -175,6 +179,7 @@ def evaluate_classifier(
     classifier = load_classifier(
         Path(model_dir), list(zip(map(str, feature_paths), files, strict=True))
     )
+    check_chunk_size_claim(feature_paths, files, classifier.chunk_size)
     test = select_labelled(files, test_path)
     unseen = check_unseen(Path(model_dir), test.ids, str(test_path))
     scores = classifier.scores(test.matrix)

@@ -51,6 +51,27 @@ def read_feature_files(paths: Sequence[str | os.PathLike[str]]) -> list[Features
     return files
 
 
+def check_chunk_size_claim(
+    paths: Sequence[str | os.PathLike[str]], files: Sequence[Features], chunk_size: int
+) -> None:
+    """Refuse genome frames cut at a smaller chunk size than the features are labelled with.
+
+    A chunk of ``chunk_size`` bases gives frames of ``chunk_size - 2`` to
+    ``chunk_size`` bases, and every genome longer than a chunk has full chunks;
+    an embed step refuses frames longer than its ``--chunk-size``. So frames of
+    genomes whose longest is shorter were cut smaller: a classifier trained or
+    tested on them at the larger size would be labelled with a size it never saw.
+    """
+    longest = max(int(features.metadata["dna_longest_frame"]) for features in files)
+    if longest < chunk_size - 2:
+        raise InputError(
+            f"{', '.join(map(str, paths[:2]))}{' ...' if len(paths) > 2 else ''}: the longest DNA "
+            f"frame has {longest} bases, but chunks of {chunk_size} bp (the features' chunk "
+            f"size) give frames of {chunk_size - 2} bases or more: the frames were cut at a "
+            "smaller chunk size; embed them with the --chunk-size they were made with"
+        )
+
+
 def select_labelled(
     files: Sequence[Features], labels_path: str | os.PathLike[str]
 ) -> LabelledFeatures:

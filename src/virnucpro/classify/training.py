@@ -28,7 +28,12 @@ from virnucpro.classify.classifier import (
     MLPClassifier,
     features_description,
 )
-from virnucpro.classify.labelled import LabelledFeatures, read_feature_files, select_labelled
+from virnucpro.classify.labelled import (
+    LabelledFeatures,
+    check_chunk_size_claim,
+    read_feature_files,
+    select_labelled,
+)
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import TRAINING_LOG
@@ -179,6 +184,7 @@ def train_classifier(
 ) -> Classifier:
     """Train on the train list, stop early on the validation list, write the checkpoint."""
     files = read_feature_files(feature_paths)
+    check_chunk_size_claim(feature_paths, files, int(files[0].metadata["chunk_size"]))
     train, validation = select_labelled(files, train_path), select_labelled(files, validation_path)
     if set(train.ids) & set(validation.ids):
         raise InputError(f"{train_path} and {validation_path} share frames")

@@ -264,6 +264,7 @@ def extract_features(
             "precision": precision,
             "chunk_size": str(chunk_size),
             "frames_sha256": records_digest(records),
+            "longest_frame": str(max((len(sequence) for _, sequence in records), default=0)),
             "loader": "remote" if trust_remote_code else "native",
             **source.provenance,
         }

@@ -9,7 +9,7 @@ import numpy as np
 
 from virnucpro import __version__
 from virnucpro.errors import InputError
-from virnucpro.files.feature_files import Features, read_features, write_features
+from virnucpro.files.feature_files import MERGED_KEYS, Features, read_features, write_features
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +50,14 @@ def merge_features(
             f"(protein, e.g. {', '.join(only_protein[:2]) or '-'})"
         )
     matrix = np.hstack([dna.matrix, protein.matrix[[rows[frame_id] for frame_id in dna.ids]]])
-    joined = ("embedder", "model_id", "revision", "weights_sha256", "frames_sha256")
     metadata = {
-        **{key: f"{dna.metadata[key]}+{protein.metadata[key]}" for key in joined},
+        **{key: f"{dna.metadata[key]}+{protein.metadata[key]}" for key in MERGED_KEYS},
         "modality": "merged",
         "precision": dna.metadata["precision"],
         "chunk_size": dna.metadata["chunk_size"],
-        **{f"dna_{key}": dna.metadata[key] for key in joined},
+        **{f"dna_{key}": dna.metadata[key] for key in MERGED_KEYS},
         "dna_dimension": str(dna.dimension),
-        **{f"protein_{key}": protein.metadata[key] for key in joined},
+        **{f"protein_{key}": protein.metadata[key] for key in MERGED_KEYS},
         "protein_dimension": str(protein.dimension),
         "tool_version": __version__,
     }

@@ -39,12 +39,19 @@ PROVENANCE = (
     "precision",
     "chunk_size",
     "frames_sha256",
+    "longest_frame",
 )
-# A merged file also keeps each side's model and frames (DNA and protein).
+# What a merged file keeps of each side (DNA and protein), as dna_... and protein_...
+MERGED_KEYS = (
+    "embedder",
+    "model_id",
+    "revision",
+    "weights_sha256",
+    "frames_sha256",
+    "longest_frame",
+)
 MERGED_PROVENANCE = tuple(
-    f"{modality}_{key}"
-    for modality in ("dna", "protein")
-    for key in ("embedder", "model_id", "revision", "weights_sha256", "frames_sha256", "dimension")
+    f"{modality}_{key}" for modality in ("dna", "protein") for key in (*MERGED_KEYS, "dimension")
 )
 
 
