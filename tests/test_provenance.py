@@ -186,6 +186,18 @@ def _train_on_frames_of_300_labelled_500(folder: Path, need: Need) -> Command:
     ]  # fmt: skip
 
 
+def _proteins_shifted_by_one(folder: Path, need: Need) -> Command:
+    """The mixed sample's frames, with each protein moved to the next frame's id."""
+    sample = need("mixed")
+    records = fasta_records(sample.protein)
+    shifted = [(records[i][0], records[i - 1][1]) for i in range(len(records))]
+    write_fasta(folder / "p.fasta", shifted)
+    return [
+        "shard_frames.py", "--nucleotide", sample.nucleotide, "--protein", "p.fasta",
+        "--output-dir", "shards",
+    ]  # fmt: skip
+
+
 def _classify_without_sequences_over_a_viral_fasta(folder: Path, need: Need) -> Command:
     sample = need("mixed")
     stub_outputs(folder / "out")
@@ -314,6 +326,10 @@ REFUSALS = {
     "training frames of 300 bp chunks labelled 500": Refusal(
         _train_on_frames_of_300_labelled_500,
         words=("m.safetensors", "longest DNA frame has 300 bases", "chunks of 500 bp"),
+    ),
+    "proteins of the same ids shifted by one frame": Refusal(
+        _proteins_shifted_by_one,
+        words=("p.fasta", "is not the translation of its nucleotide frame", "same frames"),
     ),
     "evaluation on the training frames": Refusal(
         _evaluate_on("train"), words=("train.tsv", "in the classifier's train frames")

@@ -6,7 +6,8 @@ import pytest
 from conftest import read_fasta, write_fasta
 
 from virnucpro.errors import InputError
-from virnucpro.preprocess.shards import shard_frames
+from virnucpro.preprocess.frames import translations
+from virnucpro.preprocess.shards import paired_frames, shard_frames
 
 
 def _pair(tmp_path, name, ids):
@@ -98,3 +99,17 @@ def test_id_list_without_frame_id_column_is_refused(tmp_path):
         InputError, match=r"ids.tsv: not an id list \(no frame_id column in the header\)"
     ):
         shard_frames([nucleotide], [protein], tmp_path / "out", 10, id_lists=[ids])
+
+
+def test_each_protein_must_be_its_nucleotide_frames_translation(tmp_path):
+    # ATG AAA CCC -> MKP; with an N codon the slice is one codon short of the protein
+    nucleotide = write_fasta(
+        tmp_path / "n.fasta", [("a_chunk_1F1", "ATGAAACCCG"), ("b_chunk_1F1", "ATGNNNAAAC")]
+    )
+    good = write_fasta(tmp_path / "p.fasta", [("a_chunk_1F1", "MKP"), ("b_chunk_1F1", "MKP")])
+    assert [p for *_, p in paired_frames([nucleotide], [good])] == ["MKP", "MKP"]
+    bad = write_fasta(tmp_path / "q.fasta", [("a_chunk_1F1", "MKL"), ("b_chunk_1F1", "MKP")])
+    with pytest.raises(InputError, match=r"q.fasta: frame 'a_chunk_1F1' is not the translation .*"
+                       r"\('MKL...' found, 'MKP...' expected\)"):  # fmt: skip
+        list(paired_frames([nucleotide], [bad]))
+    assert translations(["ATGAAACCCG", "ATGNNNAAAC", "AT"]) == ["MKP", "MK", ""]

@@ -122,6 +122,28 @@ def _check_chunk_lengths(path: str | os.PathLike[str], chunks: Sequence[tuple[st
             )
 
 
+def translations(nucleotides: Sequence[str]) -> list[str]:
+    """What each frame's nucleotide slice translates to by the frame rules (from its first
+    base; codons with a base other than A/C/G/T give nothing), vectorised by length.
+
+    A frame's protein starts with this translation, and equals it when the slice holds
+    A/C/G/T only (a dropped codon shortens the slice, not the protein).
+    """
+    result = [""] * len(nucleotides)
+    rows_by_length: dict[int, list[int]] = defaultdict(list)
+    for index, sequence in enumerate(nucleotides):
+        rows_by_length[len(sequence)].append(index)
+    for length, indices in rows_by_length.items():
+        if length < 3:
+            continue
+        joined = "".join(nucleotides[index] for index in indices).upper().encode("ascii")
+        strands = np.frombuffer(joined, dtype=np.uint8).reshape(len(indices), length)
+        residues = _residues(strands)[:, 0::3]
+        for row, index in enumerate(indices):
+            result[index] = residues[row].tobytes().replace(b"\0", b"").decode()
+    return result
+
+
 def frame_label(frame_id: str) -> str:
     """The two-character frame suffix of a frame id, e.g. ``R2``."""
     return frame_id[-2:]

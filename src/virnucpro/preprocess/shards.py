@@ -21,8 +21,12 @@ from virnucpro.files.contracts import ID_LIST
 from virnucpro.files.names import check_name
 from virnucpro.files.sequence_files import read_fasta, read_proteins, write_fasta
 from virnucpro.files.tables import read_table
+from virnucpro.preprocess.frames import translations
 
 log = logging.getLogger(__name__)
+# Frames checked against their translation at a time (one vectorised translation each).
+_BATCH = 4096
+_BASES = frozenset("ACGT")
 
 
 @dataclass
@@ -43,6 +47,24 @@ def read_id_lists(paths: Sequence[str | os.PathLike[str]]) -> set[str]:
     return {row["frame_id"] for path in paths for row in read_table(path, ID_LIST)}
 
 
+def _check_translations(
+    nucleotide_path: str | os.PathLike[str],
+    protein_path: str | os.PathLike[str],
+    batch: Sequence[tuple[tuple[str, str], tuple[str, str]]],
+) -> None:
+    """Each protein must be its nucleotide frame's translation (see ``translations``):
+    files with the same ids but other or shifted proteins pair frames that never were."""
+    proteins = translations([nucleotide for (_, nucleotide), _ in batch])
+    for ((frame_id, nucleotide), (_, protein)), translated in zip(batch, proteins, strict=True):
+        exact = set(nucleotide.upper()) <= _BASES
+        if protein.upper() != translated if exact else not protein.upper().startswith(translated):
+            raise InputError(
+                f"{protein_path}: frame '{frame_id}' is not the translation of its nucleotide "
+                f"frame in {nucleotide_path} ('{protein[:12]}...' found, '{translated[:12]}...' "
+                "expected): the files must hold the same frames"
+            )
+
+
 def paired_frames(
     nucleotide_paths: Sequence[str | os.PathLike[str]],
     protein_paths: Sequence[str | os.PathLike[str]],
@@ -55,14 +77,20 @@ def paired_frames(
         )
     for nucleotide_path, protein_path in zip(nucleotide_paths, protein_paths, strict=True):
         pairs = zip(read_fasta(nucleotide_path), read_proteins(protein_path), strict=True)
+        number = 0
         try:
-            for number, (nucleotide, protein) in enumerate(pairs, start=1):
-                if nucleotide[0] != protein[0]:
-                    raise InputError(
-                        f"record {number} differs between {nucleotide_path} ('{nucleotide[0]}') "
-                        f"and {protein_path} ('{protein[0]}'): the files must hold the same frames"
-                    )
-                yield nucleotide[0], nucleotide[1], protein[1]
+            while batch := list(islice(pairs, _BATCH)):
+                for (frame_id, _), (protein_id, _) in batch:
+                    number += 1
+                    if frame_id != protein_id:
+                        raise InputError(
+                            f"record {number} differs between {nucleotide_path} ('{frame_id}') "
+                            f"and {protein_path} ('{protein_id}'): the files must hold the same "
+                            "frames"
+                        )
+                _check_translations(nucleotide_path, protein_path, batch)
+                for (frame_id, nucleotide), (_, protein) in batch:
+                    yield frame_id, nucleotide, protein
         except ValueError:  # raised by zip(strict=True) when one file ends first
             raise InputError(
                 f"{nucleotide_path} and {protein_path} hold different numbers of records"
