@@ -13,7 +13,6 @@ Prints the wall time and peak resident memory of each step.
 from __future__ import annotations
 
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -23,18 +22,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from machine import machine_line  # beside this script: benchmarks/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "assets" / "models" / "composition_classifier"
 app = typer.Typer(add_completion=False)
-
-
-def cpu_model() -> str:
-    """The processor's model name, as Linux reports it."""
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else platform.machine()
 
 
 def write_records(path: Path, records: int, length: int) -> None:
@@ -82,7 +74,7 @@ def main(
             "virnucpro predict": ["virnucpro", "predict", "tiny.fasta", "--classifier", str(DEMO),
                                   "--device", "cpu", "--output-dir", "predictions"],
         }  # fmt: skip
-        print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+        print(machine_line())
         print(f"input: {records:,} records of {length} bp ({size / 1e6:.1f} MB)")
         print("| step | seconds | peak RSS (MiB) |")
         print("|---|---|---|")

@@ -11,8 +11,6 @@ the genome as separate records), to show that it stays flat as input grows.
 
 from __future__ import annotations
 
-import os
-import platform
 import resource
 import subprocess
 import sys
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from machine import machine_line  # beside this script: benchmarks/machine.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -34,14 +33,6 @@ from virnucpro.preprocess.frames import select_frames  # noqa: E402
 
 DEFAULT_GENOME = ROOT / "assets" / "test_full" / "Streptococcus_pyogenes_M1_GAS.gb.gz"
 app = typer.Typer(add_completion=False)
-
-
-def cpu_model() -> str:
-    """The processor's model name, as Linux reports it."""
-    cpuinfo = Path("/proc/cpuinfo")
-    lines = cpuinfo.read_text().splitlines() if cpuinfo.exists() else []
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else platform.machine()
 
 
 def write_copies(genbank: Path, copies: int, output: Path) -> int:
@@ -100,7 +91,7 @@ def main(
         for name in ("nt.fasta", "aa.fasta"):
             if (work / name).read_bytes() != (work / f"ref_{name}").read_bytes():
                 raise SystemExit(f"outputs differ: {name}")
-        print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+        print(machine_line())
         print(f"input: {genbank.name}, {bases:,} bases, chunk size {chunk_size}, best of {repeats}")
         print("| implementation | chunk + frames (s) | Mb/s |")
         print("|---|---|---|")
