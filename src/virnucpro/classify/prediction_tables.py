@@ -49,7 +49,7 @@ from virnucpro.files.contracts import CHUNK_CALLS, FRAME_SCORES, FRAMES_REPORT, 
 from virnucpro.files.digests import RecordsDigest, sequence_digest
 from virnucpro.files.feature_files import Features
 from virnucpro.files.names import check_name
-from virnucpro.files.sequence_files import read_fasta, write_fasta
+from virnucpro.files.sequence_files import read_fasta, rna_as_dna, write_fasta
 from virnucpro.files.tables import read_table
 from virnucpro.preprocess.chunking import chunk_records, minimum_length
 from virnucpro.preprocess.frames import FRAME_LABELS, NO_FRAME, stop_free_frames
@@ -57,8 +57,6 @@ from virnucpro.preprocess.frames import FRAME_LABELS, NO_FRAME, stop_free_frames
 log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-# The chunk step reads RNA as DNA; the viral FASTA keeps the input's letters.
-_RNA_AS_DNA = str.maketrans("Uu", "Tt")
 
 
 def _score(value: float) -> str:
@@ -190,7 +188,7 @@ class ProvenanceCheck:
         self.found.append(record_id)
         if not self.chunks and not self.owner:
             return
-        dna = sequence.translate(_RNA_AS_DNA)
+        dna = rna_as_dna(sequence)  # as the chunk step read it; the viral FASTA keeps U
         pieces = list(chunk_records([(record_id, dna)], self.chunk_size))
         for chunk_id, piece in pieces:
             chunk = self.chunks.get(chunk_id)

@@ -275,7 +275,12 @@ def extract_features(
             pending.append((records, output, expected))
     if pending:
         embedder = SequenceEmbedder(
-            spec, precision, device, token_budget, model_dir, hf_home, trust_remote_code, source
+            spec,
+            precision,
+            device,
+            token_budget,
+            trust_remote_code=trust_remote_code,
+            source=source,
         )
         summary.load_seconds = embedder.load_seconds
         for records, output, expected in pending:

@@ -394,6 +394,11 @@ class _Reread:
         return read_again
 
 
+def rna_as_dna(sequence: str) -> str:
+    """``sequence`` with each U read as T, case kept: the bases ``read_dna`` gives."""
+    return sequence.translate(_RNA_TO_DNA)
+
+
 class _RnaCount:
     """U bases read as T, counted for the log; and the check that a file holds a base."""
 
@@ -406,7 +411,7 @@ class _RnaCount:
         rna = "U" in sequence or "u" in sequence  # no count of most records' U
         uracils = sequence.count("U") + sequence.count("u") if rna else 0
         self.add(len(sequence), uracils)
-        return sequence.translate(_RNA_TO_DNA) if rna else sequence
+        return rna_as_dna(sequence) if rna else sequence
 
     def add(self, length: int, uracils: int) -> None:
         self.records += 1
