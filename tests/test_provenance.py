@@ -102,51 +102,44 @@ def _features_of_other_frames(folder: Path, need: Need) -> Command:
     return classify(sample, "out", *features_args(merged), "--sequences", sample.fasta)
 
 
-def _chunked_at(size: str, folder: Path, *, embed_size: str) -> tuple[Path, Path, Path]:
-    """The mixed example chunked at ``size`` and embedded with --chunk-size ``embed_size``
-    (composition): (frames report, merged features, nucleotide frames)."""
+def _frames_at(size: str, folder: Path) -> tuple[Path, Path, Path]:
+    """The mixed example chunked at ``size``: (frames report, nucleotide, protein frames)."""
     ok("chunk_sequences.py", "--input", MIXED, "--output", folder / "c.fasta", "--chunk-size", size)
     nucleotide, protein = folder / "n.fasta", folder / "p.fasta"
     ok(
         "select_frames.py", "--input", folder / "c.fasta", "--nucleotide", nucleotide,
         "--protein", protein, "--report", folder / "frames.tsv",
     )  # fmt: skip
+    return folder / "frames.tsv", nucleotide, protein
+
+
+def _embed_and_merge(nucleotide: Path, protein: Path, folder: Path, chunk_size: str) -> Path:
+    """Composition features of the frames, embedded with --chunk-size ``chunk_size``, merged."""
     ok_all(
         ["embed_dna.py", "--input", nucleotide, "--output", folder / "d.safetensors",
-         "--chunk-size", embed_size, "--embedder", "dna_composition", "--device", "cpu"],
+         "--chunk-size", chunk_size, "--embedder", "dna_composition", "--device", "cpu"],
         ["embed_protein.py", "--input", protein, "--output", folder / "p.safetensors",
-         "--chunk-size", embed_size, "--embedder", "aa_composition", "--device", "cpu"],
+         "--chunk-size", chunk_size, "--embedder", "aa_composition", "--device", "cpu"],
     )  # fmt: skip
     ok(
         "merge_features.py", "--dna", folder / "d.safetensors", "--protein",
         folder / "p.safetensors", "--output", folder / "m.safetensors",
     )  # fmt: skip
-    return folder / "frames.tsv", folder / "m.safetensors", nucleotide
+    return folder / "m.safetensors"
 
 
 def _frames_of_500_embedded_at_300(folder: Path, need: Need) -> Command:
-    ok(
-        "chunk_sequences.py",
-        "--input",
-        MIXED,
-        "--output",
-        folder / "c.fasta",
-        "--chunk-size",
-        "500",
-    )
-    ok(
-        "select_frames.py", "--input", folder / "c.fasta", "--nucleotide", folder / "n.fasta",
-        "--protein", folder / "p.fasta", "--report", folder / "frames.tsv",
-    )  # fmt: skip
+    _, nucleotide, _ = _frames_at("500", folder)
     stub(folder / "d.safetensors")
     return [
-        "embed_dna.py", "--input", folder / "n.fasta", "--output", folder / "d.safetensors",
+        "embed_dna.py", "--input", nucleotide, "--output", folder / "d.safetensors",
         "--chunk-size", "300", "--embedder", "dna_composition", "--device", "cpu",
     ]  # fmt: skip
 
 
 def _features_of_500_for_a_300_classifier(folder: Path, need: Need) -> Command:
-    report, merged, _ = _chunked_at("500", folder, embed_size="500")
+    report, nucleotide, protein = _frames_at("500", folder)
+    merged = _embed_and_merge(nucleotide, protein, folder, "500")
     stub_outputs(folder / "out")
     return [
         "classify.py", "--classifier", DEMO, "--report", report, "--features", merged,
@@ -157,7 +150,7 @@ def _features_of_500_for_a_300_classifier(folder: Path, need: Need) -> Command:
 def _report_of_500_for_a_300_classifier(folder: Path, need: Need) -> Command:
     """Features made honestly at 300 bp, but the frames report of 500 bp chunks."""
     sample = need("mixed")
-    report, _, _ = _chunked_at("500", folder, embed_size="500")
+    report, _, _ = _frames_at("500", folder)
     stub_outputs(folder / "out")
     return classify(
         sample, "out", *features_args(sample.merged), "--sequences", MIXED, report=report
@@ -168,20 +161,11 @@ def _train_on_frames_of_300_labelled_500(folder: Path, need: Need) -> Command:
     """The bundled training frames (cut at 300 bp) embedded with --chunk-size 500."""
     data = need("training")
     source = data.features.parent
-    ok_all(
-        ["embed_dna.py", "--input", source / "all.nucleotide.fasta", "--output",
-         folder / "d.safetensors", "--chunk-size", "500", "--embedder", "dna_composition",
-         "--device", "cpu"],
-        ["embed_protein.py", "--input", source / "all.protein.fasta", "--output",
-         folder / "p.safetensors", "--chunk-size", "500", "--embedder", "aa_composition",
-         "--device", "cpu"],
-    )  # fmt: skip
-    ok(
-        "merge_features.py", "--dna", folder / "d.safetensors", "--protein",
-        folder / "p.safetensors", "--output", folder / "m.safetensors",
-    )  # fmt: skip
+    merged = _embed_and_merge(
+        source / "all.nucleotide.fasta", source / "all.protein.fasta", folder, "500"
+    )
     return [
-        "train_classifier.py", "--features", folder / "m.safetensors", "--train", data.train,
+        "train_classifier.py", "--features", merged, "--train", data.train,
         "--validation", data.validation, "--output-dir", "model", "--max-epochs", "2",
     ]  # fmt: skip
 
