@@ -68,6 +68,13 @@ def _dataset(tmp_path, frames=240, seed=0):
     return shards, lists
 
 
+def _train(shards, lists, folder, **settings):
+    """Train on the dataset's train list, stopping early on its validation list."""
+    return train_classifier(
+        shards, lists["train"], lists["validation"], folder, TrainingSettings(**settings)
+    )
+
+
 def test_architecture_matches_the_original():
     torch.manual_seed(0)
     model = VirnucproMLP(3328)
@@ -139,13 +146,7 @@ def test_saved_weights_are_those_of_the_best_epoch_not_the_last(tmp_path):
 
 def test_checkpoint_round_trip_and_refusal_of_other_features(tmp_path):
     shards, lists = _dataset(tmp_path)
-    train_classifier(
-        shards,
-        lists["train"],
-        lists["validation"],
-        tmp_path / "model",
-        TrainingSettings(max_epochs=2),
-    )
+    _train(shards, lists, tmp_path / "model", max_epochs=2)
     classifier = load_classifier(tmp_path / "model")
     assert (
         classifier.dimensions == {"dna": DNA, "protein": PROTEIN} and classifier.chunk_size == 300
@@ -164,13 +165,7 @@ def test_checkpoint_round_trip_and_refusal_of_other_features(tmp_path):
 
 def test_features_of_other_model_weights_are_refused_naming_both(tmp_path):
     shards, lists = _dataset(tmp_path)
-    train_classifier(
-        shards,
-        lists["train"],
-        lists["validation"],
-        tmp_path / "model",
-        TrainingSettings(max_epochs=1),
-    )
+    _train(shards, lists, tmp_path / "model", max_epochs=1)
     saved = json.loads((tmp_path / "model" / "classifier.json").read_text())
     assert saved["models"]["protein"] == {"model_id": "m", "revision": "r", "weights_sha256": "w"}
     retrained = _features(
@@ -185,9 +180,7 @@ def test_features_of_other_model_weights_are_refused_naming_both(tmp_path):
 
 def test_predict_models_are_checked_against_the_recorded_ones(tmp_path, caplog):
     shards, lists = _dataset(tmp_path)
-    train_classifier(
-        shards, lists["train"], lists["validation"], tmp_path / "model", TrainingSettings(max_epochs=1)
-    )  # fmt: skip
+    _train(shards, lists, tmp_path / "model", max_epochs=1)
     classifier = load_classifier(tmp_path / "model")
     classifier.check_models({"dna": "w", "protein": "w"}, "the models")
     with pytest.raises(
@@ -214,13 +207,7 @@ def test_feature_files_of_two_model_versions_are_not_mixed(tmp_path):
 
 def test_the_classifier_knows_its_training_frames_and_refuses_them_as_test_frames(tmp_path):
     shards, lists = _dataset(tmp_path)
-    train_classifier(
-        shards,
-        lists["train"],
-        lists["validation"],
-        tmp_path / "model",
-        TrainingSettings(max_epochs=1),
-    )
+    _train(shards, lists, tmp_path / "model", max_epochs=1)
     seen = training_frames(tmp_path / "model")
     assert {split: len(hashes) for split, hashes in seen.items()} == {
         "train": 144,
@@ -237,13 +224,7 @@ def test_the_classifier_knows_its_training_frames_and_refuses_them_as_test_frame
 
 def test_evaluation_writes_metrics_roc_and_aligned_predictions(tmp_path):
     shards, lists = _dataset(tmp_path)
-    train_classifier(
-        shards,
-        lists["train"],
-        lists["validation"],
-        tmp_path / "model",
-        TrainingSettings(max_epochs=20),
-    )
+    _train(shards, lists, tmp_path / "model", max_epochs=20)
     result = evaluate_classifier(
         tmp_path / "model", shards, lists["test"], tmp_path / "eval", resamples=200
     )
@@ -383,20 +364,14 @@ def test_a_last_batch_of_one_frame_is_dropped(monkeypatch):
 def test_a_diverging_training_stops_instead_of_saving_a_model(tmp_path):
     shards, lists = _dataset(tmp_path)
     with pytest.raises(InputError, match=r"training diverged: the loss is NaN or Inf at epoch 1"):
-        train_classifier(
-            shards, lists["train"], lists["validation"], tmp_path / "model",
-            TrainingSettings(max_epochs=2, learning_rate=1e30),
-        )  # fmt: skip
+        _train(shards, lists, tmp_path / "model", max_epochs=2, learning_rate=1e30)
     assert not (tmp_path / "model").exists()
 
 
 def test_an_ids_file_is_the_classifiers_only_if_classifier_json_names_it(tmp_path):
     shards, lists = _dataset(tmp_path)
     for name, seed in (("a", 1), ("b", 2)):
-        train_classifier(
-            shards, lists["train"], lists["validation"], tmp_path / name,
-            TrainingSettings(max_epochs=1, seed=seed),
-        )  # fmt: skip
+        _train(shards, lists, tmp_path / name, max_epochs=1, seed=seed)
     # another classifier's ids file beside classifier.json: refused, not trusted
     b_ids = (tmp_path / "b" / "training_ids.safetensors").read_bytes()
     (tmp_path / "a" / "training_ids.safetensors").write_bytes(b_ids + b" ")
