@@ -1,8 +1,8 @@
 """Pieces shared by the HTML reports: one stylesheet, inline SVG figures, context lists.
 
 Reports open from a results folder, an e-mail or an offline server, so CSS and plots
-are inline and nothing is fetched; they are byte-identical across runs (fixed SVG
-hash salt, no dates) so that Nextflow ``-resume`` reuses them.
+are inline and nothing is fetched; they are byte-identical across runs of a day (fixed
+SVG hash salt; the provenance block gives the date, not the time).
 """
 
 from __future__ import annotations
@@ -56,6 +56,8 @@ figure svg { display: block; width: 100%; height: auto; }
 figcaption { color: #4a5568; font-size: 13px; padding: 4px 8px 0; }
 p.note { color: #4a5568; font-size: 13px; }
 ul.verdicts { margin: 10px 0 0; padding-left: 22px; font-size: 14px; }
+p.caveat { margin: 0 0 10px; padding: 8px 12px; background: #fff4e5; border: 1px solid #f0b45b;
+  border-radius: 6px; color: #7a4100; font-weight: 600; }
 """
 
 
