@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import html
 import json
 
 import pytest
 
+from virnucpro import __version__
 from virnucpro.compare.compare_embedders import compare_embedders
+from virnucpro.embed.embedders.registry import EMBEDDERS
 from virnucpro.errors import InputError
 from virnucpro.files.contracts import PAIRED_COLUMNS as PAIRED
 
@@ -29,7 +32,8 @@ def _evaluation(tmp_path, embedder, f1, dimension=1280, **changes):
     }
     document = {
         "format": "virnucpro-evaluation/3", "levels": levels, "embedder": embedder, "dna_embedder": "dnabert_s", "dimension": dimension,
-        "precision": "bf16", "chunk_size": 300, "test_frames": 100, "test_viral_frames": 50, "test_ids_sha256": "abc",
+        "precision": "bf16", "chunk_size": 300, "test_frames": 400, "test_viral_frames": 200,
+        "confusion": {"tn": 180, "fp": 20, "fn": 20, "tp": 180}, "test_ids_sha256": "abc",
         "test_frames_unseen": True, "protein_weights_sha256": f"weights of {embedder}",
         "dna_weights_sha256": "d" * 64, "dna_frames_sha256": ["a" * 64], "protein_frames_sha256": ["b" * 64],
         "metrics": metrics, "roc": {"fpr": [0.0, 0.1, 1.0], "tpr": [0.0, 0.8, 1.0]}, **changes,
@@ -41,10 +45,11 @@ def _evaluation(tmp_path, embedder, f1, dimension=1280, **changes):
 
 def _benchmark(tmp_path, embedder, sequences_per_second, **changes):
     document = {
-        "format": "virnucpro-benchmark/2", "embedder": embedder,
+        "format": "virnucpro-benchmark/3", "embedder": embedder, "repeats": 5,
         "model_id": f"hub/{embedder}", "revision": "abc123", "weights_sha256": f"weights of {embedder}", "device": "cuda", "device_name": "GB10",
         "precision": "bf16", "token_budget": 16384, "input_sha256": "def", "sequences": 512,
         "sequences_per_second": sequences_per_second, "tokens_per_second": sequences_per_second * 100,
+        "sequences_per_second_low": sequences_per_second * 0.9, "sequences_per_second_high": sequences_per_second * 1.1,
         "peak_memory_gib": 3.5, "load_seconds": 12.0, **changes,
     }  # fmt: skip
     path = tmp_path / f"{embedder}.benchmark.json"
@@ -76,7 +81,7 @@ def test_rows_state_speedup_and_delta_f1_against_the_baseline(tmp_path):
     assert header[:5] == ["embedder", "dimension", "accuracy", "accuracy_low", "accuracy_high"]
     assert dict(zip(header, table[2].split("\t"), strict=True))["speedup"] == "4.5"
     # Paired columns follow ΔF1; without --predictions they are n/a (tests/test_paired.py)
-    paired = header.index("speedup") + 1
+    paired = header.index("speedup_high") + 1
     assert header[paired : paired + len(PAIRED)] == list(PAIRED)
     cells = table[2].split("\t")
     assert cells[paired : paired + len(PAIRED)] == ["-0.02"] + ["n/a"] * (len(PAIRED) - 1)
@@ -85,7 +90,8 @@ def test_rows_state_speedup_and_delta_f1_against_the_baseline(tmp_path):
         "Baseline: **esm2_3b**" in markdown
         and "| esm2_3b (baseline) | 2560 | 0.950 [0.930, 0.970]" in markdown
     )
-    assert "| 450.0 | 45,000 | 3.50 | 12.0 | 4.50x | -0.020 |" in markdown
+    # the range: FastESM2's slowest pass (405/s) against ESM2-3B's fastest (110/s), and back
+    assert "| 450.0 | 45,000 | 3.50 | 12.0 | 4.50x [3.68, 5.50] | -0.020 |" in markdown
     assert "fastesm2_650" in (tmp_path / "out" / "report.html").read_text()
 
 
@@ -162,12 +168,19 @@ def test_chunk_and_sequence_levels_and_the_decision(tmp_path):
     assert fast["verdict"] == "undecidable" and rows[0]["verdict"] is None
     table = (tmp_path / "out" / "comparison.tsv").read_text().splitlines()
     header = table[0].split("\t")
-    assert header[-2:] == ["hours_per_million_reads", "verdict"]
+    assert header[-4:] == [
+        "hours_per_million_reads",
+        "needed_test_frames",
+        "verdict",
+        "verdict_reason",
+    ]
     assert dict(zip(header, table[1].split("\t"), strict=True))["verdict"] == "n/a"
     markdown = (tmp_path / "out" / "comparison.md").read_text()
     assert markdown.index("## Decision") < markdown.index("## Accuracy and speed")
     assert "Allowed F1 loss: 0.05." in markdown and "2.50 stop-free frames per read" in markdown
-    assert "| fastesm2_650 | 45,000 | 2.59 | 4.50x | -0.020 | not decidable" in markdown
+    assert (
+        "| fastesm2_650 | 45,000 | 2.59 | 4.50x [3.68, 5.50] | -0.020 | not decidable" in markdown
+    )
     assert "- fastesm2_650: 4.50\u00d7 faster" in markdown
     assert (
         "| fastesm2_650 | 0.940 [0.920, 0.960] | 0.900 [0.850, 0.950] | 0.960 [0.940, 0.980]"
@@ -262,3 +275,73 @@ def test_the_tables_and_the_report_are_one_commit(tmp_path):
     with pytest.raises(InputError, match=r"report\.html"):
         compare_embedders(evaluations, [], out)
     assert sorted(path.name for path in out.iterdir()) == ["report.html"]  # no table either
+
+
+def test_comparison_files_end_in_a_provenance_block(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1796601600")  # 2026-12-07 00:00 UTC
+    evaluations, benchmarks = _esm2_3b_and_fastesm2(tmp_path)
+    compare_embedders(evaluations, benchmarks, tmp_path / "out", max_f1_loss=0.02)
+    markdown = (tmp_path / "out" / "comparison.md").read_text()
+    block = markdown[markdown.index("## Provenance") :].splitlines()
+    assert block[2:6] == [
+        f"- VirNucPro version: {__version__}",
+        "- Date: 2026-12-07",
+        "- Parameters: baseline=esm2_3b max_f1_loss=0.02 precision=bf16 chunk_size=300 "
+        "token_budget=16384 timed_passes=5",
+        # DNA: the registry's pin, with the weights digest the evaluations recorded
+        f"- DNA model: dnabert_s ({EMBEDDERS['dnabert_s'].model_id} @ "
+        f"{EMBEDDERS['dnabert_s'].revision or 'unpinned'}; weights sha256 {'d' * 64})",
+    ]
+    # proteins: as the benchmark that timed them names them
+    assert block[6] == (
+        "- Protein (esm2_3b) model: esm2_3b (hub/esm2_3b @ abc123; weights sha256 weights of esm2_3b)"
+    )
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "<h2>Provenance</h2>" in page and "<dd>2026-12-07</dd>" in page
+    assert "Caveat" not in markdown  # real models: nothing to warn of
+
+
+def test_random_test_models_and_composition_features_are_named_as_such(tmp_path, caplog):
+    evaluations = [
+        _evaluation(tmp_path, "tiny_esm2", 0.95, dna_embedder="tiny_dnabert_s"),
+        _evaluation(tmp_path, "aa_composition", 0.90, dna_embedder="tiny_dnabert_s"),
+    ]
+    compare_embedders(evaluations, [], tmp_path / "out", baseline="tiny_esm2")
+    markdown = (tmp_path / "out" / "comparison.md").read_text()
+    caveat = (
+        "tiny_dnabert_s, tiny_esm2: random test models (seeded random weights in the real "
+        "models' layout): these numbers test the machinery, not the embedders."
+    )
+    assert markdown.startswith(f"> **Caveat:** {caveat}\n")
+    assert "aa_composition: model-free composition features" in markdown
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert html.escape(caveat) in page
+    assert "aa_composition (no model: computed from the sequence alone)" in page
+    assert caveat in caplog.text
+
+
+def test_a_meaningless_comparison_says_why_in_table_report_and_log(tmp_path, caplog):
+    below_chance = _metrics(0.95)
+    below_chance["auroc"] = {"value": 0.31, "low": 0.2, "high": 0.4}
+    evaluations = [
+        _evaluation(tmp_path, "esm2_3b", 0.95, 2560, metrics=below_chance),
+        _evaluation(tmp_path, "fastesm2_650", 0.93),
+    ]
+    benchmarks = [
+        _benchmark(tmp_path, "esm2_3b", 100.0),
+        _benchmark(tmp_path, "fastesm2_650", 450.0),
+    ]
+    rows = compare_embedders(evaluations, benchmarks, tmp_path / "out")
+    why = "the baseline's AUROC is 0.310, at or below chance (0.5)"
+    assert rows[1]["verdict"] == "not_meaningful" and rows[1]["verdict_reason"] == why
+    table = (tmp_path / "out" / "comparison.tsv").read_text().splitlines()
+    cells = dict(zip(table[0].split("\t"), table[2].split("\t"), strict=True))
+    assert (cells["verdict"], cells["verdict_reason"]) == ("not_meaningful", why)
+    assert f"not meaningful: {why}" in (tmp_path / "out" / "comparison.md").read_text()
+    assert (
+        "not meaningful: the baseline&#x27;s AUROC is 0.310"
+        in (tmp_path / "out" / "report.html").read_text()
+    )
+    assert any(
+        record.levelname == "WARNING" and why in record.getMessage() for record in caplog.records
+    )

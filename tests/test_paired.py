@@ -216,7 +216,7 @@ def test_comparison_shows_the_paired_columns(tmp_path):
     rows = _table(tmp_path / "out" / "comparison.tsv")
     fast, base = rows["fastesm2_650"], rows["esm2_3b"]
     header = list(fast)
-    start = header.index("speedup") + 1
+    start = header.index("speedup_high") + 1
     assert header[start : start + len(COLUMNS)] == list(COLUMNS)
     assert (fast["mcnemar_b"], fast["mcnemar_c"], fast["mcnemar_p"]) == ("2", "0", "0.5")
     assert float(fast["delta_f1"]) == pytest.approx(20 / 63, abs=1e-6)

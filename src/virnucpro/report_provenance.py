@@ -49,6 +49,8 @@ class ModelUsed:
     weights_sha256: str
 
     def text(self) -> str:
+        if not self.model_id:
+            return f"{self.embedder} (no model: computed from the sequence alone)"
         revision = self.revision or "unpinned"
         weights = self.weights_sha256 or "not recorded"
         return f"{self.embedder} ({self.model_id} @ {revision}; weights sha256 {weights})"

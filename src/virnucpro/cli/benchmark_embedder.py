@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.embed.benchmark import DEFAULT_REPEATS
 from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
 
 app = new_app("Measure an embedder's speed and memory on a FASTA of frames.")
@@ -31,13 +32,22 @@ def benchmark_embedder_command(
         int, typer.Option(help="Most tokens per batch; use the same for every embedder.")
     ] = DEFAULT_TOKEN_BUDGET,
     warmup: Annotated[int, typer.Option(help="Sequences embedded once before timing.")] = 64,
+    repeats: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Timed passes over the input; the figures are their median, with the "
+            "slowest and fastest pass as the range.",
+        ),
+    ] = DEFAULT_REPEATS,
     model_dir: Annotated[
         Path | None, typer.Option(help="Load the weights from this folder instead of the cache.")
     ] = None,
     hf_home: Annotated[Path | None, typer.Option(help="Model cache [default: $HF_HOME].")] = None,
     version: VersionOption = False,
 ) -> None:
-    """Sequences/s, tokens/s and peak memory after a warm-up, with model load time apart.
+    """Sequences/s, tokens/s and peak memory after a warm-up, with model load time apart:
+    the median of --repeats timed passes, with the slowest and fastest as the range.
 
     On a GPU the timed pass is synchronised at both ends and memory is the
     peak allocated by PyTorch; on a CPU it is the process's peak resident memory.
@@ -55,6 +65,7 @@ def benchmark_embedder_command(
         warmup,
         model_dir,
         hf_home,
+        repeats,
     )
 
 

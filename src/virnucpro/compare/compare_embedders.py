@@ -18,9 +18,11 @@ from virnucpro.compare.comparison_rows import add_decisions, add_paired, build_r
 from virnucpro.compare.comparison_text import (
     comparison_context,
     comparison_markdown,
+    comparison_provenance,
     decision_markdown,
     projection_text,
 )
+from virnucpro.compare.decision import Verdict
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import COMPARISON
 
@@ -58,12 +60,16 @@ def compare_embedders(
     device_name = benchmarks[0]["device_name"] if benchmarks else None
     projection = projection_text(per_read, evaluations[0]["chunk_size"], device_name)
     rocs = {e["embedder"]: (e["roc"]["fpr"], e["roc"]["tpr"]) for e in evaluations}
+    parameters = {"baseline": baseline, "max_f1_loss": f"{max_f1_loss:g}"}
+    if prediction_paths:
+        parameters.update(bootstrap=str(resamples), seed=str(seed))
+    provenance = comparison_provenance(evaluations, benchmarks, parameters)
     output_dir = Path(output_dir)
     with AtomicOutputs() as outputs:
         outputs.open(output_dir / COMPARISON.name).write(table_text(rows))
         decision_text = decision_markdown(rows, decisions, projection, max_f1_loss)
         outputs.open(output_dir / "comparison.md").write(
-            comparison_markdown(rows, baseline, context, decision_text)
+            comparison_markdown(rows, baseline, context, decision_text, provenance)
         )
         write_report(
             output_dir / "report.html",
@@ -73,9 +79,13 @@ def compare_embedders(
             context,
             decisions,
             projection,
+            provenance,
             outputs,
         )
+    for caveat in provenance.caveats:
+        log.warning("%s", caveat)
     for decision in decisions:
-        log.info("decision: %s", decision.line)
+        level = logging.WARNING if decision.verdict is Verdict.not_meaningful else logging.INFO
+        log.log(level, "decision: %s", decision.line)
     log.info("compared %d embedders against %s -> %s", len(rows), baseline, output_dir)
     return rows

@@ -21,12 +21,13 @@ _NEEDED = {
     EVALUATION.format: (
         "embedder", "dna_embedder", "dimension", "precision", "chunk_size", "test_ids_sha256",
         "test_frames_unseen", "protein_weights_sha256", "dna_weights_sha256",
-        "dna_frames_sha256", "protein_frames_sha256", "metrics", "roc", "levels",
+        "dna_frames_sha256", "protein_frames_sha256", "metrics", "roc", "levels", "confusion",
+        "test_frames", "test_viral_frames",
     ),
     BENCHMARK.format: (
         "embedder", "device", "device_name", "precision", "token_budget", "input_sha256",
-        "weights_sha256", "sequences_per_second", "tokens_per_second", "peak_memory_gib",
-        "load_seconds",
+        "weights_sha256", "repeats", "sequences_per_second", "sequences_per_second_low",
+        "sequences_per_second_high", "tokens_per_second", "peak_memory_gib", "load_seconds",
     ),
 }  # fmt: skip
 

@@ -26,6 +26,7 @@ from virnucpro.html_page import (
     svg_element,
     table_row,
 )
+from virnucpro.report_provenance import Provenance
 
 Row = Mapping[str, object]
 Roc = tuple[Sequence[float], Sequence[float]]
@@ -69,11 +70,12 @@ def _signed(value: float | None) -> str:
     return f'<span class="{css}">{text}</span>' if css else text
 
 
-def _interval(row: Row, key: str) -> str:
-    """'0.912 [0.897, 0.926]': the point estimate, then its 95% bootstrap interval."""
-    value, low, high = (_number(row, key + suffix) for suffix in ("", "_low", "_high"))
-    ci = "n/a" if low is None or high is None else f"[{low:.3f}, {high:.3f}]"
-    return f'{_fmt(value, ".3f")} <span class="ci">{ci}</span>'
+def _interval(row: Row, key: str, spec: str = ".3f", suffix: str = "") -> str:
+    """'0.912 [0.897, 0.926]': the point estimate, then its range (a 95% bootstrap
+    interval, or the slowest and fastest timed pass)."""
+    value, low, high = (_number(row, key + end) for end in ("", "_low", "_high"))
+    ci = "n/a" if low is None or high is None else f"[{low:{spec}}, {high:{spec}}]{suffix}"
+    return f'{_fmt(value, spec, suffix)} <span class="ci">{ci}</span>'
 
 
 def _name(row: Row) -> str:
@@ -196,9 +198,9 @@ def _table(rows: Sequence[Row], baseline: str) -> str:
             _interval(row, METRICS[0][0]),
             _signed(_number(row, "delta_f1")),
             *(_interval(row, key) for key, _ in METRICS[1:]),
-            _fmt(_number(row, "sequences_per_second"), ",.1f"),
+            _interval(row, "sequences_per_second", ",.1f"),
             _fmt(_number(row, "tokens_per_second"), ",.0f"),
-            _fmt(_number(row, "speedup"), ".2f", "\u00d7"),
+            _interval(row, "speedup", ".2f", "\u00d7"),
             _fmt(_number(row, "peak_memory_gib"), ".2f"),
             _fmt(_number(row, "load_seconds"), ".1f"),
         ]
@@ -247,7 +249,13 @@ def _decision_section(
 ) -> str:
     """Throughput, projected hours, paired ΔF1 and the verdict of every embedder, then the lines."""
     colours = _colours(rows)
-    css = {Verdict.within: "better", Verdict.outside: "worse", Verdict.undecidable: "na"}
+    css = {
+        Verdict.within: "better",
+        Verdict.outside: "worse",
+        Verdict.undecidable: "na",
+        Verdict.not_faster: "worse",
+        Verdict.not_meaningful: "na",
+    }
     head = ["Embedder", "Tokens/s", "Hours per 1M reads", "Speedup", "\u0394F1 (paired)", "Verdict"]
     lines = []
     for row, decision in zip(rows, decisions, strict=True):
@@ -261,7 +269,7 @@ def _decision_section(
             _swatch(name, colours),
             _fmt(_number(row, "tokens_per_second"), ",.0f"),
             _fmt(_number(row, "hours_per_million_reads"), ",.2f"),
-            _fmt(_number(row, "speedup"), ".2f", "\u00d7"),
+            _interval(row, "speedup", ".2f", "\u00d7"),
             _delta(row, "delta_f1") if name != baseline else _fmt(None, ""),
             outcome,
         ]
@@ -307,6 +315,7 @@ def render_report(
     context: dict[str, str],
     decisions: Sequence[Decision],
     projection: str,
+    provenance: Provenance,
 ) -> str:
     """The whole page as ASCII HTML (non-ASCII characters become character references)."""
     names = [_name(row) for row in rows]
@@ -326,8 +335,12 @@ def render_report(
         [
             f'<p class="lead">Same test set, DNA features, classifier and precision for every protein '
             f"embedder. Baseline: <b>{html.escape(baseline)}</b>. Metrics with 95% bootstrap "
-            "intervals; speedup is the sequences/s ratio and \u0394F1 the F1 difference against "
+            "intervals; speedup is the ratio of median sequences/s over repeated timed passes "
+            "(range: slowest against fastest pass) and \u0394F1 the F1 difference against "
             "the baseline.</p>",
+            "".join(
+                f'<p class="caveat">{html.escape(caveat)}</p>' for caveat in provenance.caveats
+            ),
             context_list(context),
             _decision_section(rows, baseline, decisions, projection),
             "<h2>Comparison</h2>",
@@ -341,6 +354,7 @@ def render_report(
             speed_figure,
             "</div>",
             "" if speed else '<p class="note">No embedder was benchmarked for speed.</p>',
+            provenance.html(),
         ],
     )
 
@@ -353,10 +367,11 @@ def write_report(
     context: dict[str, str],
     decisions: Sequence[Decision],
     projection: str,
+    provenance: Provenance,
     outputs: AtomicOutputs | None = None,
 ) -> None:
     """Write the report atomically, or as part of the step's ``outputs``: a failed render
     never leaves a half page for -resume, nor a page beside tables of another run."""
-    page = render_report(rows, rocs, baseline, context, decisions, projection)
+    page = render_report(rows, rocs, baseline, context, decisions, projection, provenance)
     with nullcontext(outputs) if outputs is not None else AtomicOutputs() as outputs:
         outputs.open(path).write(page)

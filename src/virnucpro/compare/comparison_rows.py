@@ -39,9 +39,14 @@ def build_rows(evaluations: list[Row], benchmarks: list[Row], baseline: str) -> 
     speed = {benchmark["embedder"]: benchmark for benchmark in benchmarks}
     rows = []
     for evaluation in evaluations:
+        confusion = evaluation["confusion"]
         row: Row = {
             "embedder": evaluation["embedder"],
             "dimension": evaluation["dimension"],
+            # not columns of the table: what the decision asks of the baseline's test set
+            "test_frames": evaluation["test_frames"],
+            "test_viral_frames": evaluation["test_viral_frames"],
+            "virus_calls": confusion["tp"] + confusion["fp"],
         }
         for name, value in evaluation["metrics"].items():
             row.update(
@@ -64,8 +69,11 @@ def build_rows(evaluations: list[Row], benchmarks: list[Row], baseline: str) -> 
         )
     for row in rows:
         row["delta_f1"] = row["f1"] - base["f1"]
-        fast, slow = row["sequences_per_second"], base["sequences_per_second"]
-        row["speedup"] = fast / slow if fast and slow else None
+        # the range: this embedder's slowest pass against the baseline's fastest, and back
+        for end, other_end in (("", ""), ("_low", "_high"), ("_high", "_low")):
+            fast = row[f"sequences_per_second{end}"]
+            slow = base[f"sequences_per_second{other_end}"]
+            row[f"speedup{end}"] = fast / slow if fast and slow else None
     return rows
 
 
@@ -124,6 +132,8 @@ def add_decisions(
     decisions = decide(rows, baseline, max_f1_loss)
     for row, decision in zip(rows, decisions, strict=True):
         row["verdict"] = decision.verdict.value if decision.verdict else None
+        row["verdict_reason"] = decision.reason
+        row["needed_test_frames"] = decision.needed_test_frames
     return decisions, per_read
 
 

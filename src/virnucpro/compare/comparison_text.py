@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from virnucpro.compare.decision import PROJECTION_READS, VERDICT_TEXT, Decision, tokens_per_frame
+from virnucpro.embed.embedders.registry import EMBEDDERS
 from virnucpro.files.contracts import LEVEL_METRICS, LEVELS, PROJECTION_READ_LENGTH
+from virnucpro.report_provenance import ModelUsed, Provenance
 
 Row = dict[str, Any]
 
@@ -21,7 +23,12 @@ def _number(value: float | None, pattern: str) -> str:
 
 
 def _speedup(row: Row) -> str:
-    return "n/a" if row["speedup"] is None else f"{row['speedup']:.2f}x"
+    """The median speedup, and the range from the slowest and fastest timed passes."""
+    if row["speedup"] is None:
+        return "n/a"
+    if row.get("speedup_low") is None or row.get("speedup_high") is None:
+        return f"{row['speedup']:.2f}x"
+    return f"{row['speedup']:.2f}x [{row['speedup_low']:.2f}, {row['speedup_high']:.2f}]"
 
 
 def comparison_context(
@@ -50,6 +57,65 @@ def comparison_context(
         resamples, seed = paired_bootstrap
         context["paired bootstrap"] = f"{resamples} resamples, seed {seed}"
     return context
+
+
+def _model(role: str, embedder: str, weights: str, benchmark: Row | None) -> ModelUsed:
+    """A model as the benchmark that timed it names it, or as the registry pins it."""
+    spec = EMBEDDERS.get(embedder)
+    if benchmark is not None:
+        model_id, revision = benchmark.get("model_id", ""), benchmark.get("revision", "")
+    else:
+        model_id = (spec.model_id or spec.bundled or "") if spec else ""
+        revision = (spec.revision or "") if spec else ""
+    return ModelUsed(role, embedder, model_id or "", revision or "", weights)
+
+
+def model_caveats(embedders: Sequence[str]) -> list[str]:
+    """What a reader must know of the embedders before reading any number."""
+    tests = [name for name in embedders if name in EMBEDDERS and EMBEDDERS[name].bundled]
+    free = [name for name in embedders if name in EMBEDDERS and not EMBEDDERS[name].needs_weights]
+    caveats = []
+    if tests:
+        caveats.append(
+            f"{', '.join(tests)}: random test models (seeded random weights in the real "
+            "models' layout): these numbers test the machinery, not the embedders."
+        )
+    if free:
+        caveats.append(
+            f"{', '.join(free)}: model-free composition features, a floor to compare against, "
+            "not a language model."
+        )
+    return caveats
+
+
+def comparison_provenance(
+    evaluations: Sequence[Row], benchmarks: Sequence[Row], parameters: dict[str, str]
+) -> Provenance:
+    """The comparison's provenance block: parameters, the DNA model and every protein model."""
+    first = evaluations[0]
+    timed = {benchmark["embedder"]: benchmark for benchmark in benchmarks}
+    settings = {
+        **parameters,
+        "precision": str(first["precision"]),
+        "chunk_size": str(first["chunk_size"]),
+    }
+    if benchmarks:
+        settings.update(
+            token_budget=str(benchmarks[0]["token_budget"]),
+            timed_passes=str(benchmarks[0]["repeats"]),
+        )
+    models = [_model("DNA", first["dna_embedder"], first["dna_weights_sha256"], None)]
+    models += [
+        _model(
+            f"Protein ({e['embedder']})",
+            e["embedder"],
+            e["protein_weights_sha256"],
+            timed.get(e["embedder"]),
+        )
+        for e in evaluations
+    ]
+    names = [first["dna_embedder"], *(e["embedder"] for e in evaluations)]
+    return Provenance(settings, models, caveats=model_caveats(names))
 
 
 def projection_text(per_read: float | None, chunk_size: int, device_name: str | None) -> str:
@@ -96,15 +162,16 @@ def decision_markdown(
 
 
 def comparison_markdown(
-    rows: list[Row], baseline: str, context: dict[str, str], decision: str
+    rows: list[Row], baseline: str, context: dict[str, str], decision: str, provenance: Provenance
 ) -> str:
-    """comparison.md: the context, the decision, then the tables behind it."""
+    """comparison.md: caveats, the context, the decision, the tables behind it, provenance."""
 
     def interval(row: Row, name: str) -> str:
         low, high = (_number(row[f"{name}_{end}"], ".3f") for end in ("low", "high"))
         return f"{_number(row[name], '.3f')} [{low}, {high}]"
 
-    lines = [
+    lines = [f"> **Caveat:** {caveat}\n" for caveat in provenance.caveats]
+    lines += [
         f"Baseline: **{baseline}**. "
         + "; ".join(f"{key}: {value}" for key, value in context.items()),
         "",
@@ -159,4 +226,5 @@ def comparison_markdown(
             interval(row, f"{level}_{name}") for level in LEVELS for name in LEVEL_METRICS
         )
         lines.append(f"| {row['embedder']} | {levels} |")
+    lines += ["", *provenance.markdown()]
     return "\n".join(lines) + "\n"

@@ -3,21 +3,29 @@
 For each embedder: its measured throughput, the device-hours one million 500 bp
 reads would take to embed (frames per read measured on the input genomes), its
 paired ΔF1 interval against the baseline and a verdict under the user's rule
-``max_f1_loss``. The loss is accepted only when the whole 95% interval says so:
+``max_f1_loss``, taken in this order:
 
-- within: the interval's lower end is at least ``-max_f1_loss`` (the loss is at
+- not faster: even its slowest timed pass is not faster than the baseline's fastest
+  (median speedup with the range of the passes): nothing to gain, whatever its ΔF1;
+- not meaningful: the baseline is at or below chance on the test set (AUROC at most
+  0.5, every frame called one class, or F1 0), or the test set holds fewer than
+  ``MIN_FRAMES_PER_CLASS`` frames of a class: no ΔF1 against it means anything;
+- within: the 95% interval's lower end is at least ``-max_f1_loss`` (the loss is at
   most the allowed one, with 95% confidence);
 - outside: the interval's upper end is below ``-max_f1_loss`` (the loss surely
   exceeds it);
-- not decidable: the interval holds ``-max_f1_loss``; a larger test set narrows it.
+- not decidable: the interval holds ``-max_f1_loss``; a larger test set narrows it,
+  and ``needed_test_frames`` says about how large.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from fractions import Fraction
 from typing import Any
 
 from virnucpro.errors import InputError
@@ -28,16 +36,26 @@ from virnucpro.files.tables import read_table
 PROJECTION_READS = 1_000_000
 
 
+#: Fewest test frames of each class for a comparison to mean anything
+MIN_FRAMES_PER_CLASS = 100
+#: The two-sided 95% normal quantile, as the intervals are 95%
+Z95 = 1.959963984540054
+
+
 class Verdict(str, Enum):
     within = "within"
     outside = "outside"
     undecidable = "undecidable"
+    not_faster = "not_faster"
+    not_meaningful = "not_meaningful"
 
 
 VERDICT_TEXT = {
     Verdict.within: "within the allowed loss",
     Verdict.outside: "outside the allowed loss",
     Verdict.undecidable: "not decidable at this test-set size",
+    Verdict.not_faster: "not faster: nothing to gain",
+    Verdict.not_meaningful: "not meaningful",
 }
 
 
@@ -94,22 +112,79 @@ def projected_hours(tokens_per_second: float | None, per_read: float | None) -> 
     return PROJECTION_READS * per_read * tokens_per_frame() / tokens_per_second / 3600
 
 
+def needed_test_frames(
+    b: int, c: int, frames: int, delta_f1: float, max_f1_loss: float
+) -> int | None:
+    """About how many test frames the 95% interval of ΔF1 needs to leave ``-max_f1_loss`` out.
+
+    From the discordance of the paired calls: ``b`` frames only the embedder calls
+    right and ``c`` only the baseline does, of ``frames``. Per frame, the paired
+    difference has variance ``(b + c)/n - ((b - c)/n)^2`` (as in McNemar's test), so
+    the interval's half-width is about ``Z95 * sqrt(variance / n)``; it clears the
+    line when that is below ``|ΔF1 + max_f1_loss|``. An approximation (ΔF1 moves
+    with the calls as accuracy does, not exactly) that says whether a test set is
+    tens or thousands of times too small. None when ΔF1 sits on the line: no size
+    decides it.
+    """
+    margin = round(delta_f1 + max_f1_loss, _DECIMALS)
+    if margin == 0:
+        return None
+    variance = Fraction(b + c, frames) - Fraction(b - c, frames) ** 2
+    return max(1, math.ceil(Z95**2 * float(variance) / margin**2))
+
+
+def meaningless_reasons(base: Mapping[str, Any]) -> list[str]:
+    """Why a comparison against the baseline row ``base`` means nothing (empty: it does)."""
+    reasons = []
+    auroc = base.get("auroc")
+    if auroc is None or auroc <= 0.5:
+        shown = "n/a" if auroc is None else f"{auroc:.3f}"
+        reasons.append(f"the baseline's AUROC is {shown}, at or below chance (0.5)")
+    virus_calls, frames = base["virus_calls"], base["test_frames"]
+    if virus_calls in (0, frames):
+        called = "others" if virus_calls == 0 else "virus"
+        reasons.append(f"the baseline calls every test frame {called}")
+    if base["f1"] == 0:
+        reasons.append("the baseline's F1 is 0")
+    viral = base["test_viral_frames"]
+    if min(viral, frames - viral) < MIN_FRAMES_PER_CLASS:
+        reasons.append(
+            f"the test set holds {frames:,} frames ({viral:,} viral, {frames - viral:,} host): "
+            f"fewer than {MIN_FRAMES_PER_CLASS} of each class"
+        )
+    return reasons
+
+
 @dataclass(frozen=True)
 class Decision:
     embedder: str
     verdict: Verdict | None  # None for the baseline
     line: str
+    reason: str | None = None  # why not faster, or not meaningful
+    needed_test_frames: int | None = None
 
 
-def _speed(speedup: float | None) -> str:
+def _speed(row: Mapping[str, Any]) -> str:
+    speedup, low, high = row.get("speedup"), row.get("speedup_low"), row.get("speedup_high")
     if speedup is None:
         return "speed not measured"
-    return f"{speedup:.2f}\u00d7 faster" if speedup >= 1 else f"{1 / speedup:.2f}\u00d7 slower"
+    text = f"{speedup:.2f}\u00d7 faster" if speedup >= 1 else f"{1 / speedup:.2f}\u00d7 slower"
+    if low is None or high is None:
+        return text
+    return f"{text} (passes: {low:.2f}\u2013{high:.2f}\u00d7 the baseline's speed)"
+
+
+def is_faster(row: Mapping[str, Any]) -> bool | None:
+    """Faster for sure: the slowest pass beats the baseline's fastest. None: not timed."""
+    low = row.get("speedup_low", row.get("speedup"))
+    return None if low is None else round(low, _DECIMALS) > 1
 
 
 def decide(rows: Sequence[Mapping[str, Any]], baseline: str, max_f1_loss: float) -> list[Decision]:
     """One verdict line per embedder against ``baseline``, in row order."""
     check_max_f1_loss(max_f1_loss)
+    base = next(row for row in rows if row["embedder"] == baseline)
+    meaningless = "; ".join(meaningless_reasons(base))
     decisions = []
     for row in rows:
         name = row["embedder"]
@@ -117,14 +192,43 @@ def decide(rows: Sequence[Mapping[str, Any]], baseline: str, max_f1_loss: float)
             decisions.append(Decision(name, None, f"{name}: the baseline"))
             continue
         low, high = row.get("delta_f1_low"), row.get("delta_f1_high")
+        delta = f"\u0394F1 = {row['delta_f1'] + 0.0:+.3f}"
+        if low is not None and high is not None:
+            delta += f" [{low + 0.0:+.3f}, {high + 0.0:+.3f}]"
+        head = f"{name}: {_speed(row)}, {delta}"
+        needed = None
+        if row.get("mcnemar_b") is not None:
+            needed = needed_test_frames(
+                row["mcnemar_b"],
+                row["mcnemar_c"],
+                base["test_frames"],
+                row["delta_f1"],
+                max_f1_loss,
+            )
+        if is_faster(row) is False:
+            reason = "its timed passes are not all faster than the baseline's"
+            decisions.append(
+                Decision(
+                    name, Verdict.not_faster, f"{head}: {VERDICT_TEXT[Verdict.not_faster]}", reason
+                )
+            )
+            continue
+        if meaningless:
+            line = f"{head}: {VERDICT_TEXT[Verdict.not_meaningful]}: {meaningless}"
+            decisions.append(Decision(name, Verdict.not_meaningful, line, meaningless, needed))
+            continue
         outcome = verdict(low, high, max_f1_loss)
-        head = f"{name}: {_speed(row.get('speedup'))}, \u0394F1 = {row['delta_f1'] + 0.0:+.3f}"
         if low is None or high is None:
             line = f"{head}: not decidable without the test predictions (no paired interval)"
         else:
-            line = (
-                f"{head} [{low + 0.0:+.3f}, {high + 0.0:+.3f}]: {VERDICT_TEXT[outcome]} "
-                f"({max_f1_loss:g})"
-            )
-        decisions.append(Decision(name, outcome, line))
+            line = f"{head}: {VERDICT_TEXT[outcome]} ({max_f1_loss:g})"
+            if row.get("mcnemar_b") is not None:
+                line += "; " + _needed_text(needed, base["test_frames"], max_f1_loss)
+        decisions.append(Decision(name, outcome, line, None, needed))
     return decisions
+
+
+def _needed_text(needed: int | None, frames: int, max_f1_loss: float) -> str:
+    if needed is None:
+        return f"no test-set size decides a \u0394F1 of exactly -{max_f1_loss:g}"
+    return f"decidable at {max_f1_loss:g} from about {needed:,} test frames (this set: {frames:,})"

@@ -104,7 +104,7 @@ MODEL_CACHE = Table(
     "a model cache report",
 )
 #: benchmark_embedder.py: one embedder's speed and memory, and which model was timed
-BENCHMARK = Tagged("benchmark.json", "virnucpro-benchmark/2", "a benchmark")
+BENCHMARK = Tagged("benchmark.json", "virnucpro-benchmark/3", "a benchmark")
 #: virnucpro verify-embedder --output: native loader against the repository's code
 VERIFICATION = Tagged("verification.json", "virnucpro-verify-embedder/1", "a verification")
 
@@ -163,7 +163,14 @@ PAIRED_COLUMNS = (
     "mcnemar_p",
 )
 #: The speed columns of comparison.tsv, from the benchmark of the same name
-SPEED_COLUMNS = ("sequences_per_second", "tokens_per_second", "peak_memory_gib", "load_seconds")
+SPEED_COLUMNS = (
+    "sequences_per_second",
+    "sequences_per_second_low",
+    "sequences_per_second_high",
+    "tokens_per_second",
+    "peak_memory_gib",
+    "load_seconds",
+)
 #: Levels above the frame, and the metrics comparison.tsv gives for each
 LEVELS = ("chunk", "sequence")
 LEVEL_METRICS = ("f1", "accuracy")
@@ -182,10 +189,14 @@ COMPARISON = Table(
         *[f"{name}{suffix}" for name in METRIC_NAMES for suffix in ("", "_low", "_high")],
         *SPEED_COLUMNS,
         "speedup",
+        "speedup_low",
+        "speedup_high",
         *PAIRED_COLUMNS,
         *LEVEL_COLUMNS,
         "hours_per_million_reads",
+        "needed_test_frames",
         "verdict",
+        "verdict_reason",
     ),
     "a comparison table",
 )
