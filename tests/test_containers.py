@@ -438,6 +438,8 @@ def test_closure_follows_markers_and_extras():
                 "matplotlib": [],
                 "networkx": [],
                 "numpy": [],
+                "pyrodigal": [],
+                "pyrodigal-gv": ["pyrodigal"],
                 "safetensors": [],
                 "scikit-learn": ["joblib[fast]"],
                 "joblib": ['cloudpickle; extra == "fast"', 'never; extra == "other"'],

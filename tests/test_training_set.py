@@ -97,6 +97,8 @@ def test_counts_table_and_gzip_input(tmp_path):
         "cds_translated",
         "cds_skipped_pseudo",
         "cds_skipped_untranslatable",
+        "cds_source",
+        "cds_predicted",
         "reads_500bp",
         "read_frames_500bp",
         "warning",
@@ -107,9 +109,11 @@ def test_counts_table_and_gzip_input(tmp_path):
     assert int(row[6]) == counts.frames_kept == len(sources) > 0
     # every CDS carries /translation: none translated or skipped, no warning
     assert row[7:10] == ["0", "0", "0"]
+    # a GenBank file: its annotated CDS, no gene predicted
+    assert row[10:12] == ["annotated", "0"]
     # as 500 bp reads: ceil(9609 / 500) = 20 reads, all at least 250 bp
-    assert row[10] == "20" and int(row[11]) == counts.read_frames_500bp > 0
-    assert row[12] == ""
+    assert row[12] == "20" and int(row[13]) == counts.read_frames_500bp > 0
+    assert row[14] == ""
     assert {row["label"] for row in sources} == {"0"}
 
 
@@ -135,9 +139,13 @@ def test_ambiguous_chunks_are_skipped_and_counted(tmp_path):
 
 
 def test_fasta_given_as_genbank_is_refused(tmp_path):
+    # a FASTA file is read as a genome by its name (.fa .fasta .fna .fas, test_fasta_genomes);
+    # named as GenBank, it is refused by the GenBank reader
+    genbank = tmp_path / "mixed_example.gb"
+    shutil.copyfile(ASSETS / "mixed_example.fasta", genbank)
     with pytest.raises(InputError, match="not a GenBank file"):
-        _build(tmp_path, ASSETS / "mixed_example.fasta", Label.host)
-    assert list(tmp_path.iterdir()) == []
+        _build(tmp_path, genbank, Label.host)
+    assert [path.name for path in tmp_path.iterdir()] == ["mixed_example.gb"]
 
 
 @pytest.mark.parametrize(

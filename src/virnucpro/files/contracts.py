@@ -51,7 +51,10 @@ SOURCES = Table("sources.tsv", ("frame_id", "genome", "label", "source"), "a sou
 #: Read length of the projection counts: records cut as predict mode cuts contigs at
 #: --chunk_size 500 (the counts columns below are named after it)
 PROJECTION_READ_LENGTH = 500
-#: build_training_set.py: per input, every record, CDS, chunk and frame counted
+#: build_training_set.py: per input, every record, CDS, chunk and frame counted; cds_source
+#: says where the CDS come from ("annotated", or the gene finder and its mode for a FASTA
+#: genome: "pyrodigal:single", "pyrodigal:meta", "pyrodigal-gv:meta"), cds_predicted how
+#: many genes it predicted
 COUNTS = Table(
     "counts.tsv",
     (
@@ -65,6 +68,8 @@ COUNTS = Table(
         "cds_translated",
         "cds_skipped_pseudo",
         "cds_skipped_untranslatable",
+        "cds_source",
+        "cds_predicted",
         f"reads_{PROJECTION_READ_LENGTH}bp",
         f"read_frames_{PROJECTION_READ_LENGTH}bp",
         "warning",

@@ -1,4 +1,4 @@
-"""Labelled training frames from annotated genomes.
+"""Labelled training frames from annotated genomes, or FASTA genomes with predicted genes.
 
 A chunk's stop-free frame is kept only if its protein occurs inside one of the
 record's annotated CDS translations, so the training set holds real coding
@@ -10,12 +10,17 @@ pseudogenes) has its location translated with its ``/transl_table``; pseudo CDS,
 CDS that do not translate to a protein and CDS reaching past their record's
 sequence are skipped. Every CDS is counted as annotated, translated or skipped,
 so that none is dropped without a trace.
+
+A genome given as FASTA (``gene_prediction.FASTA_SUFFIXES``) has its genes
+predicted (Pyrodigal for host genomes, Pyrodigal-gv for viral ones); each gene
+becomes a CDS feature without ``/translation`` and takes the same path from there.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from enum import Enum
 from pathlib import Path
@@ -30,9 +35,15 @@ from tqdm import tqdm
 
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import COUNTS, PROJECTION_READ_LENGTH, SOURCES
-from virnucpro.files.sequence_files import read_genbank, write_fasta
+from virnucpro.files.sequence_files import read_dna, read_genbank, write_fasta
 from virnucpro.preprocess.chunking import check_chunk_size, chunk_records
 from virnucpro.preprocess.frames import stop_free_frames
+from virnucpro.preprocess.gene_prediction import (
+    ANNOTATED,
+    gene_finder,
+    is_fasta_genome,
+    predicted_record,
+)
 from virnucpro.preprocess.read_projection import count_projection_reads
 from virnucpro.preprocess.sketches import sketch, write_sketches
 
@@ -69,6 +80,10 @@ class SourceCounts:
     cds_translated: int = 0
     cds_skipped_pseudo: int = 0
     cds_skipped_untranslatable: int = 0
+    # Where the CDS come from (gene_prediction.SOURCES: "annotated", or the gene finder
+    # and its mode for a FASTA genome) and how many genes it predicted
+    cds_source: str = ANNOTATED
+    cds_predicted: int = 0
     # The records as predict mode's 500 bp reads, and the stop-free frames it would
     # embed from them (virnucpro.preprocess.read_projection)
     reads_500bp: int = 0
@@ -189,13 +204,42 @@ def cds_proteins(record: SeqRecord, counts: SourceCounts) -> list[str]:
 
 
 def _no_frame_reason(counts: SourceCounts) -> str:
-    """Why a GenBank file gave no training frame."""
+    """Why a genome file gave no training frame."""
+    if counts.cds_source != ANNOTATED and not counts.cds_predicted:
+        return f"no gene predicted ({counts.cds_source})"
     if not counts.cds_translations + counts.cds_translated:
         skipped = counts.cds_skipped_pseudo + counts.cds_skipped_untranslatable
         return f"no CDS protein ({skipped} CDS skipped)" if skipped else "no CDS feature"
     if counts.chunks == counts.chunks_ambiguous:
         return "every chunk has an ambiguous base"
     return "no stop-free frame of a chunk occurs in a CDS protein"
+
+
+def genome_records(
+    path: str | os.PathLike[str], label: Label, counts: SourceCounts
+) -> Iterator[SeqRecord]:
+    """The records of a genome file with their CDS features, ``counts`` told where they come from.
+
+    A GenBank file's records as they are (annotated CDS). A FASTA file's records
+    (read as ``read_dna`` reads them: RNA as DNA, checked) with their predicted
+    genes as CDS features (``gene_prediction``); a host genome is held whole, as
+    Prodigal trains on all its records, a viral one is read record by record.
+    """
+    if not is_fasta_genome(path):
+        yield from read_genbank(path)
+        return
+    records: Iterator[tuple[str, str]] | list[tuple[str, str]]
+    if label is Label.viral:
+        finder, counts.cds_source = gene_finder(True, [])
+        records = ((record_id, sequence.upper()) for record_id, sequence in read_dna(path))
+    else:
+        records = [(record_id, sequence.upper()) for record_id, sequence in read_dna(path)]
+        finder, counts.cds_source = gene_finder(False, [sequence for _, sequence in records])
+    log.info("%s: genes predicted with %s", Path(path).name, counts.cds_source)
+    for record_id, sequence in records:
+        record = predicted_record(finder, record_id, sequence)
+        counts.cds_predicted += len(record.features)
+        yield record
 
 
 def build_training_set(
@@ -208,8 +252,11 @@ def build_training_set(
     counts_path: str | os.PathLike[str] | None = None,
     sketches_path: str | os.PathLike[str] | None = None,
 ) -> SourceCounts:
-    """Write the CDS-matching frames of one GenBank file and where each came from,
-    and, if asked, the sketch of every record (so the split can group similar genomes)."""
+    """Write the CDS-matching frames of one genome file and where each came from,
+    and, if asked, the sketch of every record (so the split can group similar genomes).
+
+    ``genbank_path``: a GenBank file (annotated CDS) or a FASTA genome (genes
+    predicted, ``genome_records``)."""
     check_chunk_size(chunk_size)
     source = Path(genbank_path).name
     counts = SourceCounts(source=source, label=label.value)
@@ -219,7 +266,8 @@ def build_training_set(
         proteins = outputs.open(protein_path)
         sources = outputs.open(sources_path)
         sources.write(SOURCES.header)
-        for record in tqdm(read_genbank(genbank_path), desc=source, unit=" records", disable=None):
+        records = genome_records(genbank_path, label, counts)
+        for record in tqdm(records, desc=source, unit=" records", disable=None):
             # "|" never occurs in a protein, so a match cannot span two translations.
             coding = "|".join(cds_proteins(record, counts))
             sequence = str(record.seq).upper()
@@ -247,12 +295,15 @@ def build_training_set(
         if sketches_path is not None:
             write_sketches(outputs, sketches_path, sketches)
     log.info(
-        "%s (%s): %d records, %d CDS translations, %d CDS translated from their location, "
-        "%d pseudo CDS skipped, %d untranslatable CDS skipped, %d chunks, "
-        "%d skipped for ambiguous bases, %d frames kept; as %d-bp reads: %d reads, %d frames",
+        "%s (%s): %d records, CDS %s (%d predicted), %d CDS translations, "
+        "%d CDS translated from their location, %d pseudo CDS skipped, "
+        "%d untranslatable CDS skipped, %d chunks, %d skipped for ambiguous bases, "
+        "%d frames kept; as %d-bp reads: %d reads, %d frames",
         source,
         label.value,
         counts.records,
+        counts.cds_source,
+        counts.cds_predicted,
         counts.cds_translations,
         counts.cds_translated,
         counts.cds_skipped_pseudo,
