@@ -143,7 +143,7 @@ def choose_files(plan: Plan) -> tuple[list[Wanted], dict[str, bytes], dict[str, 
         files = genomic_gbff(links)
         if not files:
             raise InputError(
-                f"no {GENOMIC_GBFF} file in the listing of {url} ({len(links)} links): "
+                f"no genomic.gbff.gz file in the listing of {url} ({len(links)} links): "
                 "is --release-url a RefSeq release folder, and the category one of its folders?"
             )
         listings.append((category, count, files))
