@@ -4,7 +4,7 @@ The genomes are real ones bundled in assets/test_full, written here as FASTA fro
 their GenBank files, so that predictions can be held against the annotation:
 Escherichia phage VT2-Sakai (NC_000902, 60,942 bp, 83 annotated CDS), Yersinia
 pestis plasmid pPCP1 (NC_005816, 9,609 bp), Haemophilus influenzae Rd KW20
-(1.83 Mb) and Mycoplasma gallisepticum (genetic code 4).
+(1.83 Mb), Mycoplasma gallisepticum (genetic code 4) and SARS-CoV-2.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import gzip
 import logging
 from pathlib import Path
 
+import pyrodigal
+import pyrodigal_gv
 import pytest
 from Bio import SeqIO
 from Bio.Seq import Seq
@@ -41,6 +43,7 @@ PHAGE = "Escherichia_phage_VT2-Sakai_NC_000902.gbk.gz"
 PLASMID = "NC_005816.gb.gz"
 BACTERIUM = "Haemophilus_influenzae_Rd_KW20.gb.gz"
 MYCOPLASMA = "Mycoplasma_gallisepticum_Rlow_NC_004829.gbk.gz"
+SARS_COV_2 = "SARS-CoV-2_MN908947_noTR.gbk.gz"
 
 
 @functools.cache
@@ -160,6 +163,23 @@ def test_viral_genes_keep_their_own_genetic_code(tmp_path):
     record = predicted_record(gene_finder(True, [])[0], "m", piece.upper())
     assert {feature.qualifiers["transl_table"][0] for feature in record.features} == {"4"}
     assert sum("W" in translate_cds(feature, record.seq) for feature in record.features) >= 5
+
+
+def test_viral_rows_use_the_viral_models_host_rows_the_stock_ones(tmp_path):
+    # SARS-CoV-2 (29,903 bp): of Prodigal-gv's models, one of its gut-phage models fits
+    # best and finds 8 genes; stock Prodigal's metagenomic models (bacteria) find 9.
+    (sars,) = _sequences(SARS_COV_2)
+    viral = pyrodigal_gv.ViralGeneFinder(meta=True).find_genes(sars[1])
+    viral_models = {model.description for model in pyrodigal_gv.METAGENOMIC_BINS_VIRAL}
+    assert viral.metagenomic_bin.description in viral_models
+    stock = pyrodigal.GeneFinder(meta=True).find_genes(sars[1])
+    assert (len(viral), len(stock)) == (8, 9)
+    genome = _fasta(tmp_path / "sars.fa", [sars])
+    counts, row, _, _ = _build(tmp_path, genome, Label.viral, "viral")
+    assert (row["cds_source"], counts.cds_predicted) == (VIRAL_META, 8)
+    # as a host genome of more than 20 kb it is trained on (single mode), not meta
+    counts, row, _, _ = _build(tmp_path, genome, Label.host, "host")
+    assert row["cds_source"] == HOST_SINGLE and counts.cds_predicted > 0
 
 
 def test_a_gene_that_matches_an_annotated_cds_gives_its_protein():
