@@ -98,6 +98,7 @@ def _open(url: str, offset: int, timeout: float) -> http.client.HTTPResponse:
     except HTTPError as error:
         if error.code == 416 or error.code in _RETRY_STATUS:
             raise
+        error.close()
         raise InputError(f"cannot download {url}: HTTP {error.code} {error.reason}") from None
     except (OSError, http.client.HTTPException) as error:
         raise _Interrupted(_reason(error)) from None
@@ -141,6 +142,7 @@ def fetch_page(url: str, settings: FetchSettings) -> bytes:
             with _open(url, 0, settings.timeout) as response:
                 return response.read()
         except HTTPError as error:  # 416 or a status worth retrying
+            error.close()
             raise _Interrupted(f"HTTP {error.code} {error.reason}") from None
         except (OSError, http.client.HTTPException) as error:
             raise _Interrupted(_reason(error)) from None
@@ -171,6 +173,7 @@ def _transfer(url: str, part: Path, timeout: float) -> int | None:
     try:
         response = _open(url, offset, timeout)
     except HTTPError as error:
+        error.close()
         if error.code != 416 or not offset:
             raise _Interrupted(f"HTTP {error.code} {error.reason}") from None
         _, total = _content_range(error.headers.get("Content-Range"))
