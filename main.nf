@@ -3,6 +3,7 @@
  * VirNucPro-NF: classify short DNA sequences as viral or not.
  *
  *   nextflow run main.nf -profile gpu,docker --mode cache --hf_home /data/hf_cache --embedders esm2_3b,fastesm2_650
+ *   nextflow run main.nf -profile docker --mode download --download_dir /data/refseq
  *   nextflow run main.nf -profile gpu,docker --input samplesheet.csv --classifier CLASSIFIER_DIR --embedders EMBEDDER --hf_home /data/hf_cache
  *   nextflow run main.nf -profile gpu,docker --input genomes.csv --mode train|compare --embedders esm2_3b,fastesm2_650 --hf_home /data/hf_cache
  *
@@ -16,6 +17,7 @@
 
 include { PIPELINE_INITIALISATION; PIPELINE_COMPLETION; runSettings } from './subworkflows/local/utils_nfcore_virnucpro_pipeline/main'
 include { MODEL_CACHE } from './modules/local/model_cache/main'
+include { DOWNLOAD_REFSEQ } from './modules/local/download_refseq/main'
 include { PREDICT     } from './workflows/predict'
 include { TRAIN       } from './workflows/train'
 include { COMPARE     } from './workflows/compare'
@@ -27,8 +29,18 @@ workflow {
     settings = runSettings()
 
     if (params.mode == 'cache') {
-        // The one entry that downloads: fill --hf_home (or, with --offline, check it)
+        // The one entry that downloads models: fill --hf_home (or, with --offline, check it)
         MODEL_CACHE(settings.cached_models, settings.hf_home, !params.offline.toString().toBoolean())
+    } else if (params.mode == 'download') {
+        // The training data: the original tool's RefSeq files into --download_dir (kept
+        // between runs: a rerun resumes), and the samplesheet --mode compare takes
+        DOWNLOAD_REFSEQ(
+            file(params.download_dir, type: 'dir'),
+            params.refseq_url,
+            params.seed,
+            params.host_files.toString().tokenize(','),
+            params.viral_files.toString().tokenize(',')
+        )
     } else {
         // Model cache: checked offline before any embedding, so that a missing model
         // stops the run at once, named, with the command that fills the cache.

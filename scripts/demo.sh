@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Run every step on the bundled test data (assets/test) with the virnucpro
 # command line, writing into demo/ (or the folder given as $1): predict mode one
-# step at a time with the bundled demo classifier, then the compare chain
-# (scripts/compare_chain.py) on the bundled genomes with the tiny test models.
+# step at a time with the bundled demo classifier (model-free composition
+# features: its calls show the outputs, not evidence), then the compare chain
+# (scripts/compare_chain.py) on every real genome of assets/test_full with the
+# tiny random test models (the numbers test the machinery, not the embedders).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-demo}
@@ -38,10 +40,10 @@ virnucpro prediction-report --chunk-calls "$out/predictions/mixed_example.chunk_
     --sequence-calls "$out/predictions/mixed_example.sequence_calls.tsv" --classifier "$classifier" \
     --output "$out/predictions/report.html"
 
-echo "== compare: training set -> cluster split -> shards -> embed -> train -> evaluate -> benchmark -> compare"
-python3 scripts/compare_chain.py --samplesheet "$data/samplesheet_train.csv" --workdir "$out/compare" \
+echo "== compare (random test models): training set -> cluster split -> shards -> embed -> train -> evaluate -> benchmark -> compare"
+python3 scripts/compare_chain.py --samplesheet assets/test_full/samplesheet.csv --workdir "$out/compare" \
     --embedders tiny_esm2,tiny_fastesm2,aa_composition --dna-model tiny_dnabert_s --baseline tiny_esm2 \
-    --frames-per-shard 200 --bootstrap 200
+    --bootstrap 200
 
 echo
 echo "== done: outputs in $out/"

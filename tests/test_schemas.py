@@ -101,7 +101,7 @@ def test_sequence_paths_with_shell_characters_are_refused(path):
 
 def test_fixed_choices_are_enums():
     params = schema_params()
-    assert params["mode"]["enum"] == ["predict", "train", "compare", "cache"]
+    assert params["mode"]["enum"] == ["predict", "train", "compare", "cache", "download"]
     assert params["group_by"]["enum"] == ["cluster", "genome", "none"]
     assert params["chunk_size"]["minimum"] == 1
 

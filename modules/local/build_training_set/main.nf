@@ -6,6 +6,8 @@ process BUILD_TRAINING_SET {
     container 'virnucpro-nf:0.1.0'
 
     input:
+    // A GenBank genome (its annotated CDS) or a FASTA genome (.fa .fasta .fna .fas, optionally
+    // .gz: its genes predicted with Pyrodigal / Pyrodigal-gv), told apart by the file name
     tuple val(meta), path(genbank)
     // Chunk length in bases (--chunk_size)
     val(chunk_size)

@@ -21,8 +21,8 @@ workflow PIPELINE_INITIALISATION {
         println(paramsHelp(command: 'nextflow run main.nf -profile gpu,docker --input samplesheet.csv --classifier CLASSIFIER_DIR --hf_home /data/hf_cache --outdir results', parameter))
         exit 0
     }
-    if (!(params.mode in ['predict', 'train', 'compare', 'cache'])) {
-        error("Unknown --mode '${params.mode}': use 'predict' (classify sequences), 'train' (train a classifier per protein embedder), 'compare' (train, evaluate and compare the protein embedders) or 'cache' (fill the model cache)")
+    if (!(params.mode in ['predict', 'train', 'compare', 'cache', 'download'])) {
+        error("Unknown --mode '${params.mode}': use 'predict' (classify sequences), 'train' (train a classifier per protein embedder), 'compare' (train, evaluate and compare the protein embedders), 'cache' (fill the model cache) or 'download' (fetch the RefSeq training data)")
     }
     validateParameters()
     log.info(paramsSummaryLog(workflow))
@@ -31,9 +31,14 @@ workflow PIPELINE_INITIALISATION {
     // Embedders, models and the cache (checks: --embedders not empty, --models_dir exists)
     settings = runSettings()
 
-    // Assigned here so that the emit exists in every mode (--mode cache reads no samplesheet)
+    // Assigned here so that the emit exists in every mode (--mode cache and download read no samplesheet)
     samples = channel.empty()
-    if (params.mode == 'cache') {
+    if (params.mode == 'download') {
+        if (!params.download_dir) {
+            error("--mode download fills the folder given with --download_dir (tens of GB with the default choice): give one, e.g. --download_dir /data/refseq; a rerun with the same folder resumes")
+        }
+        file(params.download_dir).mkdirs()
+    } else if (params.mode == 'cache') {
         // The one entry that downloads: fill --hf_home (or, with --offline, check it)
         if (!params.hf_home) {
             error("--mode cache fills the model cache folder given with --hf_home: give one, e.g. --hf_home /data/hf_cache, and pass the same folder to later runs")
@@ -66,7 +71,7 @@ workflow PIPELINE_INITIALISATION {
     }
 
     emit:
-    samples // channel: [ val(meta), path(sequences) ], one item per samplesheet row; empty in --mode cache
+    samples // channel: [ val(meta), path(sequences) ], one item per samplesheet row; empty in --mode cache and download
 }
 
 workflow PIPELINE_COMPLETION {
