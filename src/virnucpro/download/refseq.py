@@ -157,8 +157,8 @@ def choose_files(plan: Plan) -> tuple[list[Wanted], dict[str, bytes], dict[str, 
         )  # fmt: skip
         if choice.listed < choice.asked:
             log.warning(
-                "%s: only %d files listed, %d asked: all %d taken",
-                choice.category, choice.listed, choice.asked, choice.listed,
+                "%s: only %d listed, %d asked: all taken",
+                choice.category, choice.listed, choice.asked,
             )  # fmt: skip
         for link in choice.chosen:
             if link.name in seen:
