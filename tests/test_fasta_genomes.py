@@ -122,7 +122,7 @@ def test_host_mode_follows_the_genome_length(tmp_path, caplog):
     """Trained on the genome from MIN_TRAINING_BASES bases (all records together), else meta."""
     caplog.set_level(logging.INFO)
     bacterium = str(_genbank(BACTERIUM)[0].seq)
-    assert MIN_TRAINING_BASES == 20000  # pyrodigal cannot train on less
+    assert MIN_TRAINING_BASES == pyrodigal.MIN_SINGLE_GENOME == 20000  # no training on less
     short = _fasta(tmp_path / "short.fa", [("contig_1", bacterium[: MIN_TRAINING_BASES - 1])])
     counts, row, frames, _ = _build(tmp_path, short, Label.host, "short")
     assert (row["cds_source"], counts.cds_source) == (HOST_META, HOST_META) and frames

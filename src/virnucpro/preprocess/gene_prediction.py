@@ -21,19 +21,22 @@ import logging
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyrodigal
-import pyrodigal_gv
 from Bio.Seq import Seq
 from Bio.SeqFeature import AfterPosition, BeforePosition, ExactPosition, SeqFeature, SimpleLocation
 from Bio.SeqRecord import SeqRecord
+
+if TYPE_CHECKING:
+    import pyrodigal
 
 log = logging.getLogger(__name__)
 
 #: File names read as FASTA genomes (optionally ``.gz``); any other is read as GenBank.
 FASTA_SUFFIXES = (".fa", ".fasta", ".fna", ".fas")
-#: Shortest genome (bases, all records) Prodigal can train on: shorter ones use meta mode.
-MIN_TRAINING_BASES = pyrodigal.MIN_SINGLE_GENOME
+#: Shortest genome (bases, all records) Prodigal can train on (pyrodigal.MIN_SINGLE_GENOME):
+#: shorter ones use meta mode.
+MIN_TRAINING_BASES = 20000
 #: Genetic code of single-genome mode (Prodigal's default; meta models bring their own).
 SINGLE_MODE_TABLE = 11
 #: The counts table's ``cds_source``: annotated CDS, or the gene finder and its mode.
@@ -55,7 +58,12 @@ def gene_finder(viral: bool, sequences: Sequence[str]) -> tuple[pyrodigal.GeneFi
 
     Viral: Pyrodigal-gv's metagenomic models. Host: Prodigal trained on the genome
     when it has at least ``MIN_TRAINING_BASES`` bases, else its metagenomic models.
+    Imported here: Pyrodigal-gv takes a second or more to load its models, which a
+    GenBank genome (and ``--help``) does not need.
     """
+    import pyrodigal
+    import pyrodigal_gv
+
     if viral:
         return pyrodigal_gv.ViralGeneFinder(meta=True), VIRAL_META
     if sum(map(len, sequences)) < MIN_TRAINING_BASES:
