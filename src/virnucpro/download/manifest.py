@@ -17,15 +17,9 @@ from pathlib import Path
 
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
-from virnucpro.files.contracts import Table
+from virnucpro.files.contracts import MANIFEST
 from virnucpro.files.tables import read_table
 
-MANIFEST = Table(
-    "manifest.tsv",
-    ("file", "url", "label", "category", "bytes", "sha256", "status", "listed", "asked"),
-    "a download manifest",
-    required=("file", "bytes", "sha256"),
-)
 #: Status of a file: fetched by this run, found complete, or kept from an earlier choice
 DOWNLOADED, PRESENT, UNUSED = "downloaded", "present", "unused"
 #: The listed and asked columns of a file that was not drawn from a listing (viral)
@@ -65,11 +59,6 @@ def read_manifest(path: Path) -> dict[str, ManifestRow]:
     return rows
 
 
-def manifest_lines(rows: Iterable[ManifestRow]) -> list[list[str]]:
-    """The header and one line per row, as written."""
-    return [list(MANIFEST.columns), *([str(value) for value in astuple(row)] for row in rows)]
-
-
 def write_manifest(
     rows: Iterable[ManifestRow], path: Path, outputs: AtomicOutputs | None = None
 ) -> None:
@@ -79,4 +68,5 @@ def write_manifest(
             write_manifest(rows, path, own)
         return
     writer = csv.writer(outputs.open(path), delimiter="\t", lineterminator="\n")
-    writer.writerows(manifest_lines(rows))
+    writer.writerow(MANIFEST.columns)
+    writer.writerows([str(value) for value in astuple(row)] for row in rows)

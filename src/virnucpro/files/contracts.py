@@ -41,6 +41,17 @@ class Tagged:
     what: str
 
 
+# --- Training data
+
+#: download_refseq.py: every RefSeq file of the download folder, with its checksum and
+#: why it is there (status), and its category's listed and asked counts
+MANIFEST = Table(
+    "manifest.tsv",
+    ("file", "url", "label", "category", "bytes", "sha256", "status", "listed", "asked"),
+    "a download manifest",
+    required=("file", "bytes", "sha256"),
+)
+
 # --- Preprocessing
 
 #: select_frames.py: one row per chunk, its length, stop-free frames (or no_frame) and the
