@@ -150,14 +150,15 @@ def _training_set(tmp_path, genbank, label="viral"):
     )  # fmt: skip
 
 
-def test_training_set_refuses_fasta_and_empty_files(tmp_path):
-    assert "not a GenBank file" in _error_line(
-        _training_set(tmp_path, ASSETS / "mixed_example.fasta")
-    )
+def test_training_set_refuses_fasta_named_genbank_and_empty_files(tmp_path):
+    # FASTA genomes are read by their name (.fa, .fasta, ...); FASTA under a GenBank name is refused
+    misnamed = tmp_path / "x.gb"
+    misnamed.write_bytes((ASSETS / "mixed_example.fasta").read_bytes())
+    assert "not a GenBank file" in _error_line(_training_set(tmp_path, misnamed))
     empty = tmp_path / "empty.gb"
     empty.write_text("")
     assert "file is empty" in _error_line(_training_set(tmp_path, empty))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.gb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.gb", "x.gb"]
 
 
 def test_training_set_label_must_be_viral_or_host(tmp_path):

@@ -13,7 +13,7 @@ include { TRAIN               } from './train'
 
 workflow COMPARE {
     take:
-    genomes    // channel: [ val(meta), path(genbank) ]; meta.label is 'viral' or 'host'
+    genomes    // channel: [ val(meta), path(genome) ], GenBank or FASTA; meta.label is 'viral' or 'host'
     dna_model  // string: registered DNA embedder
     embedders  // list of strings: registered protein embedders to compare (the baseline among them)
     models_dir // path or null: folder of model folders named after the embedders

@@ -1,5 +1,5 @@
 /*
- * train: build labelled frames from GenBank genomes, split them into train /
+ * train: build labelled frames from GenBank genomes (annotated CDS) or FASTA genomes (genes predicted), split them into train /
  * validation / test sets (each cluster of similar genomes whole in one set),
  * write the frames of the three sets into shards (one item per shard), embed
  * each shard (DNA once, shared by every protein embedder; protein once per
@@ -15,7 +15,7 @@ include { EMBED_AND_MERGE    } from '../subworkflows/local/embed_and_merge/main'
 
 workflow TRAIN {
     take:
-    genomes    // channel: [ val(meta), path(genbank) ]; meta.label is 'viral' or 'host'
+    genomes    // channel: [ val(meta), path(genome) ], GenBank or FASTA; meta.label is 'viral' or 'host'
     dna_model  // string: registered DNA embedder
     embedders  // list of strings: registered protein embedders, one classifier each
     models_dir // path or null: folder of model folders named after the embedders
