@@ -27,3 +27,21 @@ embed_protein.py --embedder aa_composition --input "$work/shards/train_00001.pro
 merge_features.py --dna "$work/dna.safetensors" --protein "$work/protein.safetensors" --output "$work/merged.safetensors"
 train_classifier.py --features "$work/merged.safetensors" --train "$work/split/train.tsv" \
     --validation "$work/split/validation.tsv" --output-dir "$out" --seed 42
+# Mark it as the demo it is, in classifier.json: classify.py and virnucpro predict warn,
+# the prediction report shows it as a caveat (tests/test_prediction_provenance.py runs
+# this step on the bundled classifier.json)
+python3 - "$out/classifier.json" <<'PY'
+import json
+import sys
+
+path = sys.argv[1]
+with open(path, encoding="utf-8") as handle:
+    config = json.load(handle)
+embedders, accuracy = config["embedders"], config["metrics"]["validation_accuracy"]
+config["demo"] = (
+    f"model-free composition demo ({embedders['dna']} + {embedders['protein']}), validation "
+    f"accuracy {accuracy:.2f}: for trying the pipeline, not for real calls"
+)
+with open(path, "w", encoding="utf-8") as handle:
+    handle.write(json.dumps(config, indent=2, sort_keys=True) + "\n")
+PY

@@ -134,10 +134,13 @@ def read_tsv(path: Path) -> list[dict[str, str]]:
 def predict(
     fasta: str | Path, output_dir: str | Path, *extra: str, classifier: Path = DEMO
 ) -> Command:
-    """``virnucpro predict`` with the demo classifier on the CPU."""
+    """``virnucpro predict`` with the demo classifier on the CPU, its outputs named
+    ``predictions.*`` whatever the input and replacing earlier ones (``--overwrite``: the
+    stubs a case places must meet the check it is about, not the prefix rule, which
+    test_prediction_provenance.py checks); a ``--prefix`` in ``extra`` wins."""
     return [
         "virnucpro", "predict", fasta, "--classifier", classifier, "--device", "cpu",
-        "--output-dir", output_dir, *extra,
+        "--output-dir", output_dir, "--prefix", "predictions", "--overwrite", *extra,
     ]  # fmt: skip
 
 

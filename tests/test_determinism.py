@@ -43,7 +43,8 @@ def test_virnucpro_predict_is_byte_identical_between_runs(outcomes):
     first, second = outcomes["predict-mixed"], outcomes["predict-mixed-again"]
     first.succeeded()
     second.succeeded()
-    assert len(first.after) == 5  # three tables, the viral FASTA and the HTML summary
+    # three tables, the viral FASTA, the HTML summary and the run record
+    assert len(first.after) == 6
     assert first.after == second.after
 
 

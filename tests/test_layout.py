@@ -155,7 +155,13 @@ def test_the_readme_shows_the_step_table_of_the_layout_page():
 
 
 STAGES = ("files", "preprocess", "embed", "classify", "compare")
-SHARED = {"virnucpro", "virnucpro.errors", "virnucpro.versions", "virnucpro.html_page"}
+SHARED = {
+    "virnucpro",
+    "virnucpro.errors",
+    "virnucpro.versions",
+    "virnucpro.html_page",
+    "virnucpro.report_provenance",
+}
 
 
 def _imports(path) -> set[str]:

@@ -145,12 +145,14 @@ def test_written_tables_and_viral_fasta(tmp_path):
         "u_chunk_1\ttoo_short\t0\tNA\tNA",
         "v_chunk_1\ttoo_short\t1\tNA\tNA",
     ]
+    # length: the FASTA record's bases; coverage: chunks with frames / chunks
     assert (tmp_path / "run.sequence_calls.tsv").read_text().splitlines() == [
-        "sequence_id\tchunks\tchunks_with_frames\tviral_chunks\tmax_viral_score\tcall",
-        "s\t2\t2\t2\t0.750000\tvirus",
-        "t\t1\t1\t0\t0.125000\tothers",
-        "u\t1\t0\t0\tNA\ttoo_short",
-        "v\t1\t0\t0\tNA\ttoo_short",
+        "sequence_id\tchunks\tchunks_with_frames\tviral_chunks\tmax_viral_score\tcall\t"
+        "length\tcoverage\tlow_coverage",
+        "s\t2\t2\t2\t0.750000\tvirus\t400\t1.0000\tno",
+        "t\t1\t1\t0\t0.125000\tothers\t400\t1.0000\tno",
+        "u\t1\t0\t0\tNA\ttoo_short\t2\t0.0000\tyes",
+        "v\t1\t0\t0\tNA\ttoo_short\t6\t0.0000\tyes",
     ]
     assert (tmp_path / "run.viral.fasta").read_text() == ">s\n" + "ACGT" * 100 + "\n"
 
@@ -166,6 +168,7 @@ def test_a_fasta_that_is_not_the_reports_input_is_refused(tmp_path):
 
 
 def test_virnucpro_predict_on_the_mixed_example_with_the_bundled_classifier(tmp_path):
+    from command_runs import MIXED, fasta_records
     from conftest import ASSETS, ROOT, run_script
 
     result = run_script(
@@ -173,11 +176,19 @@ def test_virnucpro_predict_on_the_mixed_example_with_the_bundled_classifier(tmp_
         "--output-dir", tmp_path, "--device", "cpu",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    frames = (tmp_path / "predictions.frame_scores.tsv").read_text().splitlines()
-    chunks = (tmp_path / "predictions.chunk_calls.tsv").read_text().splitlines()
+    # Every output is named after the input file, the run record included
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        f"mixed_example.{name}"
+        for name in (
+            "chunk_calls.tsv", "frame_scores.tsv", "report.html", "run.json",
+            "sequence_calls.tsv", "viral.fasta",
+        )
+    ]  # fmt: skip
+    frames = (tmp_path / "mixed_example.frame_scores.tsv").read_text().splitlines()
+    chunks = (tmp_path / "mixed_example.chunk_calls.tsv").read_text().splitlines()
     sequences = [
         line.split("\t")
-        for line in (tmp_path / "predictions.sequence_calls.tsv").read_text().splitlines()[1:]
+        for line in (tmp_path / "mixed_example.sequence_calls.tsv").read_text().splitlines()[1:]
     ]
     # The preprocessing of this file gives 557 chunks, 201 of them without a stop-free frame, and 393 frames.
     assert len(frames) - 1 == 393 and len(chunks) - 1 == 557
@@ -187,8 +198,14 @@ def test_virnucpro_predict_on_the_mixed_example_with_the_bundled_classifier(tmp_
     ) == 10
     assert sum(int(row[1]) for row in sequences) == 557
     viral = {row[0] for row in sequences if row[5] == "virus"}
-    assert (tmp_path / "predictions.viral.fasta").read_text().count(">") == len(viral) > 0
+    assert (tmp_path / "mixed_example.viral.fasta").read_text().count(">") == len(viral) > 0
+    # The length of every sequence is that of its record
+    lengths = {record_id: len(sequence) for record_id, sequence in fasta_records(MIXED)}
+    assert {row[0]: int(row[6]) for row in sequences} == lengths
+    # The demo classifier says so, on stderr and in the page
+    assert "is a demo classifier: model-free composition demo" in result.stderr
     # And the HTML summary of the run, with every sequence in its table
-    page = (tmp_path / "predictions.report.html").read_text()
+    page = (tmp_path / "mixed_example.report.html").read_text()
     assert page.startswith("<!DOCTYPE html>") and "<svg" in page
     assert all(f">{row[0]}<" in page for row in sequences)
+    assert '<p class="caveat">composition_classifier is a demo classifier' in page

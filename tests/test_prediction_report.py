@@ -15,6 +15,8 @@ from conftest import ROOT, browser_pixels, needs_chromium, run_script
 
 from virnucpro.classify.classifier import load_classifier
 from virnucpro.classify.prediction_report import (
+    classifier_id,
+    prediction_provenance,
     read_samples,
     render_prediction_report,
     rows_per_sample,
@@ -26,7 +28,24 @@ DATA = ROOT / "modules" / "local" / "prediction_report" / "tests" / "data"
 CLASSIFIER = ROOT / "assets" / "models" / "composition_classifier"
 HOSTILE = "<script>alert(1)</script>"
 CHUNK_HEADER = "chunk_id\tprediction\tframes\tmax_score1\tmax_score2\n"
-SEQUENCE_HEADER = "sequence_id\tchunks\tchunks_with_frames\tviral_chunks\tmax_viral_score\tcall\n"
+SEQUENCE_HEADER = (
+    "sequence_id\tchunks\tchunks_with_frames\tviral_chunks\tmax_viral_score\tcall\t"
+    "length\tcoverage\tlow_coverage\n"
+)
+
+
+def _sequences(rows: str) -> str:
+    """A sequence calls table of ``rows`` (newline-ended); a row of the six first columns
+    gets length NA and the coverage and low_coverage flag (at 0.5) its counts give."""
+    lines = []
+    for row in rows.splitlines():
+        fields = row.split("\t")
+        if len(fields) == 6:
+            chunks, with_frames = (int(n) if n.isdigit() else 0 for n in fields[1:3])
+            share = with_frames / chunks if chunks else 0.0
+            row += f"\tNA\t{share:.4f}\t{'yes' if share < 0.5 else 'no'}"
+        lines.append(row + "\n")
+    return SEQUENCE_HEADER + "".join(lines)
 
 
 def _fixtures(*samples: str) -> tuple[list[Path], list[Path]]:
@@ -37,9 +56,13 @@ def _fixtures(*samples: str) -> tuple[list[Path], list[Path]]:
 
 
 def _page(max_rows: int = 2000, classifier: bool = True) -> str:
+    """The page of the fixtures, as prediction_report.py makes it."""
     samples = read_samples(*_fixtures("beta", "alpha"), 0.5)
     checkpoint = ("composition_classifier", load_classifier(CLASSIFIER)) if classifier else None
-    return render_prediction_report(samples, 0.5, checkpoint, max_rows)
+    provenance = prediction_provenance(
+        0.5, 0.5, checkpoint, classifier_id(CLASSIFIER) if classifier else None
+    )
+    return render_prediction_report(samples, 0.5, checkpoint, max_rows, 0.5, provenance)
 
 
 def _tables(page: str) -> list[list[list[str]]]:
@@ -57,7 +80,7 @@ def _write(folder: Path, sample: str, chunks: list[str], sequences: list[str]) -
     chunk_table = folder / f"{sample}.chunk_calls.tsv"
     sequence_table = folder / f"{sample}.sequence_calls.tsv"
     chunk_table.write_text(CHUNK_HEADER + "".join(row + "\n" for row in chunks))
-    sequence_table.write_text(SEQUENCE_HEADER + "".join(row + "\n" for row in sequences))
+    sequence_table.write_text(_sequences("".join(row + "\n" for row in sequences)))
     return chunk_table, sequence_table
 
 
@@ -75,41 +98,52 @@ def test_counts_calls_and_sequence_rows_worked_out_by_hand():
         ["all", "6", "100.0%", "11", "100.0%"],
     ]
     # Sequences, chunks, with frames, no_frame, too_short, frames scored (2+1+3 + 2+1+1; 1+2),
-    # viral chunks, then sequences virus, others, no_frame, too_short; samples in name order
+    # viral chunks, then sequences virus, others, no_frame, too_short, and of low coverage
+    # (alpha's s2 and s3, no chunk with frames); samples in name order
     assert per_sample == [
-        ["alpha", "4", "8", "6", "1", "1", "10", "3", "1", "1", "1", "1"],
-        ["beta", "2", "3", "2", "1", "0", "3", "1", "1", "1", "0", "0"],
-        ["all samples", "6", "11", "8", "2", "1", "13", "4", "2", "2", "1", "1"],
+        ["alpha", "4", "8", "6", "1", "1", "10", "3", "1", "1", "1", "1", "2"],
+        ["beta", "2", "3", "2", "1", "0", "3", "1", "1", "1", "0", "0", "0"],
+        ["all samples", "6", "11", "8", "2", "1", "13", "4", "2", "2", "1", "1", "2"],
     ]
-    # By sample, then call (virus first), then best virus score; fraction = viral / with frames
+    # By sample, then call (virus first), then best virus score: length (beta's tables were
+    # made without the FASTA: n/a), chunks, with frames, coverage = with frames / chunks
+    # (marked low under 0.5; beta's 1 of 2 is not), viral chunks, fraction = viral / with
+    # frames, best score, call
     assert sequences == [
-        ["alpha", "s1", "3", "3", "2", "0.667", "0.900", "virus"],
-        ["alpha", "s4", "3", "3", "1", "0.333", "0.550", "others"],
-        ["alpha", "s2", "1", "0", "0", "n/a", "n/a", "no_frame"],
-        ["alpha", "s3", "1", "0", "0", "n/a", "n/a", "too_short"],
-        ["beta", html.escape(HOSTILE), "2", "1", "1", "1.000", "0.950", "virus"],
-        ["beta", "b2", "1", "1", "0", "0.000", "0.450", "others"],
+        ["alpha", "s1", "850", "3", "3", "1.0000", "2", "0.667", "0.900", "virus"],
+        ["alpha", "s4", "900", "3", "3", "1.0000", "1", "0.333", "0.550", "others"],
+        ["alpha", "s2", "280", "1", "0", "0.0000 low", "0", "n/a", "n/a", "no_frame"],
+        ["alpha", "s3", "120", "1", "0", "0.0000 low", "0", "n/a", "n/a", "too_short"],
+        ["beta", html.escape(HOSTILE), "n/a", "2", "1", "0.5000", "1", "1.000", "0.950", "virus"],
+        ["beta", "b2", "n/a", "1", "1", "1.0000", "0", "0.000", "0.450", "others"],
     ]
+
+
+def _context(page: str) -> dict[str, str]:
+    """The first list of the page (the one under the lead), label -> text."""
+    first = re.search(r'<dl class="context">(.*?)</dl>', page, re.DOTALL).group(1)
+    return dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", first))
 
 
 def test_context_holds_what_the_inputs_carry():
     page = _page()
-    context = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", page))
-    assert context == {
+    assert _context(page) == {
         "samples": "alpha, beta",
         "classifier": "composition_classifier",
         "embedders": "dna_composition (DNA), aa_composition (protein)",
         "chunk size": "300 bp (chunks under 150 bp, half the chunk size: too_short)",
         "minimum viral fraction": "0.5 of a sequence&#x27;s chunks with frames (every call checked against it)",
+        "minimum coverage": "0.5 of a sequence&#x27;s chunks with a stop-free frame, below which it is flagged low coverage (every flag checked against it)",
     }  # fmt: skip
     lead = re.search(r'<p class="lead">(.*?)</p>', page).group(1)
     assert re.sub(r"<[^>]+>", "", lead) == (
         "6 sequences of 2 samples: 2 called virus (33.3%), 2 others; 4 scored from 13 frames in "
-        "8 of 11 chunks. 1 without a stop-free frame (no_frame), 1 too short to score (too_short)."
+        "8 of 11 chunks. 1 without a stop-free frame (no_frame), 1 too short to score "
+        "(too_short); 2 of low coverage (frames in under 0.5 of their chunks)."
     )
     # Without the checkpoint, nothing is made up about it
-    bare = dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", _page(classifier=False)))
-    assert set(bare) == {"samples", "minimum viral fraction"}
+    bare = _context(_page(classifier=False))
+    assert set(bare) == {"samples", "minimum viral fraction", "minimum coverage"}
 
 
 def test_page_is_deterministic_self_contained_ascii_and_escaped(tmp_path):
@@ -171,30 +205,42 @@ def test_a_run_without_any_scored_chunk_says_so(tmp_path):
     chunks, sequences = _write(tmp_path, "none", ["a_chunk_1\tno_frame\t0\tNA\tNA"], ["a\t1\t0\t0\tNA\tno_frame"])  # fmt: skip
     page = render_prediction_report(read_samples([chunks], [sequences]), 0.5)
     assert "<svg" not in page and "there is no score to show" in page
-    assert _tables(page)[1] == [["none", "1", "1", "0", "1", "0", "0", "0", "0", "0", "1", "0"]]
+    assert _tables(page)[1] == [
+        ["none", "1", "1", "0", "1", "0", "0", "0", "0", "0", "1", "0", "1"]
+    ]
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         # Sequence calls of other sequences (another sample's table under this name)
-        (lambda c, s: s.write_text(SEQUENCE_HEADER + "x\t1\t1\t1\t0.900000\tvirus\n"),
+        (lambda c, s: s.write_text(_sequences("x\t1\t1\t1\t0.900000\tvirus\n")),
          "are not the tables of one sample: 1 of its sequences have no chunk in one.chunk_calls.tsv (e.g. 'x'), the chunks of 2 sequences are not in it (e.g. 'a')"),
-        (lambda c, s: s.write_text(SEQUENCE_HEADER + "b\t1\t1\t0\t0.300000\tothers\na\t2\t2\t1\t0.900000\tvirus\n"),
+        (lambda c, s: s.write_text(_sequences("b\t1\t1\t0\t0.300000\tothers\na\t2\t2\t1\t0.900000\tvirus\n")),
          "they list the same sequences in another order"),
         # Another run's chunk table: counts that do not add up
         (lambda c, s: c.write_text(CHUNK_HEADER + "a_chunk_1\tvirus\t1\t0.1\t0.9\nb_chunk_1\tothers\t1\t0.7\t0.3\n"),
          "sequence 'a' does not match its chunks in"),
         # Tables made with --min-viral-fraction 1: a is others there
-        (lambda c, s: s.write_text(SEQUENCE_HEADER + "a\t2\t2\t1\t0.900000\tothers\nb\t1\t1\t0\t0.300000\tothers\n"),
+        (lambda c, s: s.write_text(_sequences("a\t2\t2\t1\t0.900000\tothers\nb\t1\t1\t0\t0.300000\tothers\n")),
          "sequence 'a' is called others, but 1 viral of 2 chunks with frames make it virus at a minimum viral fraction of 0.5: give the fraction the tables were made with"),
         (lambda c, s: c.write_text(CHUNK_HEADER + "a_chunk_1\tvirus\t1\tNA\tNA\n"), ":2: not a chunk calls row"),
         (lambda c, s: c.write_text(CHUNK_HEADER + "a_chunk_1\tmaybe\t1\t0.1\t0.9\n"), ":2: not a chunk calls row"),
         (lambda c, s: c.write_text(CHUNK_HEADER + "a_chunk_1\tvirus\t1\t0.1\t1.5\n"), ":2: not a chunk calls row"),
         (lambda c, s: c.write_text(CHUNK_HEADER + "a_chunk_1\tvirus\t1\t0.1\t0.9\na_chunk_1\tvirus\t1\t0.1\t0.9\n"), ":3: chunk 'a_chunk_1' is listed twice"),
-        (lambda c, s: s.write_text(SEQUENCE_HEADER + "a\t2\ttwo\t1\t0.9\tvirus\n"), ":2: not a sequence calls row"),
-        (lambda c, s: s.write_text(SEQUENCE_HEADER + "a\t2\t2\t1\t0.9\tvirus\na\t2\t2\t1\t0.9\tvirus\n"), ":3: sequence 'a' is listed twice"),
+        (lambda c, s: s.write_text(_sequences("a\t2\ttwo\t1\t0.9\tvirus\n")), ":2: not a sequence calls row"),
+        (lambda c, s: s.write_text(_sequences("a\t2\t2\t1\t0.9\tvirus\na\t2\t2\t1\t0.9\tvirus\n")), ":3: sequence 'a' is listed twice"),
         (lambda c, s: c.write_text("chunk_id\tprediction\n"), "not a chunk calls table (no frames, max_score1, max_score2 column in the header)"),
+        # A sequence calls table of an earlier version, without length and coverage
+        (lambda c, s: s.write_text("sequence_id\tchunks\tchunks_with_frames\tviral_chunks\tmax_viral_score\tcall\na\t2\t2\t1\t0.9\tvirus\n"),
+         "not a sequence calls table (no length, coverage, low_coverage column in the header)"),
+        (lambda c, s: s.write_text(_sequences("a\t2\t2\t1\t0.900000\tvirus\tNA\t0.5000\tno\nb\t1\t1\t0\t0.300000\tothers\n")),
+         ":2: sequence 'a' has coverage 0.5000, but 2 chunks with frames of its 2 make 1.0000"),
+        # Tables flagged with --min-coverage 1: a (2 of 2) would not be low even there
+        (lambda c, s: s.write_text(_sequences("a\t2\t2\t1\t0.900000\tvirus\t700\t1.0000\tyes\nb\t1\t1\t0\t0.300000\tothers\n")),
+         "sequence 'a' is flagged low_coverage yes, but 2 of its 2 chunks have frames (coverage 1.0000): no at a minimum coverage of 0.5; give the --min-coverage the tables were made with"),
+        (lambda c, s: s.write_text(_sequences("a\t2\t2\t1\t0.9\tvirus\t7e2\t1.0000\tno\n")), ":2: not a sequence calls row"),
+        (lambda c, s: s.write_text(_sequences("a\t2\t2\t1\t0.9\tvirus\tNA\t1.0000\tmaybe\n")), ":2: not a sequence calls row"),
     ],
 )  # fmt: skip
 def test_tables_that_do_not_belong_together_are_refused(tmp_path, change, message):
@@ -226,7 +272,8 @@ def test_samples_are_paired_by_file_name_each_once(tmp_path):
     assert [sample.name for sample in read_samples([a[0], b[0]], [b[1], a[1]])] == ["a", "b"]
 
 
-def test_the_bin_script_writes_the_page_and_fails_in_one_line(tmp_path):
+def test_the_bin_script_writes_the_page_and_fails_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")  # one date for the script's page and _page's
     chunks, sequences = _fixtures("alpha", "beta")
     args = [arg for pair in zip(["--chunk-calls"] * 2, chunks, strict=True) for arg in pair]
     args += [arg for pair in zip(["--sequence-calls"] * 2, sequences, strict=True) for arg in pair]

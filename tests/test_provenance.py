@@ -436,8 +436,9 @@ def _tables_of_7_viral_in_25(folder: Path, need: Need) -> Command:
                     f"{'0.400000' if virus else '0.600000'}\t{'0.600000' if virus else '0.400000'}")  # fmt: skip
     (folder / "a.chunk_calls.tsv").write_text("\n".join(rows) + "\n")
     (folder / "a.sequence_calls.tsv").write_text(
-        "sequence_id\tchunks\tchunks_with_frames\tviral_chunks\tmax_viral_score\tcall\n"
-        "s\t25\t25\t7\t0.600000\tvirus\n"
+        "sequence_id\tchunks\tchunks_with_frames\tviral_chunks\tmax_viral_score\tcall\t"
+        "length\tcoverage\tlow_coverage\n"
+        "s\t25\t25\t7\t0.600000\tvirus\tNA\t1.0000\tno\n"
     )
     return [
         "prediction_report.py", "--chunk-calls", "a.chunk_calls.tsv", "--sequence-calls",

@@ -11,7 +11,7 @@ process PREDICTION_REPORT {
     path(chunk_calls, arity: '1..*', stageAs: 'chunk_calls/*')
     path(sequence_calls, arity: '1..*', stageAs: 'sequence_calls/*')
     // The classifier checkpoint folder the tables were made with, for its name,
-    // embedders and chunk size; [] to leave them out
+    // embedders, chunk size, models, id and demo caveat; [] to leave them out
     path(classifier, stageAs: 'classifier/*')
 
     output:

@@ -4,7 +4,11 @@
 - chunk: virus when the highest virus score of its frames is at least their
   highest others score; a chunk without a stop-free frame is ``no_frame``, one
   shorter than half the chunk size is ``too_short`` and never scored;
-- sequence: virus when at least ``min_viral_fraction`` of its scored chunks are.
+- sequence: virus when at least ``min_viral_fraction`` of its scored chunks are;
+  ``low_coverage`` when fewer than ``min_coverage`` of its chunks have a frame to
+  score. The flag never changes the call: it says the call rests on a small part
+  of the sequence (a stop-recoding phage, whose reassigned stop codons break most
+  frames, was called others from 22 of its 270 chunks).
 
 Predict mode's tables (``prediction_tables``) and the evaluation of test chunks
 and sequences (``evaluation``) both call with these rules.
@@ -25,6 +29,11 @@ from virnucpro.preprocess.chunking import minimum_length
 from virnucpro.preprocess.frames import NO_FRAME
 
 VIRUS, OTHERS = LABELS[1], LABELS[0]
+#: The default minimum coverage (chunks with frames / chunks) below which a sequence is
+#: flagged ``low_coverage``
+DEFAULT_MIN_COVERAGE = 0.5
+#: Decimals of the coverage column: 22 of 270 chunks is 0.0815
+COVERAGE_DECIMALS = 4
 TOO_SHORT = "too_short"
 #: Every call of a chunk or sequence, scored ones first
 CALLS = (VIRUS, OTHERS, NO_FRAME, TOO_SHORT)
@@ -75,6 +84,13 @@ class SequenceCall:
     viral_chunks: int
     max_viral_score: float
     call: str  # virus, others, no_frame or too_short
+    low_coverage: bool = True  # coverage under the minimum coverage (is_low_coverage)
+    length: int | None = None  # bases of the input sequence; None where it was not read
+
+    @property
+    def coverage(self) -> float:
+        """The share of its chunks that have a frame to score (0 for no chunk)."""
+        return self.chunks_with_frames / self.chunks if self.chunks else 0.0
 
 
 def is_viral_frame(others: float, virus: float) -> bool:
@@ -94,6 +110,23 @@ def is_viral_sequence(viral_chunks: int, scored_chunks: int, min_viral_fraction:
     (in floating point 0.28 x 25 is 7.000000000000001, and 7 would fall short).
     """
     return Fraction(viral_chunks, scored_chunks) >= Fraction(repr(min_viral_fraction))
+
+
+def is_low_coverage(chunks_with_frames: int, chunks: int, min_coverage: float) -> bool:
+    """Whether a sequence's coverage, chunks_with_frames / chunks, is under ``min_coverage``.
+
+    Exact, the minimum taken as written (as ``is_viral_sequence``): 135 of 270
+    chunks reach 0.5 and are not low; a sequence without chunks has nothing covered.
+    """
+    if not chunks:
+        return True
+    return Fraction(chunks_with_frames, chunks) < Fraction(repr(min_coverage))
+
+
+def coverage_text(chunks_with_frames: int, chunks: int) -> str:
+    """The coverage as the sequence calls table writes it: fixed decimals."""
+    share = chunks_with_frames / chunks if chunks else 0.0
+    return f"{share:.{COVERAGE_DECIMALS}f}"
 
 
 def call_chunks(
@@ -139,9 +172,15 @@ def check_scored_frames(chunks: Sequence[Chunk], frame_ids: Sequence[str]) -> No
         )
 
 
-def call_sequences(chunks: list[ChunkCall], min_viral_fraction: float = 0.5) -> list[SequenceCall]:
-    """One call per input sequence, in order of first appearance."""
+def call_sequences(
+    chunks: list[ChunkCall],
+    min_viral_fraction: float = 0.5,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
+) -> list[SequenceCall]:
+    """One call per input sequence, in order of first appearance, each flagged
+    ``low_coverage`` when under ``min_coverage`` of its chunks have frames."""
     check_fraction(min_viral_fraction)
+    check_coverage(min_coverage)
     calls: dict[str, SequenceCall] = {}
     for chunk in chunks:
         sequence_id = sequence_of(chunk.chunk_id)
@@ -157,6 +196,9 @@ def call_sequences(chunks: list[ChunkCall], min_viral_fraction: float = 0.5) -> 
         sequence.viral_chunks += chunk.prediction == VIRUS
         sequence.max_viral_score = np.fmax(sequence.max_viral_score, chunk.max_score2)
     for sequence in calls.values():
+        sequence.low_coverage = is_low_coverage(
+            sequence.chunks_with_frames, sequence.chunks, min_coverage
+        )
         if sequence.chunks_with_frames:
             viral = is_viral_sequence(
                 sequence.viral_chunks, sequence.chunks_with_frames, min_viral_fraction
@@ -170,3 +212,8 @@ def check_fraction(min_viral_fraction: float) -> None:
         raise InputError(
             f"the minimum viral fraction must be between 0 and 1, got {min_viral_fraction}"
         )
+
+
+def check_coverage(min_coverage: float) -> None:
+    if not 0.0 <= min_coverage <= 1.0:
+        raise InputError(f"the minimum coverage must be between 0 and 1, got {min_coverage}")

@@ -4,9 +4,12 @@ A checkpoint is a folder: ``model.safetensors`` (weights, no pickle),
 ``classifier.json`` (which embedders and dimensions it expects, chunk size,
 training settings and metrics) and, for a classifier trained here,
 ``training_ids.safetensors`` (the frames it was trained and validated on, so
-that an evaluation on them is refused). Features from another embedder, model,
-chunk size or dimension are refused with a message naming both sides, before
-the weights are read; weights that would give NaN scores are refused on loading.
+that an evaluation on them is refused). A ``demo`` entry (the bundled
+composition classifier's) says in one sentence why its calls are not for real
+use: classify and predict warn, the prediction report shows it as a caveat.
+Features from another embedder, model, chunk size or dimension are refused with
+a message naming both sides, before the weights are read; weights that would
+give NaN scores are refused on loading.
 """
 
 from __future__ import annotations
@@ -79,6 +82,12 @@ class Classifier:
     @property
     def protein_embedder(self) -> str:
         return self.embedders["protein"]
+
+    @property
+    def demo(self) -> str | None:
+        """Why a demo classifier's calls are not for real use (classifier.json's ``demo``);
+        None for a real classifier."""
+        return self.details.get("demo")
 
     def check_features(self, features: Features, source: str) -> None:
         """Refuse features made by other embedders or models, with other dimensions or
@@ -340,6 +349,9 @@ def _read_metadata(file: Path) -> dict[str, Any]:
             wrong.append(key)
     if not isinstance(metadata.get("training_ids_sha256", ""), str):
         wrong.append("training_ids_sha256")
+    demo = metadata.get("demo")
+    if demo is not None and not (isinstance(demo, str) and demo.strip()):
+        wrong.append("demo (needs a sentence saying why)")
     if wrong:
         raise InputError(f"{file}: invalid {', '.join(wrong)}")
     if sum(metadata["dimensions"].values()) != metadata["input_dimension"]:

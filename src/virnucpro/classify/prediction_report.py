@@ -4,10 +4,14 @@ It reads what the classify step wrote for each sample, ``{sample}.chunk_calls.ts
 and ``{sample}.sequence_calls.tsv``, and shows the counts per sample, the calls,
 the distribution of the virus scores and the per-sequence table. The two tables
 of a sample must belong together: the sequence calls are worked out again from
-the chunk calls (with the run's minimum viral fraction) and must be those of the
-file, so that a table of another sample or run, or of another fraction, is an
-error rather than a wrong page. Self-contained and byte-identical across runs:
-see ``virnucpro.html_page``.
+the chunk calls (with the run's minimum viral fraction and minimum coverage) and
+must be those of the file, so that a table of another sample or run, or of
+another fraction or coverage, is an error rather than a wrong page. The page
+ends with its provenance (``virnucpro.report_provenance``): version, date,
+parameters, the classifier's models and id, and the demo caveat of a demo
+classifier, also shown at the top. Self-contained and byte-identical for the
+same tables on the same day (or with ``SOURCE_DATE_EPOCH``): see
+``virnucpro.html_page``.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from matplotlib.ticker import MaxNLocator
 
 from virnucpro.classify.calling import (
     CALLS,
+    DEFAULT_MIN_COVERAGE,
     OTHERS,
     SCORED,
     TOO_SHORT,
@@ -35,12 +40,14 @@ from virnucpro.classify.calling import (
     ChunkCall,
     SequenceCall,
     call_sequences,
+    coverage_text,
 )
-from virnucpro.classify.classifier import Classifier, describe_classifier
+from virnucpro.classify.classifier import MODALITIES, Classifier, describe_classifier
 from virnucpro.classify.prediction_tables import read_chunk_calls, read_sequence_calls
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
-from virnucpro.files.contracts import CHUNK_CALLS, SEQUENCE_CALLS
+from virnucpro.files.contracts import CHUNK_CALLS, CLASSIFIER_WEIGHTS, SEQUENCE_CALLS
+from virnucpro.files.digests import file_digest
 from virnucpro.html_page import (
     RC,
     context_list,
@@ -52,6 +59,7 @@ from virnucpro.html_page import (
 )
 from virnucpro.preprocess.chunking import minimum_length
 from virnucpro.preprocess.frames import NO_FRAME
+from virnucpro.report_provenance import MERGED_ROLES, ModelUsed, Provenance, models_of
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +76,7 @@ CSS = """
 tr.total td { font-weight: 600; background: #eef1f5; }
 table.calls td:last-child, table.calls th:last-child { text-align: left; white-space: normal; }
 table.sequences td:nth-child(2), table.sequences th:nth-child(2) { text-align: left; }
+.low-coverage { color: #b45309; font-weight: 600; }
 """
 
 
@@ -108,11 +117,16 @@ def _describe(call: SequenceCall) -> str:
     )
 
 
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
 def _same(a: SequenceCall, b: SequenceCall) -> bool:
-    """Field by field, NaN equal to NaN (an unscored sequence has no score)."""
+    """Field by field but the length (which the chunk calls do not give), NaN equal to
+    NaN (an unscored sequence has no score)."""
     scores = (a.max_viral_score, b.max_viral_score)
     same_score = scores[0] == scores[1] or all(map(math.isnan, scores))
-    unscored = (dataclasses.replace(call, max_viral_score=0.0) for call in (a, b))
+    unscored = (dataclasses.replace(call, max_viral_score=0.0, length=None) for call in (a, b))
     return same_score and next(unscored) == next(unscored)
 
 
@@ -126,9 +140,11 @@ def check_together(
     chunks: list[ChunkCall],
     sequences: list[SequenceCall],
     min_viral_fraction: float,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
 ) -> None:
-    """The sequence calls must be those the chunk calls give at ``min_viral_fraction``."""
-    expected = call_sequences(chunks, min_viral_fraction)
+    """The sequence calls must be those the chunk calls give at ``min_viral_fraction``, and
+    flagged low_coverage as they are at ``min_coverage``."""
+    expected = call_sequences(chunks, min_viral_fraction, min_coverage)
     found_ids = [call.sequence_id for call in sequences]
     expected_ids = [call.sequence_id for call in expected]
     if found_ids != expected_ids:
@@ -146,6 +162,15 @@ def check_together(
     for line, (found, wanted) in enumerate(zip(sequences, expected, strict=True), start=2):
         if _same(found, wanted):
             continue
+        if _same(found, dataclasses.replace(wanted, low_coverage=found.low_coverage)):
+            raise InputError(
+                f"{sequence_path}:{line}: sequence '{found.sequence_id}' is flagged low_coverage "
+                f"{_yes(found.low_coverage)}, but {wanted.chunks_with_frames} of its "
+                f"{wanted.chunks} chunks have frames (coverage "
+                f"{coverage_text(wanted.chunks_with_frames, wanted.chunks)}): "
+                f"{_yes(wanted.low_coverage)} at a minimum coverage of {min_coverage:g}; give the "
+                "--min-coverage the tables were made with"
+            )
         if _same(found, dataclasses.replace(wanted, call=found.call)):
             raise InputError(
                 f"{sequence_path}:{line}: sequence '{found.sequence_id}' is called {found.call}, "
@@ -164,6 +189,7 @@ def read_samples(
     chunk_calls: Iterable[str | os.PathLike[str]],
     sequence_calls: Iterable[str | os.PathLike[str]],
     min_viral_fraction: float = 0.5,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
 ) -> list[Sample]:
     """Each sample's two tables, paired by file name and checked; in sample name order."""
     chunk_tables = _named(chunk_calls, CHUNK_SUFFIX)
@@ -181,7 +207,9 @@ def read_samples(
     for name in sorted(chunk_tables):
         chunk_path, sequence_path = chunk_tables[name], sequence_tables[name]
         chunks, sequences = read_chunk_calls(chunk_path), read_sequence_calls(sequence_path)
-        check_together(chunk_path, sequence_path, chunks, sequences, min_viral_fraction)
+        check_together(
+            chunk_path, sequence_path, chunks, sequences, min_viral_fraction, min_coverage
+        )
         samples.append(Sample(name, chunks, sequences))
     return samples
 
@@ -220,6 +248,7 @@ def sample_counts(sample: Sample) -> dict[str, int]:
         "frames": sum(chunk.frames for chunk in sample.chunks if chunk.prediction in SCORED),
         **{f"{call}_chunks": chunk_calls[call] for call in CALLS},
         **{f"{call}_sequences": sequence_calls[call] for call in CALLS},
+        "low_coverage_sequences": sum(call.low_coverage for call in sample.sequences),
     }
 
 
@@ -239,6 +268,7 @@ COUNTS = [
     ("frames", "Frames<br>scored"),
     ("virus_chunks", "Chunks<br>virus"),
     *((f"{call}_sequences", f"Sequences<br>{call}") for call in CALLS),
+    ("low_coverage_sequences", "Sequences<br>low coverage"),
 ]
 
 
@@ -362,6 +392,12 @@ def _by_call_and_score(call: SequenceCall) -> tuple[int, float, float]:
     return (CALLS.index(call.call), -call.max_viral_score, -fraction)
 
 
+def _coverage(call: SequenceCall) -> str:
+    """The coverage as the table writes it, marked when low."""
+    text = coverage_text(call.chunks_with_frames, call.chunks)
+    return f'{text} <span class="low-coverage">low</span>' if call.low_coverage else text
+
+
 def _sequences_table(samples: Sequence[Sample], max_rows: int) -> str:
     sizes = [len(sample.sequences) for sample in samples]
     shown = rows_per_sample(sizes, max_rows)
@@ -371,7 +407,9 @@ def _sequences_table(samples: Sequence[Sample], max_rows: int) -> str:
             scored = call.chunks_with_frames > 0
             rows.append(table_row([
                 html.escape(sample.name), html.escape(call.sequence_id),
-                _number(call.chunks), _number(call.chunks_with_frames), _number(call.viral_chunks),
+                _na() if call.length is None else _number(call.length),
+                _number(call.chunks), _number(call.chunks_with_frames), _coverage(call),
+                _number(call.viral_chunks),
                 f"{call.viral_chunks / call.chunks_with_frames:.3f}" if scored else _na(),
                 _na() if math.isnan(call.max_viral_score) else f"{call.max_viral_score:.3f}",
                 _call(call.call),
@@ -393,9 +431,86 @@ def _sequences_table(samples: Sequence[Sample], max_rows: int) -> str:
             f"samples): the first of each sample, {order} ({'; '.join(capped)}). Every sequence "
             f"is in its sample's sequence calls table ({tables})."
         )
-    head = ["Sample", "Sequence", "Chunks", "Chunks<br>with frames", "Viral<br>chunks"]
-    head += ["Viral<br>fraction", "Best virus<br>score", "Call"]
+    note += (
+        " Length: bases of the input sequence (n/a when the classify step was not given the "
+        "FASTA); coverage: chunks with frames / chunks."
+    )
+    head = ["Sample", "Sequence", "Length<br>(bp)", "Chunks", "Chunks<br>with frames"]
+    head += ["Coverage", "Viral<br>chunks", "Viral<br>fraction", "Best virus<br>score", "Call"]
     return f'<p class="note">{note}</p>\n' + html_table(head, rows, "sequences")
+
+
+def _coverage_note(low: int, min_coverage: float) -> str:
+    """What the low coverage flag means, and how many sequences carry it."""
+    return (
+        f'<p class="note"><b>Low coverage</b> ({_plural(low, "sequence")}): under '
+        f"{min_coverage:g} of the sequence's chunks have a stop-free frame to score (coverage = "
+        "chunks with frames / chunks, the <code>coverage</code> and <code>low_coverage</code> "
+        "columns of the sequence calls), so its call rests on a small part of it. A phage that "
+        "reads stop codons as amino acids (stop-recoding) has few stop-free frames: one was "
+        "called others from 22 of its 270 chunks. The flag never changes the call; a sequence "
+        "without any frame (no_frame, too_short) always has it. The minimum is "
+        "<code>--min-coverage</code> (0.5 by default).</p>"
+    )
+
+
+#: The provenance block's classifier line when the page was not given one
+NO_CLASSIFIER = "not given (--classifier): its models, chunk size and id are not known here"
+
+
+def classifier_id(folder: str | os.PathLike[str]) -> str:
+    """A classifier's id: the SHA-256 of its weights file, which decides every score."""
+    return file_digest(Path(folder) / CLASSIFIER_WEIGHTS)
+
+
+def classifier_models(classifier: Classifier) -> list[ModelUsed]:
+    """The DNA and protein models a classifier records (classifier.json's ``models``: those
+    whose features classify accepts); "not recorded" for one that does not (the demo, a
+    converted legacy model)."""
+    recorded = classifier.details.get("models")
+    metadata = {}
+    for modality in MODALITIES:
+        metadata[f"{modality}_embedder"] = classifier.embedders[modality]
+        for key in ("model_id", "revision", "weights_sha256"):
+            value = recorded[modality].get(key, "") if recorded else ""
+            metadata[f"{modality}_{key}"] = value or "not recorded"
+    return models_of(metadata, MERGED_ROLES)
+
+
+def demo_caveat(name: str, classifier: Classifier) -> list[str]:
+    """The caveat of a demo classifier (none for a real one)."""
+    return [f"{name} is a demo classifier: {classifier.demo}."] if classifier.demo else []
+
+
+def prediction_provenance(
+    min_viral_fraction: float,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
+    classifier: tuple[str, Classifier] | None = None,
+    identity: str | None = None,
+    parameters: Mapping[str, str] | None = None,
+    models: Sequence[ModelUsed] | None = None,
+) -> Provenance:
+    """The page's provenance: the parameters of the calls (then ``parameters``: predict's
+    precision, device and token budget), the models (``models``: those predict loaded;
+    else those the classifier records), the classifier's folder name and ``identity``
+    (``classifier_id``), and its demo caveat. Without a classifier, what the tables tell
+    and that the rest is not known."""
+    values = {
+        "min-viral-fraction": f"{min_viral_fraction:g}",
+        "min-coverage": f"{min_coverage:g}",
+    }
+    if classifier is None:
+        return Provenance({**values, **(parameters or {})}, (), NO_CLASSIFIER)
+    name, checkpoint = classifier
+    values |= {"chunk-size": str(checkpoint.chunk_size), "precision": checkpoint.precision}
+    values |= parameters or {}
+    known = f"id {identity} (SHA-256 of its {CLASSIFIER_WEIGHTS})" if identity else "id not known"
+    return Provenance(
+        values,
+        classifier_models(checkpoint) if models is None else models,
+        f"{name}, {known}",
+        demo_caveat(name, checkpoint),
+    )
 
 
 def render_prediction_report(
@@ -403,8 +518,14 @@ def render_prediction_report(
     min_viral_fraction: float,
     classifier: tuple[str, Classifier] | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
+    provenance: Provenance | None = None,
 ) -> str:
-    """The whole page as ASCII HTML; ``classifier``: the checkpoint's folder name and itself."""
+    """The whole page as ASCII HTML; ``classifier``: the checkpoint's folder name and itself;
+    ``provenance``: the block that ends the page (``prediction_provenance``), by default
+    without the classifier's id."""
+    if provenance is None:
+        provenance = prediction_provenance(min_viral_fraction, min_coverage, classifier)
     total = sample_counts(_pooled(samples))
     context = {"samples": ", ".join(sample.name for sample in samples)}
     shortest = "half the chunk size"
@@ -417,6 +538,10 @@ def render_prediction_report(
     context["minimum viral fraction"] = (
         f"{min_viral_fraction:g} of a sequence's chunks with frames (every call checked against it)"
     )
+    context["minimum coverage"] = (
+        f"{min_coverage:g} of a sequence's chunks with a stop-free frame, below which it is "
+        "flagged low coverage (every flag checked against it)"
+    )
     scored = total["virus_sequences"] + total["others_sequences"]
     lead = (
         f"{_plural(total['sequences'], 'sequence')} of {_plural(len(samples), 'sample')}: "
@@ -426,21 +551,28 @@ def render_prediction_report(
         f"{_plural(total['frames'], 'frame')} in {total['chunks_with_frames']:,} of "
         f"{_plural(total['chunks'], 'chunk')}. {total['no_frame_sequences']:,} without a "
         f"stop-free frame (no_frame), {total['too_short_sequences']:,} too short to score "
-        "(too_short)."
+        f"(too_short); {total['low_coverage_sequences']:,} of low coverage (frames in under "
+        f"{min_coverage:g} of their chunks)."
+    )
+    caveats = "".join(
+        f'<p class="caveat">{html.escape(caveat)}</p>' for caveat in provenance.caveats
     )
     return html_page(
         "VirNucPro predictions",
         [
             f'<p class="lead">{lead}</p>',
+            *([caveats] if caveats else []),
             context_list(context),
             "<h2>Calls</h2>",
             _calls_table(total, shortest, min_viral_fraction),
             "<h2>Per sample</h2>",
             _counts_table(samples),
+            _coverage_note(total["low_coverage_sequences"], min_coverage),
             "<h2>Scores</h2>",
             _figures(samples, min_viral_fraction),
             "<h2>Sequences</h2>",
             _sequences_table(samples, max_rows),
+            provenance.html(),
         ],
         css=CSS,
     )
@@ -453,11 +585,18 @@ def write_prediction_report(
     classifier: Path | None = None,
     min_viral_fraction: float = 0.5,
     max_rows: int = DEFAULT_MAX_ROWS,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
 ) -> None:
     """Read and check every sample's tables, then write the page atomically."""
-    samples = read_samples(chunk_calls, sequence_calls, min_viral_fraction)
-    checkpoint = (Path(classifier).name, describe_classifier(classifier)) if classifier else None
-    page = render_prediction_report(samples, min_viral_fraction, checkpoint, max_rows)
+    samples = read_samples(chunk_calls, sequence_calls, min_viral_fraction, min_coverage)
+    named, identity = None, None
+    if classifier:
+        named = (Path(classifier).name, describe_classifier(classifier))
+        identity = classifier_id(classifier)
+    provenance = prediction_provenance(min_viral_fraction, min_coverage, named, identity)
+    page = render_prediction_report(
+        samples, min_viral_fraction, named, max_rows, min_coverage, provenance
+    )
     with AtomicOutputs() as outputs:
         outputs.open(output).write(page)
     total = sample_counts(_pooled(samples))

@@ -27,6 +27,7 @@ import numpy as np
 
 from virnucpro.classify.calling import (
     CALLS,
+    DEFAULT_MIN_COVERAGE,
     OTHERS,
     SCORED,
     TOO_SHORT,
@@ -36,12 +37,14 @@ from virnucpro.classify.calling import (
     SequenceCall,
     call_chunks,
     call_sequences,
+    check_coverage,
     check_fraction,
     chunk_of,
+    coverage_text,
     is_viral_frame,
     sequence_of,
 )
-from virnucpro.classify.classifier import LABELS, load_classifier
+from virnucpro.classify.classifier import LABELS, Classifier, load_classifier
 from virnucpro.classify.labelled import read_feature_files
 from virnucpro.errors import InputError, examples
 from virnucpro.files.atomic import AtomicOutputs
@@ -57,6 +60,8 @@ from virnucpro.preprocess.frames import FRAME_LABELS, NO_FRAME, stop_free_frames
 log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+#: The low_coverage column's values
+YES, NO = "yes", "no"
 
 
 def _score(value: float) -> str:
@@ -89,14 +94,20 @@ def write_predictions(
     min_viral_fraction: float = 0.5,
     feature_files: Sequence[tuple[str, Features]] = (),
     outputs: AtomicOutputs | None = None,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
 ) -> tuple[list[ChunkCall], list[SequenceCall]]:
     """Write ``{prefix}.frame_scores.tsv``, ``.chunk_calls.tsv``, ``.sequence_calls.tsv`` and
     ``.viral.fasta``, checking ``sequences_fasta`` against the chunks and the frames of
-    ``feature_files`` (source, features) on the way; as part of ``outputs`` if given."""
+    ``feature_files`` (source, features) on the way; as part of ``outputs`` if given.
+
+    Each sequence's length is that of its record in ``sequences_fasta``, read while the
+    viral FASTA is written (the frames report's overlapping chunks do not tell it: 302
+    and 303 bases both give chunks of 300 and 152); without the FASTA it is ``NA``.
+    """
     check_name(prefix, "prefix")
     check_chunk_lengths(chunks, chunk_size)
     chunk_calls = call_chunks(chunks, frame_ids, scores, chunk_size)
-    sequences = call_sequences(chunk_calls, min_viral_fraction)
+    sequences = call_sequences(chunk_calls, min_viral_fraction, min_coverage)
     viral = {call.sequence_id for call in sequences if call.call == VIRUS}
     too_short = {call.chunk_id for call in chunk_calls if call.prediction == TOO_SHORT}
     with nullcontext(outputs) if outputs is not None else AtomicOutputs() as outputs:
@@ -112,23 +123,24 @@ def write_predictions(
             table.write(
                 f"{chunk.chunk_id}\t{chunk.prediction}\t{chunk.frames}\t{_score(chunk.max_score1)}\t{_score(chunk.max_score2)}\n"
             )
-        table = outputs.open(output_dir / f"{prefix}.{SEQUENCE_CALLS.name}")
-        table.write(SEQUENCE_CALLS.header)
-        for call in sequences:
-            table.write(
-                f"{call.sequence_id}\t{call.chunks}\t{call.chunks_with_frames}\t{call.viral_chunks}\t"
-                f"{_score(call.max_viral_score)}\t{call.call}\n"
-            )
         if sequences_fasta is None:  # an earlier run's viral sequences must not stay behind
             outputs.remove(output_dir / f"{prefix}.viral.fasta")
         else:
             fasta = outputs.open(output_dir / f"{prefix}.viral.fasta")
             check = ProvenanceCheck(sequences_fasta, chunks, chunk_size, feature_files)
+            lengths: dict[str, int] = {}
             for record_id, sequence in read_fasta(sequences_fasta):
                 check.add(record_id, sequence)
+                lengths[record_id] = len(sequence)
                 if record_id in viral:
                     write_fasta(fasta, record_id, sequence)
             check.finish([call.sequence_id for call in sequences])
+            for call in sequences:
+                call.length = lengths[call.sequence_id]
+        table = outputs.open(output_dir / f"{prefix}.{SEQUENCE_CALLS.name}")
+        table.write(SEQUENCE_CALLS.header)
+        for call in sequences:
+            table.write(sequence_row(call))
     counts = {
         status: sum(c.prediction == status for c in chunk_calls) for status in (NO_FRAME, TOO_SHORT)
     }
@@ -139,7 +151,34 @@ def write_predictions(
         len(chunk_calls), counts[NO_FRAME], counts[TOO_SHORT], minimum_length(chunk_size),
         len(sequences), len(viral), output_dir, prefix,
     )  # fmt: skip
+    warn_low_coverage(sequences, min_coverage)
     return chunk_calls, sequences
+
+
+def sequence_row(call: SequenceCall) -> str:
+    """A row of the sequence calls table, newline included."""
+    length = "NA" if call.length is None else str(call.length)
+    return (
+        f"{call.sequence_id}\t{call.chunks}\t{call.chunks_with_frames}\t{call.viral_chunks}\t"
+        f"{_score(call.max_viral_score)}\t{call.call}\t{length}\t"
+        f"{coverage_text(call.chunks_with_frames, call.chunks)}\t"
+        f"{YES if call.low_coverage else NO}\n"
+    )
+
+
+def warn_low_coverage(sequences: Sequence[SequenceCall], min_coverage: float) -> None:
+    """One warning for the scored sequences whose call rests on under ``min_coverage`` of
+    their chunks (no_frame and too_short ones are never called virus or others)."""
+    low = [call for call in sequences if call.low_coverage and call.call in SCORED]
+    if low:
+        first = low[0]
+        log.warning(
+            "%d of %d sequences were called from under %g of their chunks (low_coverage yes), "
+            "e.g. '%s': %s from %d of its %d chunks; the call stands, the rest of the sequence "
+            "has no stop-free frame to score",
+            len(low), len(sequences), min_coverage, first.sequence_id, first.call,
+            first.chunks_with_frames, first.chunks,
+        )  # fmt: skip
 
 
 def check_chunk_lengths(chunks: Sequence[Chunk], chunk_size: int) -> None:
@@ -257,6 +296,14 @@ def read_chunks(report_paths: Iterable[str | os.PathLike[str]]) -> list[Chunk]:
     return chunks
 
 
+def warn_if_demo(folder: Path, classifier: Classifier) -> None:
+    """A warning line, on stderr, for a demo classifier: its calls are not for real use.
+    Given once the tables are written, the last line the user sees (a refusal stays the
+    one line it is)."""
+    if classifier.demo:
+        log.warning("%s is a demo classifier: %s", folder, classifier.demo)
+
+
 def _probability(text: str) -> float | None:
     """A score of the tables: NaN for 'NA', None for anything that is not a probability."""
     if text == "NA":
@@ -294,20 +341,38 @@ def read_chunk_calls(path: Path) -> list[ChunkCall]:
 
 
 def read_sequence_calls(path: Path) -> list[SequenceCall]:
-    """A sequence_calls.tsv as ``write_predictions`` writes it; any other row is refused."""
+    """A sequence_calls.tsv as ``write_predictions`` writes it; any other row is refused,
+    a coverage that is not its counts' too."""
     columns = SEQUENCE_CALLS.columns
     calls: list[SequenceCall] = []
     seen: set[str] = set()
     for line, row in enumerate(read_table(path, SEQUENCE_CALLS), start=2):
-        sequence_id, *counts, score, call = (row[column] or "" for column in columns)
+        sequence_id, *counts, score, call, length, coverage, low = (
+            row[column] or "" for column in columns
+        )
         value = _probability(score)
-        if call not in CALLS or not all(count.isdigit() for count in counts) or value is None:
+        if (
+            call not in CALLS
+            or not all(count.isdigit() for count in counts)
+            or value is None
+            or not (length.isdigit() or length == "NA")
+            or low not in (YES, NO)
+        ):
             raise InputError(f"{path}:{line}: not a sequence calls row: {row}")
+        chunks, with_frames, viral = map(int, counts)
+        if coverage != coverage_text(with_frames, chunks):
+            raise InputError(
+                f"{path}:{line}: sequence '{sequence_id}' has coverage {coverage}, but "
+                f"{with_frames} chunks with frames of its {chunks} make "
+                f"{coverage_text(with_frames, chunks)}"
+            )
         if sequence_id in seen:
             raise InputError(f"{path}:{line}: sequence '{sequence_id}' is listed twice")
         seen.add(sequence_id)
-        chunks, with_frames, viral = map(int, counts)
-        calls.append(SequenceCall(sequence_id, chunks, with_frames, viral, value, call))
+        size = None if length == "NA" else int(length)
+        calls.append(
+            SequenceCall(sequence_id, chunks, with_frames, viral, value, call, low == YES, size)
+        )
     return calls
 
 
@@ -336,6 +401,7 @@ def classify_features(
     prefix: str,
     sequences_fasta: Path | None = None,
     min_viral_fraction: float = 0.5,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
 ) -> list[SequenceCall]:
     """Score merged features with a classifier and write the prediction tables.
 
@@ -343,6 +409,7 @@ def classify_features(
     """
     check_name(prefix, "prefix")
     check_fraction(min_viral_fraction)
+    check_coverage(min_coverage)
     files = read_feature_files(feature_paths) if feature_paths else []
     sources = list(zip(map(str, feature_paths), files, strict=True))
     classifier = load_classifier(classifier_dir, sources)
@@ -362,10 +429,12 @@ def classify_features(
         sequences_fasta,
         min_viral_fraction,
         sources,
+        min_coverage=min_coverage,
     )
     if sequences_fasta is None and files:
         log.warning(
             "no --sequences: the features' frames could not be checked against the sequences "
             "they are said to come from"
         )
+    warn_if_demo(classifier_dir, classifier)
     return calls

@@ -16,14 +16,23 @@ OUTPUTS = (
     "too_short, never scored, for chunks shorter than half the chunk size, i.e. whole input "
     "sequences under 150 bp at 300, 250 bp at 500), PREFIX.sequence_calls.tsv (every input "
     "sequence: chunks, chunks with frames, viral chunks, best virus score, call: virus, "
-    "others, no_frame or too_short) and PREFIX.viral.fasta. PREFIX may hold letters, digits, "
-    "'.', '_' and '-'."
+    "others, no_frame or too_short; then its length in bases, NA without the FASTA; coverage, "
+    "chunks with frames / chunks; low_coverage, yes when the coverage is under "
+    "--min-coverage) and PREFIX.viral.fasta. PREFIX may hold letters, digits, '.', '_' and '-'."
 )
 MinViralFraction = Annotated[
     float,
     typer.Option(
         help="Share of a sequence's chunks (with frames) that must be viral to call it virus, "
         "taken exactly as written (7 of 25 chunks reach 0.28)."
+    ),
+]
+MinCoverage = Annotated[
+    float,
+    typer.Option(
+        help="Share of a sequence's chunks that must have a stop-free frame; a sequence under "
+        "it is flagged low_coverage yes (its call rests on few of its chunks, as for a "
+        "stop-recoding phage). The flag never changes the call.",
     ),
 ]
 
@@ -50,6 +59,7 @@ def classify_command(
         Path | None, typer.Option(help="The input FASTA, to write the sequences called virus.")
     ] = None,
     min_viral_fraction: MinViralFraction = 0.5,
+    min_coverage: MinCoverage = 0.5,
     version: VersionOption = False,
 ) -> None:
     """Score every frame, then call chunks and input sequences.
@@ -64,7 +74,14 @@ def classify_command(
     from virnucpro.classify.prediction_tables import classify_features
 
     classify_features(
-        classifier, features or [], report, output_dir, prefix, sequences, min_viral_fraction
+        classifier,
+        features or [],
+        report,
+        output_dir,
+        prefix,
+        sequences,
+        min_viral_fraction,
+        min_coverage,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.classify import OUTPUTS, MinViralFraction
+from virnucpro.cli.classify import OUTPUTS, MinCoverage, MinViralFraction
 from virnucpro.cli.common import ClassifierOption, new_app
 from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
 
@@ -22,7 +22,13 @@ def predict_command(
     output_dir: Annotated[
         Path, typer.Option(help="Folder for the tables, the viral FASTA and the HTML summary.")
     ] = Path("."),
-    prefix: Annotated[str, typer.Option(help="File name prefix.")] = "predictions",
+    prefix: Annotated[
+        str | None,
+        typer.Option(
+            help="File name prefix of every output [default: the input's file name without "
+            ".fasta/.fa/.fna/.fas and .gz: genomes.fasta.gz gives genomes]."
+        ),
+    ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     precision: Annotated[
         str | None, typer.Option(help="fp32, bf16 or fp16 [default: the classifier's].")
@@ -32,8 +38,23 @@ def predict_command(
     ] = DEFAULT_TOKEN_BUDGET,
     hf_home: Annotated[Path | None, typer.Option(help="Model cache [default: $HF_HOME].")] = None,
     min_viral_fraction: MinViralFraction = 0.5,
+    min_coverage: MinCoverage = 0.5,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite",
+            help="Replace the outputs of another input under the same prefix in the folder "
+            "(refused otherwise; the same input's are always replaced).",
+        ),
+    ] = False,
 ) -> None:
-    """Chunk, select frames, embed, merge and classify in one process (each model loaded once)."""
+    """Chunk, select frames, embed, merge and classify in one process (each model loaded once).
+
+    Also writes PREFIX.report.html (the HTML summary, ending with its provenance) and
+    PREFIX.run.json (what made the outputs: the input's path and SHA-256, the classifier
+    and its id, the SHA-256 of its model.safetensors, the parameters, models, version
+    and date), all in one commit.
+    """
     from virnucpro.predict import predict_fasta
 
     predict_fasta(
@@ -46,6 +67,8 @@ def predict_command(
         token_budget,
         hf_home,
         min_viral_fraction,
+        min_coverage=min_coverage,
+        overwrite=overwrite,
     )
 
 

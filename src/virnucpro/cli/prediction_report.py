@@ -40,6 +40,13 @@ def prediction_report_command(
             "sequence call is checked against it."
         ),
     ] = 0.5,
+    min_coverage: Annotated[
+        float,
+        typer.Option(
+            help="The --min-coverage the tables were made with (classify.py's); every "
+            "low_coverage flag is checked against it."
+        ),
+    ] = 0.5,
     max_rows: Annotated[
         int,
         typer.Option(
@@ -56,12 +63,15 @@ def prediction_report_command(
     for the same tables. A sample is named by its files, SAMPLE.chunk_calls.tsv
     and SAMPLE.sequence_calls.tsv, and needs both. Its sequence calls are worked
     out again from its chunk calls: tables of two samples or runs, or made with
-    another minimum viral fraction, stop with a message naming what differs.
+    another minimum viral fraction or coverage, stop with a message naming what
+    differs. The page ends with its provenance: version, date, parameters, the
+    classifier's models and id (the SHA-256 of its model.safetensors) and, for a
+    demo classifier, its caveat.
     """
     from virnucpro.classify.prediction_report import write_prediction_report
 
     write_prediction_report(
-        output, chunk_calls, sequence_calls, classifier, min_viral_fraction, max_rows
+        output, chunk_calls, sequence_calls, classifier, min_viral_fraction, max_rows, min_coverage
     )
 
 

@@ -160,12 +160,28 @@ CHUNK_CALLS = Table(
     ("chunk_id", "prediction", "frames", "max_score1", "max_score2"),
     "a chunk calls table",
 )
-#: classify.py: one call per input sequence, from its chunks
+#: classify.py: one call per input sequence, from its chunks; then its length in bases
+#: (NA when classify.py was not given the FASTA), coverage = chunks_with_frames / chunks
+#: and low_coverage (yes/no: coverage under --min-coverage), after the columns of earlier
+#: versions so that a reader by position keeps working
 SEQUENCE_CALLS = Table(
     "sequence_calls.tsv",
-    ("sequence_id", "chunks", "chunks_with_frames", "viral_chunks", "max_viral_score", "call"),
+    (
+        "sequence_id",
+        "chunks",
+        "chunks_with_frames",
+        "viral_chunks",
+        "max_viral_score",
+        "call",
+        "length",
+        "coverage",
+        "low_coverage",
+    ),
     "a sequence calls table",
 )
+#: virnucpro predict: what made a prefix's outputs (input path and sha256, classifier id,
+#: parameters, version, date), so that another input's outputs are not replaced unasked
+PREDICT_RUN = Tagged("run.json", "virnucpro-predict-run/1", "a predict run record")
 
 # --- Comparison
 
