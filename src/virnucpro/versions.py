@@ -23,6 +23,8 @@ class Tool(str, Enum):
     transformers = "transformers"
     biopython = "biopython"
     scikit_learn = "scikit-learn"
+    pyrodigal = "pyrodigal"
+    pyrodigal_gv = "pyrodigal-gv"
     cuda = "cuda"
     gpu = "gpu"
 

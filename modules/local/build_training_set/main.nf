@@ -20,6 +20,9 @@ process BUILD_TRAINING_SET {
     tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
     tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
     tuple val("${task.process}"), val('biopython'), eval('software_version.py biopython'), topic: versions, emit: versions_biopython
+    // The gene finders of FASTA genomes
+    tuple val("${task.process}"), val('pyrodigal'), eval('software_version.py pyrodigal'), topic: versions, emit: versions_pyrodigal
+    tuple val("${task.process}"), val('pyrodigal-gv'), eval('software_version.py pyrodigal-gv'), topic: versions, emit: versions_pyrodigal_gv
 
     when:
     task.ext.when == null || task.ext.when
