@@ -240,6 +240,14 @@ def test_the_default_prefix_is_the_input_file_name_without_fasta_and_gzip_extens
         assert shown in str(error.value) and str(error.value).endswith("give --prefix")
 
 
+def test_an_input_that_cannot_be_read_is_refused_as_such_before_its_digest(tmp_path):
+    (tmp_path / "folder.fasta").mkdir()
+    for name, words in (("missing.fasta", ": no such file"), ("folder.fasta", ": is a directory")):
+        with pytest.raises(InputError, match=words):
+            _predict(tmp_path / name, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def _two_inputs(folder: Path) -> tuple[Path, Path]:
     records = fasta_records(MIXED)
     return (

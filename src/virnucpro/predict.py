@@ -50,7 +50,7 @@ from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import CHUNK_CALLS, FRAME_SCORES, PREDICT_RUN, SEQUENCE_CALLS
 from virnucpro.files.digests import file_digest
 from virnucpro.files.names import check_name
-from virnucpro.files.sequence_files import read_dna
+from virnucpro.files.sequence_files import open_text, read_dna
 from virnucpro.preprocess.chunking import chunk_records
 from virnucpro.preprocess.frames import frame_label, stop_free_frames
 from virnucpro.report_provenance import MERGED_ROLES, models_of
@@ -139,9 +139,13 @@ def predict_fasta(
     anything is embedded; ``prefix`` None takes the input's file name (``default_prefix``);
     ``stats`` adds up the embedding batches of both models (device time included).
     """
-    prefix = default_prefix(input_path) if prefix is None else check_name(prefix, "prefix")
+    if prefix is not None:
+        check_name(prefix, "prefix")
     check_fraction(min_viral_fraction)
     check_coverage(min_coverage)
+    with open_text(input_path):  # a missing, empty or unreadable input, before its digest
+        pass
+    prefix = default_prefix(input_path) if prefix is None else prefix
     if output_dir.exists() and not output_dir.is_dir():  # known now, not after hours of embedding
         raise InputError(f"cannot write to {output_dir}: it is a file, not a folder")
     input_sha256 = file_digest(input_path)
