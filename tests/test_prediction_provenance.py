@@ -396,9 +396,7 @@ def test_the_report_ends_with_its_provenance(tmp_path, monkeypatch):
     # A classifier that does not record its models (the demo) says so
     write_prediction_report(tmp_path / "b.html", *tables, DEMO, 0.5)
     block = _block((tmp_path / "b.html").read_text())
-    assert block["DNA model"] == (
-        "dna_composition (not recorded @ not recorded; weights sha256 not recorded)"
-    )
+    assert block["DNA model"] == "dna_composition (model, revision and weights not recorded)"
     # Without --classifier, what the tables tell and no more
     write_prediction_report(tmp_path / "c.html", *tables, None, 0.5, min_coverage=0.5)
     assert _block((tmp_path / "c.html").read_text()) == {

@@ -38,6 +38,10 @@ def report_date() -> str:
     return moment.strftime("%Y-%m-%d")
 
 
+#: What a source that does not record a model's identity gives for it
+NOT_RECORDED = "not recorded"
+
+
 @dataclass(frozen=True)
 class ModelUsed:
     """One model behind the numbers, as its feature files record it."""
@@ -51,6 +55,8 @@ class ModelUsed:
     def text(self) -> str:
         if not self.model_id:
             return f"{self.embedder} (no model: computed from the sequence alone)"
+        if self.model_id == NOT_RECORDED:
+            return f"{self.embedder} (model, revision and weights not recorded)"
         revision = self.revision or "unpinned"
         weights = self.weights_sha256 or "not recorded"
         return f"{self.embedder} ({self.model_id} @ {revision}; weights sha256 {weights})"

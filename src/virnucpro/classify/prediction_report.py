@@ -59,7 +59,13 @@ from virnucpro.html_page import (
 )
 from virnucpro.preprocess.chunking import minimum_length
 from virnucpro.preprocess.frames import NO_FRAME
-from virnucpro.report_provenance import MERGED_ROLES, ModelUsed, Provenance, models_of
+from virnucpro.report_provenance import (
+    MERGED_ROLES,
+    NOT_RECORDED,
+    ModelUsed,
+    Provenance,
+    models_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -473,7 +479,7 @@ def classifier_models(classifier: Classifier) -> list[ModelUsed]:
         metadata[f"{modality}_embedder"] = classifier.embedders[modality]
         for key in ("model_id", "revision", "weights_sha256"):
             value = recorded[modality].get(key, "") if recorded else ""
-            metadata[f"{modality}_{key}"] = value or "not recorded"
+            metadata[f"{modality}_{key}"] = value or NOT_RECORDED
     return models_of(metadata, MERGED_ROLES)
 
 
