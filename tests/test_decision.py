@@ -7,8 +7,8 @@ import pytest
 from virnucpro.compare.decision import (
     Verdict,
     decide,
-    needed_test_frames,
     frames_per_read,
+    needed_test_frames,
     projected_hours,
     tokens_per_frame,
     verdict,
