@@ -172,12 +172,15 @@ def test_an_embedder_not_faster_than_the_baseline_has_nothing_to_gain_whatever_i
     # the median says 1.2x faster, but the slowest pass is not faster than the baseline's fastest
     noisy = _row("noisy", 0.0, -0.001, 0.001, 1.2, speedup_low=0.95, speedup_high=1.5)
     clear = _row("clear", 0.0, -0.001, 0.001, 1.2, speedup_low=1.05, speedup_high=1.4)
-    decisions = decide([base, better_but_slower, noisy, clear], "esm2_3b", 0.01)
+    # its slowest pass exactly as fast as the baseline's fastest: not faster
+    level = _row("level", 0.0, -0.001, 0.001, 1.2, speedup_low=1.0, speedup_high=1.4)
+    decisions = decide([base, better_but_slower, noisy, clear, level], "esm2_3b", 0.01)
     assert [d.verdict for d in decisions] == [
         None,
         Verdict.not_faster,
         Verdict.not_faster,
         Verdict.within,
+        Verdict.not_faster,
     ]
     assert decisions[1].line == (
         "big: 1.25\u00d7 slower (passes: 0.70\u20130.90\u00d7 the baseline's speed), "
