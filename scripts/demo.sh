@@ -52,4 +52,4 @@ echo "-- sequences called virus: $(awk -F'\t' 'NR > 1 && $6 == "virus"' "$out/pr
 echo "-- split summary ($out/compare/split/summary.tsv):"
 column -t "$out/compare/split/summary.tsv"
 echo "-- decision ($out/compare/comparison/report.html):"
-grep '^- ' "$out/compare/comparison/comparison.md"
+sed -n '/^## Decision/,/^## Accuracy/p' "$out/compare/comparison/comparison.md" | grep '^- '

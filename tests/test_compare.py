@@ -317,6 +317,8 @@ def test_random_test_models_and_composition_features_are_named_as_such(tmp_path,
     page = (tmp_path / "out" / "report.html").read_text()
     assert html.escape(caveat) in page
     assert "aa_composition (no model: computed from the sequence alone)" in page
+    # a bundled test model no benchmark names: its folder in the clone
+    assert f"tiny_dnabert_s (assets/models/tiny_dnabert_s @ local; weights sha256 {'d' * 64})" in page
     assert caveat in caplog.text
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from virnucpro.compare.decision import PROJECTION_READS, VERDICT_TEXT, Decision, tokens_per_frame
 from virnucpro.embed.embedders.registry import EMBEDDERS
 from virnucpro.files.contracts import LEVEL_METRICS, LEVELS, PROJECTION_READ_LENGTH
-from virnucpro.report_provenance import ModelUsed, Provenance
+from virnucpro.report_provenance import NOT_RECORDED, ModelUsed, Provenance
 
 Row = dict[str, Any]
 
@@ -60,14 +60,19 @@ def comparison_context(
 
 
 def _model(role: str, embedder: str, weights: str, benchmark: Row | None) -> ModelUsed:
-    """A model as the benchmark that timed it names it, or as the registry pins it."""
+    """A model as the benchmark that timed it names it, or as the registry pins it; no
+    model for a composition embedder."""
     spec = EMBEDDERS.get(embedder)
+    if spec is not None and not spec.needs_weights:
+        return ModelUsed(role, embedder, "", "", "")
     if benchmark is not None:
         model_id, revision = benchmark.get("model_id", ""), benchmark.get("revision", "")
+    elif spec is not None and spec.bundled:
+        model_id, revision = f"assets/models/{spec.bundled}", "local"
     else:
-        model_id = (spec.model_id or spec.bundled or "") if spec else ""
+        model_id = (spec.model_id or "") if spec else ""
         revision = (spec.revision or "") if spec else ""
-    return ModelUsed(role, embedder, model_id or "", revision or "", weights)
+    return ModelUsed(role, embedder, model_id or NOT_RECORDED, revision, weights)
 
 
 def model_caveats(embedders: Sequence[str]) -> list[str]:
