@@ -393,10 +393,10 @@ def test_the_report_ends_with_its_provenance(tmp_path, monkeypatch):
         "Protein model": f"aa_composition (org/protein-model @ not recorded; weights sha256 {'e' * 64})",
         "Classifier": f"trained, id {_sha256(recorded / 'model.safetensors')} (SHA-256 of its model.safetensors)",
     }  # fmt: skip
-    # A classifier that does not record its models (the demo) says so
+    # The demo records no models, and its composition embedders have none
     write_prediction_report(tmp_path / "b.html", *tables, DEMO, 0.5)
     block = _block((tmp_path / "b.html").read_text())
-    assert block["DNA model"] == "dna_composition (model, revision and weights not recorded)"
+    assert block["DNA model"] == "dna_composition (no model: computed from the sequence alone)"
     # Without --classifier, what the tables tell and no more
     write_prediction_report(tmp_path / "c.html", *tables, None, 0.5, min_coverage=0.5)
     assert _block((tmp_path / "c.html").read_text()) == {
@@ -423,3 +423,16 @@ def test_call_sequences_gives_every_sequence_a_coverage():
     assert [(call.coverage, call.low_coverage, call.call) for call in calls] == [
         (0.5, False, "virus")
     ]
+
+
+def test_a_language_model_the_classifier_does_not_record_is_said_to_be_unrecorded(tmp_path):
+    # a converted legacy classifier: DNABERT-S and ESM2-3B features, no models recorded
+    legacy = _classifier(
+        tmp_path / "legacy",
+        lambda config: config.update(embedders={"dna": "dnabert_s", "protein": "esm2_3b"}),
+    )
+    tables = [REPORT_DATA / "alpha.chunk_calls.tsv"], [REPORT_DATA / "alpha.sequence_calls.tsv"]
+    write_prediction_report(tmp_path / "a.html", *tables, legacy, 0.5)
+    block = _block((tmp_path / "a.html").read_text())
+    assert block["DNA model"] == "dnabert_s (model, revision and weights not recorded)"
+    assert block["Protein model"] == "esm2_3b (model, revision and weights not recorded)"

@@ -44,6 +44,7 @@ from virnucpro.classify.calling import (
 )
 from virnucpro.classify.classifier import MODALITIES, Classifier, describe_classifier
 from virnucpro.classify.prediction_tables import read_chunk_calls, read_sequence_calls
+from virnucpro.embed.embedders.registry import EMBEDDERS
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import CHUNK_CALLS, CLASSIFIER_WEIGHTS, SEQUENCE_CALLS
@@ -476,10 +477,14 @@ def classifier_models(classifier: Classifier) -> list[ModelUsed]:
     recorded = classifier.details.get("models")
     metadata = {}
     for modality in MODALITIES:
-        metadata[f"{modality}_embedder"] = classifier.embedders[modality]
+        embedder = classifier.embedders[modality]
+        metadata[f"{modality}_embedder"] = embedder
+        model = recorded[modality] if recorded else {}
+        spec = EMBEDDERS.get(embedder)
+        if model.get("model_id", "none") == "none" and spec is not None and not spec.needs_weights:
+            continue  # composition features: no model to name
         for key in ("model_id", "revision", "weights_sha256"):
-            value = recorded[modality].get(key, "") if recorded else ""
-            metadata[f"{modality}_{key}"] = value or NOT_RECORDED
+            metadata[f"{modality}_{key}"] = model.get(key, "") or NOT_RECORDED
     return models_of(metadata, MERGED_ROLES)
 
 
