@@ -81,8 +81,12 @@ def test_comparison_has_paired_columns_levels_and_verdicts(chain):
     assert base["verdict"] == "n/a" and base["mcnemar_p"] == "n/a"
     # The same weights in two layouts: identical calls, so the paired difference is exactly 0
     assert same["delta_f1"] == same["delta_f1_low"] == same["delta_f1_high"] == "0"
-    assert same["mcnemar_b"] == same["mcnemar_c"] == "0" and same["verdict"] == "within"
-    assert composition["verdict"] in ("within", "outside", "undecidable")
+    assert same["mcnemar_b"] == same["mcnemar_c"] == "0"
+    # the same model in another layout is not faster, unless every timed pass happens to be
+    assert same["verdict"] in ("not_faster", "within")
+    assert composition["verdict"] in ("within", "outside", "undecidable", "not_faster")
+    # a baseline above chance on 348 frames of each class: the comparison means something
+    assert "not_meaningful" not in {row["verdict"] for row in rows.values()}
     assert float(composition["mcnemar_p"]) <= 1
     for row in rows.values():
         assert (
