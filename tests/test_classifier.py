@@ -240,6 +240,10 @@ def test_evaluation_writes_metrics_roc_and_aligned_predictions(tmp_path):
     expected = [line.split("\t")[::2] for line in lists["test"].read_text().splitlines()[1:]]
     assert [[row[0], row[1]] for row in rows] == expected  # ids and labels stay aligned
     assert result["roc"]["fpr"][0] == 0.0 and result["roc"]["tpr"][-1] == 1.0
+    # the models as the features name them, for the comparison's provenance
+    assert [result[f"{m}_{k}"] for m in ("dna", "protein") for k in ("model_id", "revision")] == [
+        "m", "r", "m", "r"
+    ]  # fmt: skip
 
 
 def test_metrics_by_hand():

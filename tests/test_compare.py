@@ -318,7 +318,9 @@ def test_random_test_models_and_composition_features_are_named_as_such(tmp_path,
     assert html.escape(caveat) in page
     assert "aa_composition (no model: computed from the sequence alone)" in page
     # a bundled test model no benchmark names: its folder in the clone
-    assert f"tiny_dnabert_s (assets/models/tiny_dnabert_s @ local; weights sha256 {'d' * 64})" in page
+    assert (
+        f"tiny_dnabert_s (assets/models/tiny_dnabert_s @ local; weights sha256 {'d' * 64})" in page
+    )
     assert caveat in caplog.text
 
 
@@ -347,3 +349,32 @@ def test_a_meaningless_comparison_says_why_in_table_report_and_log(tmp_path, cap
     assert any(
         record.levelname == "WARNING" and why in record.getMessage() for record in caplog.records
     )
+
+
+def test_provenance_names_the_models_the_features_were_made_with(tmp_path):
+    # a DNA model from --models_dir: the features name its folder, not the registry's pin
+    local = {"dna_model_id": "/data/models/dnabert_s", "dna_revision": "local"}
+    evaluations = [
+        _evaluation(tmp_path, "esm2_3b", 0.95, 2560, protein_model_id="hub/esm2_3b", protein_revision="r1", **local),
+        _evaluation(tmp_path, "fastesm2_650", 0.93, protein_model_id="hub/fast", protein_revision="r2", **local),
+    ]  # fmt: skip
+    compare_embedders(evaluations, [], tmp_path / "out")
+    markdown = (tmp_path / "out" / "comparison.md").read_text()
+    assert (
+        f"- DNA model: dnabert_s (/data/models/dnabert_s @ local; weights sha256 {'d' * 64})"
+        in markdown
+    )
+    assert (
+        "- Protein (fastesm2_650) model: fastesm2_650 (hub/fast @ r2; weights sha256 weights of fastesm2_650)"
+        in markdown
+    )
+
+
+def test_benchmarks_of_different_numbers_of_passes_are_not_compared(tmp_path):
+    evaluations, _ = _esm2_3b_and_fastesm2(tmp_path)
+    benchmarks = [
+        _benchmark(tmp_path, "esm2_3b", 100.0),
+        _benchmark(tmp_path, "fastesm2_650", 450.0, repeats=1),
+    ]
+    with pytest.raises(InputError, match="benchmarks differ in repeats"):
+        compare_embedders(evaluations, benchmarks, tmp_path / "out")

@@ -8,6 +8,7 @@ from virnucpro.compare.decision import (
     Verdict,
     decide,
     frames_per_read,
+    gene_origins,
     needed_test_frames,
     projected_hours,
     tokens_per_frame,
@@ -169,23 +170,28 @@ def test_an_undecided_verdict_says_how_many_test_frames_would_decide_it():
 def test_an_embedder_not_faster_than_the_baseline_has_nothing_to_gain_whatever_its_f1():
     base = _row("esm2_3b", 0.0, None, None, 1.0)
     better_but_slower = _row("big", 0.05, 0.03, 0.07, 0.8, speedup_low=0.7, speedup_high=0.9)
-    # the median says 1.2x faster, but the slowest pass is not faster than the baseline's fastest
+    # a median exactly as fast as the baseline's: not faster
+    level = _row("level", 0.0, -0.001, 0.001, 1.0, speedup_low=0.9, speedup_high=1.1)
+    # faster at the median, though one slow pass overlaps the baseline: faster, said uncertain
     noisy = _row("noisy", 0.0, -0.001, 0.001, 1.2, speedup_low=0.95, speedup_high=1.5)
     clear = _row("clear", 0.0, -0.001, 0.001, 1.2, speedup_low=1.05, speedup_high=1.4)
-    # its slowest pass exactly as fast as the baseline's fastest: not faster
-    level = _row("level", 0.0, -0.001, 0.001, 1.2, speedup_low=1.0, speedup_high=1.4)
-    decisions = decide([base, better_but_slower, noisy, clear, level], "esm2_3b", 0.01)
+    decisions = decide([base, better_but_slower, level, noisy, clear], "esm2_3b", 0.01)
     assert [d.verdict for d in decisions] == [
         None,
         Verdict.not_faster,
         Verdict.not_faster,
         Verdict.within,
-        Verdict.not_faster,
+        Verdict.within,
     ]
     assert decisions[1].line == (
         "big: 1.25\u00d7 slower (passes: 0.70\u20130.90\u00d7 the baseline's speed), "
         "\u0394F1 = +0.050 [+0.030, +0.070]: not faster: nothing to gain"
     )
+    assert decisions[1].reason == "its median speed is not above the baseline's"
+    assert decisions[3].line.startswith(
+        "noisy: 1.20\u00d7 faster (passes: 0.95\u20131.50\u00d7 the baseline's speed, overlapping it)"
+    )
+    assert "overlapping" not in decisions[4].line
 
 
 @pytest.mark.parametrize(
@@ -234,3 +240,25 @@ def test_a_slower_embedder_is_not_faster_even_when_the_comparison_means_nothing(
         _row("slow", 0.1, 0.05, 0.15, 0.5),
     ]
     assert decide(rows, "esm2_3b", 0.01)[1].verdict is Verdict.not_faster
+
+
+def test_the_training_genes_origin_is_counted(tmp_path):
+    header = "source\tlabel\treads_500bp\tread_frames_500bp\tcds_source\tcds_predicted\n"
+    (tmp_path / "a.tsv").write_text(header + "a.gbk\tviral\t4\t3\tannotated\t0\n")
+    (tmp_path / "b.tsv").write_text(
+        header
+        + "b.fna\tviral\t9\t5\tpyrodigal-gv:meta\t85\nc.fa\thost\t90\t50\tpyrodigal:single\t1748\n"
+    )
+    (tmp_path / "old.tsv").write_text(
+        "source\tlabel\treads_500bp\tread_frames_500bp\nd.gb\thost\t1\t1\n"
+    )
+    paths = [tmp_path / name for name in ("a.tsv", "b.tsv", "old.tsv")]
+    assert gene_origins(paths) == (
+        "2 inputs annotated; 2 FASTA inputs, 1,833 genes predicted "
+        "(pyrodigal-gv:meta, pyrodigal:single)"
+    )
+    assert gene_origins(paths[:1]) == "1 input annotated"
+    assert gene_origins([]) is None
+    (tmp_path / "bad.tsv").write_text(header + "e.fa\thost\t1\t1\tpyrodigal:meta\tmany\n")
+    with pytest.raises(InputError, match=r"bad.tsv:2: cds_predicted must be a whole number"):
+        gene_origins([tmp_path / "bad.tsv"])

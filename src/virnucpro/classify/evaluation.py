@@ -203,6 +203,13 @@ def evaluate_classifier(
         "classifier_data_sha256": classifier.details.get("training", {}).get("data_sha256"),
         "protein_weights_sha256": test.source.metadata["protein_weights_sha256"],
         "dna_weights_sha256": test.source.metadata["dna_weights_sha256"],
+        # the models as the features name them (a local folder under --models_dir, or
+        # a Hugging Face repository and revision), for the comparison's provenance
+        **{
+            f"{modality}_{key}": test.source.metadata[f"{modality}_{key}"]
+            for modality in ("dna", "protein")
+            for key in ("model_id", "revision")
+        },
         # the frames the features were made of, letter for letter: every embedder's
         # evaluation must read the same DNA frames (its own protein model aside)
         "dna_frames_sha256": sorted(f.metadata["dna_frames_sha256"] for f in files),

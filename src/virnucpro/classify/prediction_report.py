@@ -456,7 +456,7 @@ def _coverage_note(low: int, min_coverage: float) -> str:
         "columns of the sequence calls), so its call rests on a small part of it. A phage that "
         "reads stop codons as amino acids (stop-recoding) has few stop-free frames: one was "
         "called others from 22 of its 270 chunks. The flag never changes the call; a sequence "
-        "without any frame (no_frame, too_short) always has it. The minimum is "
+        "without any frame (no_frame, too_short) has it at any minimum above 0. The minimum is "
         "<code>--min-coverage</code> (0.5 by default).</p>"
     )
 

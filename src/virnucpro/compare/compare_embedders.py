@@ -22,7 +22,7 @@ from virnucpro.compare.comparison_text import (
     decision_markdown,
     projection_text,
 )
-from virnucpro.compare.decision import Verdict
+from virnucpro.compare.decision import Verdict, gene_origins
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import COMPARISON
 
@@ -57,6 +57,9 @@ def compare_embedders(
         log.warning("no benchmark for %s: its speed is n/a", name)
     paired = (resamples, seed) if prediction_paths else None
     context = comparison_context(evaluations, benchmarks, paired)
+    genes = gene_origins(counts_paths)
+    if genes is not None:
+        context["training genes"] = genes
     device_name = benchmarks[0]["device_name"] if benchmarks else None
     projection = projection_text(per_read, evaluations[0]["chunk_size"], device_name)
     rocs = {e["embedder"]: (e["roc"]["fpr"], e["roc"]["tpr"]) for e in evaluations}

@@ -105,7 +105,7 @@ def read_comparable(
         _same(
             benchmarks,
             benchmark_paths,
-            ("device", "device_name", "precision", "token_budget", "input_sha256"),
+            ("device", "device_name", "precision", "token_budget", "input_sha256", "repeats"),
             "benchmarks",
         )
         if benchmarks[0]["precision"] != evaluations[0]["precision"]:

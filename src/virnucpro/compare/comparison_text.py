@@ -59,20 +59,27 @@ def comparison_context(
     return context
 
 
-def _model(role: str, embedder: str, weights: str, benchmark: Row | None) -> ModelUsed:
-    """A model as the benchmark that timed it names it, or as the registry pins it; no
-    model for a composition embedder."""
+def _model(role: str, embedder: str, weights: str, named: tuple[str, str] | None) -> ModelUsed:
+    """A model as its features name it (``named``: model id and revision), or as the
+    registry pins it; no model for a composition embedder."""
     spec = EMBEDDERS.get(embedder)
     if spec is not None and not spec.needs_weights:
         return ModelUsed(role, embedder, "", "", "")
-    if benchmark is not None:
-        model_id, revision = benchmark.get("model_id", ""), benchmark.get("revision", "")
+    if named is not None:
+        model_id, revision = named
     elif spec is not None and spec.bundled:
         model_id, revision = f"assets/models/{spec.bundled}", "local"
     else:
         model_id = (spec.model_id or "") if spec else ""
         revision = (spec.revision or "") if spec else ""
     return ModelUsed(role, embedder, model_id or NOT_RECORDED, revision, weights)
+
+
+def _named(document: Row, prefix: str) -> tuple[str, str] | None:
+    """The model id and revision a document records under ``prefix`` (None: not recorded)."""
+    if f"{prefix}model_id" not in document:
+        return None
+    return document[f"{prefix}model_id"], document.get(f"{prefix}revision", "")
 
 
 def model_caveats(embedders: Sequence[str]) -> list[str]:
@@ -99,6 +106,11 @@ def comparison_provenance(
     """The comparison's provenance block: parameters, the DNA model and every protein model."""
     first = evaluations[0]
     timed = {benchmark["embedder"]: benchmark for benchmark in benchmarks}
+
+    def protein(evaluation: Row) -> tuple[str, str] | None:
+        benchmark = timed.get(evaluation["embedder"])
+        return _named(evaluation, "protein_") or (_named(benchmark, "") if benchmark else None)
+
     settings = {
         **parameters,
         "precision": str(first["precision"]),
@@ -109,14 +121,11 @@ def comparison_provenance(
             token_budget=str(benchmarks[0]["token_budget"]),
             timed_passes=str(benchmarks[0]["repeats"]),
         )
-    models = [_model("DNA", first["dna_embedder"], first["dna_weights_sha256"], None)]
+    models = [
+        _model("DNA", first["dna_embedder"], first["dna_weights_sha256"], _named(first, "dna_"))
+    ]
     models += [
-        _model(
-            f"Protein ({e['embedder']})",
-            e["embedder"],
-            e["protein_weights_sha256"],
-            timed.get(e["embedder"]),
-        )
+        _model(f"Protein ({e['embedder']})", e["embedder"], e["protein_weights_sha256"], protein(e))
         for e in evaluations
     ]
     names = [first["dna_embedder"], *(e["embedder"] for e in evaluations)]

@@ -8,7 +8,7 @@ runs off a contig edge (Prodigal's partial genes), and its ``/transl_table``.
 The training set then reads these features exactly as it reads annotated CDS
 without ``/translation`` (``training_set.cds_proteins``).
 
-How the genes were found is one of ``SOURCES``: a host genome of at least
+How the genes were found (the counts table's ``cds_source``): a host genome of at least
 ``MIN_TRAINING_BASES`` bases (all records together, Prodigal's contigs of one
 genome) trains Prodigal on itself (single-genome mode, genetic code 11,
 Prodigal's default); a shorter one, and every viral genome, is read with the
@@ -44,7 +44,6 @@ ANNOTATED = "annotated"
 HOST_SINGLE = "pyrodigal:single"
 HOST_META = "pyrodigal:meta"
 VIRAL_META = "pyrodigal-gv:meta"
-SOURCES = (ANNOTATED, HOST_SINGLE, HOST_META, VIRAL_META)
 
 
 def is_fasta_genome(path: str | Path) -> bool:
@@ -54,7 +53,7 @@ def is_fasta_genome(path: str | Path) -> bool:
 
 
 def gene_finder(viral: bool, sequences: Sequence[str]) -> tuple[pyrodigal.GeneFinder, str]:
-    """The gene finder for a genome made of ``sequences`` (uppercase DNA) and its ``SOURCES`` name.
+    """The gene finder for a genome made of ``sequences`` (uppercase DNA) and its ``cds_source`` name.
 
     Viral: Pyrodigal-gv's metagenomic models. Host: Prodigal trained on the genome
     when it has at least ``MIN_TRAINING_BASES`` bases, else its metagenomic models.
