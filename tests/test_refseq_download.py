@@ -5,7 +5,8 @@ folders named like NCBI's (viral/, bacteria/, archaea/, ...), each with an
 Apache/NCBI-like HTML listing that also links files the original left alone
 (.fna.gz, .faa.gz, rna.gbff.gz, the parent folder, a sort link). The server can
 drop a connection half-way, ignore Range requests, or announce a wrong size, so
-that resuming and refusing are tested on real HTTP. The seeded choice is checked
+that resuming and refusing are tested on real HTTP. Its RELEASE_NUMBER (228 unless
+a test changes it or takes it away) tells which release it serves. The seeded choice is checked
 against the original's calls (module-level ``random``, seeded once), written out
 here independently of the code under test.
 """
@@ -32,7 +33,7 @@ from conftest import ASSETS, ROOT, run_script
 from virnucpro.download.fetch import FetchSettings, NotGzip, part_path, verify_gzip
 from virnucpro.download.listing import genomic_gbff, parse_listing
 from virnucpro.download.refseq import Plan, download_refseq
-from virnucpro.download.sampling import parse_host_files
+from virnucpro.download.sampling import parse_host_files, parse_viral_files
 from virnucpro.errors import InputError
 
 # The original's categories and counts, in its order (download_data.py)
@@ -47,6 +48,7 @@ FILES_PER_CATEGORY["vertebrate_other"] = 3
 FAST = FetchSettings(timeout=10, retries=0, backoff=0)
 # The size the listings give the links that are not served (44M)
 DECOY_SIZE = 44 << 20
+NUMBER = "RELEASE_NUMBER"
 
 
 def _text(path: Path) -> bytes:
@@ -63,13 +65,18 @@ def _gzip(text: bytes) -> bytes:
 @dataclass
 class Release:
     """A release tree in memory: file bytes by path ('bacteria/bacteria.1.genomic.gbff.gz'),
-    extra page links by folder, the requests seen, and faults to play once or always."""
+    extra page links by folder, the GET requests (path, Range) and HEAD requests seen,
+    faults to play once or always, its RELEASE_NUMBER (None: answered 404) and whether
+    it answers HEAD requests."""
 
     files: dict[str, bytes] = field(default_factory=dict)
     requests: list[tuple[str, str | None]] = field(default_factory=list)
     faults: dict[str, list[str]] = field(default_factory=dict)
     pages: dict[str, str] = field(default_factory=dict)
     url: str = ""
+    number: str | None = "228"
+    heads: list[str] = field(default_factory=list)
+    head: bool = True
 
     def folder_names(self, folder: str) -> list[str]:
         """The file names of a folder in the order its listing shows them: the decoys, then
@@ -96,7 +103,8 @@ class Release:
         )
 
     def requested_files(self) -> list[str]:
-        return [path for path, _ in self.requests if not path.endswith("/")]
+        """The files downloaded (the listings and RELEASE_NUMBER left out)."""
+        return [path for path, _ in self.requests if not path.endswith("/") and path != NUMBER]
 
 
 def _DECOYS(folder: str) -> list[str]:
@@ -128,6 +136,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path.removeprefix("/release/")
         asked = self.headers.get("Range")
         release.requests.append((path, asked))
+        if path == NUMBER and release.number is not None:
+            if release.faults.get(NUMBER):  # the numbers to answer next, one per request
+                release.number = release.faults[NUMBER].pop(0)
+            self._send(200, f"{release.number}\n".encode(), {"Content-Type": "text/plain"})
+            return
         folder = path[:-1]
         if path.endswith("/") and (
             folder in release.pages or any(name.startswith(path) for name in release.files)
@@ -155,13 +168,27 @@ class _Handler(BaseHTTPRequestHandler):
             sent = sent[: len(sent) // 2]
         self._send(status, sent, headers, announced)
 
-    def _send(self, status: int, body: bytes, headers: dict, length: int | None = None) -> None:
+    def do_HEAD(self) -> None:
+        release = self.server.release  # type: ignore[attr-defined]
+        path = urlsplit(self.path).path.removeprefix("/release/")
+        release.heads.append(path)
+        if not release.head:
+            self._send(405, b"", {}, head=True)
+        elif path in release.files:
+            self._send(200, release.files[path], {}, head=True)
+        else:
+            self._send(404, b"", {}, head=True)
+
+    def _send(
+        self, status: int, body: bytes, headers: dict, length: int | None = None, head=False
+    ) -> None:
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body) if length is None else length))
         self.end_headers()
-        self.wfile.write(body)
+        if not head:
+            self.wfile.write(body)
         self.wfile.flush()
 
 
@@ -297,7 +324,8 @@ def test_same_seed_same_files_other_seed_other_files(release, tmp_path, caplog):
     other = run(release, tmp_path / "c", seed=7, dry_run=True)
     assert not any(tmp_path.iterdir())  # a dry run writes nothing
     assert release.requested_files() == []
-    assert "38 files, 38 not in the manifest yet: about " in caplog.text
+    assert "38 files, 38 not in the manifest yet or from another release: about " in caplog.text
+    assert {first.release, again.release, other.release} == {"228"}
     names = [entry.name for entry in first.wanted]
     assert names == [entry.name for entry in again.wanted]
     seven = [entry.name for entry in other.wanted]
@@ -343,6 +371,31 @@ def test_bad_host_files_are_refused(values, message):
         parse_host_files(values)
 
 
+@pytest.mark.parametrize("values", [[""], ["  "], ["viral.1.genomic.gbff.gz,"]])
+def test_an_empty_viral_file_name_is_refused(values):
+    with pytest.raises(InputError, match=re.escape(
+        f"--viral-files {values[0]!r} holds an empty file name: give file names of the "
+        "release's viral/ folder, e.g. viral.1.genomic.gbff.gz"
+    )):  # fmt: skip
+        parse_viral_files(values)
+    assert parse_viral_files(["a.gbff.gz, b.gbff.gz", "c.gbff.gz"]) == (
+        "a.gbff.gz", "b.gbff.gz", "c.gbff.gz",
+    )  # fmt: skip
+
+
+def test_command_refuses_an_empty_viral_files(tmp_path):
+    result = run_script(
+        "download_refseq.py", "--output-dir", tmp_path / "refseq", "--viral-files", "",
+        "--release-url", "http://127.0.0.1:9/release/",
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        "error: --viral-files '' holds an empty file name: give file names of the release's "
+        "viral/ folder, e.g. viral.1.genomic.gbff.gz"
+    ]
+    assert not (tmp_path / "refseq").exists()
+
+
 # --- Manifest, samplesheet, rerun
 
 
@@ -351,7 +404,8 @@ def test_manifest_records_every_file_and_a_rerun_downloads_nothing(release, tmp_
     host_files = (("bacteria", 1), ("plant", 3))
     run(release, folder, host_files=host_files)
     manifest = rows(folder / "manifest.tsv", "\t")
-    assert list(manifest[0]) == ["file", "url", "label", "category", "bytes", "sha256", "status", "listed", "asked"]  # fmt: skip
+    assert list(manifest[0]) == ["file", "url", "label", "category", "bytes", "sha256", "status", "listed", "asked", "release"]  # fmt: skip
+    assert {row["release"] for row in manifest} == {"228"}
     for row in manifest:
         served = release.files[f"{row['category']}/{row['file']}"]
         assert row["url"] == release.url + f"{row['category']}/{row['file']}"
@@ -364,8 +418,9 @@ def test_manifest_records_every_file_and_a_rerun_downloads_nothing(release, tmp_
     caplog.set_level(logging.INFO)
     again = run(release, folder, host_files=host_files)
     assert release.requested_files() == []  # the listings only
+    assert release.heads == []  # the same release: no size to ask for
     assert {row.status for row in again.rows} == {"present"}
-    assert "5 files: 0 downloaded, 5 already present" in caplog.text
+    assert "release 228: 5 files: 0 downloaded, 5 already present" in caplog.text
     assert [row["sha256"] for row in rows(folder / "manifest.tsv", "\t")] == [row["sha256"] for row in manifest]  # fmt: skip
 
 
@@ -400,6 +455,142 @@ def test_samplesheet_elsewhere_names_files_relative_to_its_folder_or_absolute(re
         absolute_paths=True,
     )
     assert rows(tmp_path / "abs.csv")[0]["sequences"] == str((folder / VIRAL).resolve())
+
+
+# --- A new release: files keep their names, the manifest tells them apart
+
+
+def _manifest(folder: Path) -> dict[str, dict[str, str]]:
+    return {row["file"]: row for row in rows(folder / "manifest.tsv", "\t")}
+
+
+# The viral file of release 229: same name, other genomes, another size
+NEW_VIRAL = _gzip(HOST_TEXTS[0] + VIRAL_TEXT)
+
+
+def test_a_new_release_downloads_every_file_again(release, tmp_path, caplog):
+    folder = tmp_path / "refseq"
+    run(release, folder, host_files=(("bacteria", 1),))
+    assert {row["release"] for row in _manifest(folder).values()} == {"228"}
+    release.number = "229"
+    release.files[f"viral/{VIRAL}"] = NEW_VIRAL
+    release.requests.clear()
+    caplog.set_level(logging.INFO)
+    # The local copies still match their rows: only the release tells them apart
+    assert run(release, folder, host_files=(("bacteria", 1),), dry_run=True).release == "229"
+    assert "2 files, 2 not in the manifest yet or from another release" in caplog.text
+    again = run(release, folder, host_files=(("bacteria", 1),))
+    assert release.requested_files() == [f"viral/{VIRAL}", "bacteria/bacteria.1.genomic.gbff.gz"]
+    assert release.heads == []
+    assert (folder / VIRAL).read_bytes() == NEW_VIRAL
+    assert f"{folder / VIRAL}: from release 228, the release is now 229: downloading again" in (
+        caplog.text
+    )
+    manifest = _manifest(folder)
+    assert {(row["release"], row["status"]) for row in manifest.values()} == {("229", "downloaded")}
+    assert manifest[VIRAL]["sha256"] == sha256(NEW_VIRAL)
+    assert again.release == "229"
+
+
+def test_a_part_of_another_release_is_not_resumed(release, tmp_path, caplog):
+    folder = tmp_path / "refseq"
+    release.faults[f"viral/{VIRAL}"] = ["drop"]
+    part = part_path(folder / VIRAL)
+    with pytest.raises(InputError, match="run again to resume"):
+        run(release, folder, host_files=(("bacteria", 1),))
+    assert part.with_name(part.name + ".release").read_text() == "228\n"
+    release.number = "229"
+    release.files[f"viral/{VIRAL}"] = NEW_VIRAL
+    release.requests.clear()
+    caplog.set_level(logging.INFO)
+    run(release, folder, host_files=(("bacteria", 1),))
+    assert [asked for path, asked in release.requests if path == f"viral/{VIRAL}"] == [None]
+    assert f"{part}: from release 228, the release is now 229: starting it again" in caplog.text
+    assert (folder / VIRAL).read_bytes() == NEW_VIRAL
+    assert not part.exists() and not part.with_name(part.name + ".release").exists()
+
+
+def test_without_release_number_a_file_of_another_size_is_downloaded_again(
+    release, tmp_path, caplog
+):
+    folder = tmp_path / "refseq"
+    release.number = None
+    caplog.set_level(logging.INFO)
+    run(release, folder, host_files=(("bacteria", 1),))
+    warning = "RELEASE_NUMBER is not on the server: the release is unknown"
+    assert caplog.text.count(warning) == 1
+    assert {row["release"] for row in _manifest(folder).values()} == {"unknown"}
+    release.files[f"viral/{VIRAL}"] = NEW_VIRAL  # a new release, not announced
+    release.requests.clear()
+    caplog.clear()
+    again = run(release, folder, host_files=(("bacteria", 1),))
+    assert caplog.text.count(warning) == 1
+    assert sorted(release.heads) == ["bacteria/bacteria.1.genomic.gbff.gz", f"viral/{VIRAL}"]
+    assert release.requested_files() == [f"viral/{VIRAL}"]  # bacteria.1: the same size
+    assert (folder / VIRAL).read_bytes() == NEW_VIRAL
+    assert (
+        f"release unknown, and the server's file has {len(NEW_VIRAL):,} bytes, not the "
+        f"{len(_gzip(VIRAL_TEXT)):,} in the manifest: downloading again"
+    ) in caplog.text
+    assert [row.status for row in again.rows] == ["downloaded", "present"]
+
+
+def test_a_manifest_without_the_release_column_is_of_release_unknown(release, tmp_path):
+    folder = tmp_path / "refseq"
+    run(release, folder, host_files=(("bacteria", 1),))
+    lines = (folder / "manifest.tsv").read_text().splitlines()
+    (folder / "manifest.tsv").write_text(
+        "".join(line.rsplit("\t", 1)[0] + "\n" for line in lines)  # as written before
+    )
+    release.requests.clear()
+    again = run(release, folder, host_files=(("bacteria", 1),))
+    # Release unknown on the manifest's side: kept, as the server's sizes are the same
+    assert release.requested_files() == [] and len(release.heads) == 2
+    assert [(row.status, row.release) for row in again.rows] == [("present", "unknown")] * 2
+
+
+def test_without_release_number_or_head_the_listing_size_is_compared(release, tmp_path, caplog):
+    folder = tmp_path / "refseq"
+    release.number, release.head = None, False
+    run(release, folder, host_files=(("bacteria", 1),))
+    # bacteria.1 of a new release, more than three times larger: its listing says so
+    bigger = _gzip(random.Random(1).randbytes(20_000))
+    release.files["bacteria/bacteria.1.genomic.gbff.gz"] = bigger
+    release.requests.clear()
+    caplog.set_level(logging.INFO)
+    again = run(release, folder, host_files=(("bacteria", 1),))
+    assert release.requested_files() == ["bacteria/bacteria.1.genomic.gbff.gz"]
+    assert (folder / "bacteria.1.genomic.gbff.gz").read_bytes() == bigger
+    assert "release unknown, and the listing gives the file about " in caplog.text
+    # The viral file is named, not listed: no size to compare, kept and said so
+    assert (
+        f"{VIRAL}: release unknown, and the server gives no size: kept as the manifest records "
+        "it, which may be an earlier release's file"
+    ) in caplog.text
+    assert [row.status for row in again.rows] == ["present", "downloaded"]
+
+
+def test_a_release_published_during_the_run_stops_it_before_the_samplesheet(release, tmp_path):
+    folder = tmp_path / "refseq"
+    release.faults[NUMBER] = ["228", "229"]  # read before the listings, then after the files
+    with pytest.raises(InputError) as failure:
+        run(release, folder, host_files=(("bacteria", 1),))
+    assert str(failure.value) == (
+        "the release changed from 228 to 229 during the run, so the files downloaded may mix "
+        "the two: run again to download release 229"
+    )
+    assert not (folder / "samplesheet.csv").exists()
+    assert {row["release"] for row in _manifest(folder).values()} == {"228"}
+    release.requests.clear()
+    run(release, folder, host_files=(("bacteria", 1),))  # 229 throughout
+    assert release.requested_files() == [f"viral/{VIRAL}", "bacteria/bacteria.1.genomic.gbff.gz"]
+    assert {row["release"] for row in _manifest(folder).values()} == {"229"}
+
+
+def test_a_release_number_that_is_no_number_is_unknown(release, tmp_path, caplog):
+    release.number = "<html>Not here</html>"
+    assert run(release, tmp_path, dry_run=True).release == "unknown"
+    assert "RELEASE_NUMBER holds no release number ('<html>Not here</html>')" in caplog.text
 
 
 # --- Resuming

@@ -16,6 +16,7 @@ from virnucpro.download.sampling import (
     ORIGINAL_SEED,
     ORIGINAL_VIRAL_FILES,
     parse_host_files,
+    parse_viral_files,
 )
 
 _ORIGINAL_HOSTS = ",".join(f"{category}={count}" for category, count in ORIGINAL_HOST_FILES)
@@ -37,7 +38,8 @@ def download_refseq_command(
         Path,
         typer.Option(
             help="Download folder, kept between runs: a rerun resumes interrupted files "
-            "and skips those the folder's manifest.tsv vouches for."
+            "and skips those the folder's manifest.tsv vouches for (same release, size "
+            "and SHA-256)."
         ),
     ],
     release_url: Annotated[
@@ -105,7 +107,9 @@ def download_refseq_command(
 
     Each file is written as <name>.part and renamed once its size equals the
     server's Content-Length and it decompresses whole; its SHA-256 goes to
-    <output-dir>/manifest.tsv with its URL, label, category and counts. The
+    <output-dir>/manifest.tsv with its URL, label, category, counts and release
+    (the release folder's RELEASE_NUMBER). A rerun downloads again a file of
+    another release, so that the samplesheet never mixes releases. The
     samplesheet (sample = file name without .genomic.gbff.gz) is the --input of
     --mode compare or train.
     """
@@ -115,7 +119,7 @@ def download_refseq_command(
         samplesheet=samplesheet,
         seed=seed,
         host_files=parse_host_files(_split(host_files)) if host_files else ORIGINAL_HOST_FILES,
-        viral_files=tuple(_split(viral_files)) or ORIGINAL_VIRAL_FILES,
+        viral_files=parse_viral_files(viral_files) if viral_files else ORIGINAL_VIRAL_FILES,
         absolute_paths=absolute_paths,
         dry_run=dry_run,
         fetching=FetchSettings(timeout=timeout, retries=retries),

@@ -16,6 +16,8 @@ is whole and checked, so a file under its final name is always complete:
   checked by zlib) while its SHA-256 is computed, so a truncated or corrupt file,
   or an HTML error page, is refused. A refused file is deleted: resuming it could
   only repeat the fault.
+
+``remote_size`` asks the server for a file's size without its body (a HEAD request).
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ _BLOCK = 1 << 20
 _INFLATE_LIMIT = 1 << 22
 # Answers that a later try may not get: timeouts, rate limits, server errors
 _RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+# Answers that the server does not have the URL
+_NOT_FOUND = frozenset({404, 410})
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)")
 _MAX_WAIT = 60.0
 
@@ -64,15 +68,18 @@ class FetchSettings:
 
 @dataclass(frozen=True)
 class Downloaded:
-    """A file now under its final name: its size, SHA-256, and the bytes resumed from."""
+    """A file now under its final name: its size and SHA-256."""
 
     bytes: int
     sha256: str
-    resumed_from: int
 
 
 class _Interrupted(Exception):
     """A transfer that a later try may complete (the message says what happened)."""
+
+
+class NotFound(InputError):
+    """A URL the server does not have (HTTP 404 or 410)."""
 
 
 class NotGzip(Exception):
@@ -84,11 +91,17 @@ def part_path(target: Path) -> Path:
     return target.with_name(target.name + PART_SUFFIX)
 
 
-def _request(url: str, offset: int = 0) -> Request:
+def _request(url: str, offset: int = 0, method: str = "GET") -> Request:
     headers = {"User-Agent": USER_AGENT}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-    return Request(url, headers=headers)
+    return Request(url, headers=headers, method=method)
+
+
+def _refusal(url: str, error: HTTPError) -> InputError:
+    """The error of an answer no retry can mend; NotFound for a URL the server lacks."""
+    kind = NotFound if error.code in _NOT_FOUND else InputError
+    return kind(f"cannot download {url}: HTTP {error.code} {error.reason}")
 
 
 def _open(url: str, offset: int, timeout: float) -> http.client.HTTPResponse:
@@ -99,7 +112,7 @@ def _open(url: str, offset: int, timeout: float) -> http.client.HTTPResponse:
         if error.code == 416 or error.code in _RETRY_STATUS:
             raise
         error.close()
-        raise InputError(f"cannot download {url}: HTTP {error.code} {error.reason}") from None
+        raise _refusal(url, error) from None
     except (OSError, http.client.HTTPException) as error:
         raise _Interrupted(_reason(error)) from None
 
@@ -146,6 +159,31 @@ def fetch_page(url: str, settings: FetchSettings) -> bytes:
             raise _Interrupted(f"HTTP {error.code} {error.reason}") from None
         except (OSError, http.client.HTTPException) as error:
             raise _Interrupted(_reason(error)) from None
+
+    return _retrying(url, settings, attempt, lambda: "")
+
+
+def remote_size(url: str, settings: FetchSettings) -> int | None:
+    """The size of ``url`` as the server gives it to a HEAD request (its Content-Length),
+    tried again on interruptions; None where the server gives none or refuses HEAD.
+
+    A URL the server does not have is a NotFound: downloading it would fail the same way.
+    """
+
+    def attempt() -> int | None:
+        try:
+            with urlopen(_request(url, method="HEAD"), timeout=settings.timeout) as response:
+                length = response.headers.get("Content-Length")
+        except HTTPError as error:
+            error.close()
+            if error.code in _RETRY_STATUS:
+                raise _Interrupted(f"HTTP {error.code} {error.reason}") from None
+            if error.code in _NOT_FOUND:
+                raise _refusal(url, error) from None
+            return None  # HEAD not allowed (405, 501) or refused: no size to compare
+        except (OSError, http.client.HTTPException) as error:
+            raise _Interrupted(_reason(error)) from None
+        return int(length) if length and length.isdigit() else None
 
     return _retrying(url, settings, attempt, lambda: "")
 
@@ -274,9 +312,9 @@ def download(url: str, target: Path, settings: FetchSettings) -> Downloaded:
     raised as one InputError naming the file and the URL.
     """
     part = part_path(target)
-    resumed_from = _size(part)
-    if resumed_from:
-        log.info("%s: resuming after the %s bytes of %s", target.name, f"{resumed_from:,}", part)
+    kept_before = _size(part)
+    if kept_before:
+        log.info("%s: resuming after the %s bytes of %s", target.name, f"{kept_before:,}", part)
 
     def kept() -> str:
         size = _size(part)
@@ -300,7 +338,7 @@ def download(url: str, target: Path, settings: FetchSettings) -> Downloaded:
         ) from None
     os.replace(part, target)
     _sync_folder(target.parent)
-    return Downloaded(size, sha256, resumed_from)
+    return Downloaded(size, sha256)
 
 
 def _sync_folder(folder: Path) -> None:

@@ -3,9 +3,12 @@
 One row per file: where it came from, its label and category, its size and
 SHA-256 (computed from the checked bytes), what this run did with it
 (``downloaded``, ``present``: already there with that size and SHA-256, or
-``unused``: kept from an earlier choice, not in the samplesheet), and, for host
-files, how many files its category listed and how many were asked for. A file
-whose size or SHA-256 differs from its row is downloaded again.
+``unused``: kept from an earlier choice, not in the samplesheet), for host
+files how many files its category listed and how many were asked for, and the
+RefSeq release it was downloaded from (``unknown`` where the release folder had
+no ``RELEASE_NUMBER``, and in a manifest written before the column existed). A
+file whose size or SHA-256 differs from its row, or whose row names another
+release than today's, is downloaded again.
 """
 
 from __future__ import annotations
@@ -24,11 +27,14 @@ from virnucpro.files.tables import read_table
 DOWNLOADED, PRESENT, UNUSED = "downloaded", "present", "unused"
 #: The listed and asked columns of a file that was not drawn from a listing (viral)
 NOT_DRAWN = "n/a"
+#: The release of a file downloaded where the release folder had no RELEASE_NUMBER
+UNKNOWN_RELEASE = "unknown"
 
 
 @dataclass(frozen=True)
 class ManifestRow:
-    """One file of the download folder (``listed``, ``asked``: ``n/a`` for viral files)."""
+    """One file of the download folder (``listed``, ``asked``: ``n/a`` for viral files;
+    ``release``: the RefSeq release the file came from)."""
 
     file: str
     url: str
@@ -39,6 +45,7 @@ class ManifestRow:
     status: str
     listed: str = NOT_DRAWN
     asked: str = NOT_DRAWN
+    release: str = UNKNOWN_RELEASE
 
 
 def read_manifest(path: Path) -> dict[str, ManifestRow]:
@@ -55,7 +62,8 @@ def read_manifest(path: Path) -> dict[str, ManifestRow]:
                 "is not a number); delete it to check every file again"
             ) from None
         values = {column: row.get(column) or "" for column in MANIFEST.columns}
-        rows[row["file"]] = ManifestRow(**{**values, "bytes": size})
+        release = values["release"] or UNKNOWN_RELEASE  # a manifest older than the column
+        rows[row["file"]] = ManifestRow(**{**values, "bytes": size, "release": release})
     return rows
 
 

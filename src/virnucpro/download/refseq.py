@@ -7,6 +7,13 @@ checked), the folder's ``manifest.tsv`` is rewritten after each one, and the
 samplesheet is written last, with the final manifest, once every file is there.
 A rerun fetches the listings again, finds the same files (same listings, same
 seed), and downloads only what the manifest does not vouch for.
+
+A file keeps its name from one release to the next (``viral.1.genomic.gbff.gz``),
+so the manifest records the release each file came from, read from the release
+folder's ``RELEASE_NUMBER``: a file (or a ``.part``) of another release is
+downloaded again, so that one samplesheet never mixes releases. Where either
+release is unknown (no ``RELEASE_NUMBER``), a kept file must also have the size
+the server gives it now.
 """
 
 from __future__ import annotations
@@ -14,19 +21,28 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import logging
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
-from virnucpro.download.fetch import FetchSettings, download, fetch_page
+from virnucpro.download.fetch import (
+    FetchSettings,
+    NotFound,
+    download,
+    fetch_page,
+    part_path,
+    remote_size,
+)
 from virnucpro.download.listing import GENOMIC_GBFF, Link, genomic_gbff, parse_listing
 from virnucpro.download.manifest import (
     DOWNLOADED,
     MANIFEST,
     NOT_DRAWN,
     PRESENT,
+    UNKNOWN_RELEASE,
     UNUSED,
     ManifestRow,
     read_manifest,
@@ -51,6 +67,13 @@ RELEASE_URL = "https://ftp.ncbi.nlm.nih.gov/refseq/release/"
 LISTINGS_FOLDER = "listings"
 LOCK_FILE = ".download_refseq.lock"
 SAMPLESHEET = "samplesheet.csv"
+#: The file of the release folder that holds its number (one line, e.g. 229)
+RELEASE_NUMBER = "RELEASE_NUMBER"
+#: Beside a ``.part``: the release it is part of (``<name>.part.release``)
+PART_RELEASE_SUFFIX = ".release"
+# How far a listing's rounded size (44M, 1.2G) may be from the file's: a size printed
+# with two or more digits is at most 5% off; beyond 10%, the listed file is another
+_LISTING_TOLERANCE = 0.10
 VIRAL, HOST = "viral", "host"
 
 
@@ -89,6 +112,7 @@ class Result:
     wanted: list[Wanted]
     rows: list[ManifestRow] = field(default_factory=list)
     listed: dict[str, int] = field(default_factory=dict)
+    release: str = UNKNOWN_RELEASE
 
     def count(self, status: str) -> int:
         return sum(row.status == status for row in self.rows)
@@ -103,6 +127,27 @@ def release_url(url: str) -> str:
 
 def category_url(release: str, category: str) -> str:
     return urljoin(release, f"{category}/")
+
+
+def read_release(release: str, settings: FetchSettings) -> str:
+    """The release number in the release folder's RELEASE_NUMBER (``unknown``, with a
+    warning, where the server does not have it or it holds no number)."""
+    url = urljoin(release, RELEASE_NUMBER)
+    try:
+        text = fetch_page(url, settings).decode("utf-8", errors="replace").strip()
+    except NotFound:
+        text, why = "", f"{url} is not on the server"
+    else:
+        why = f"{url} holds no release number ({text[:40]!r})"
+    if re.fullmatch(r"[0-9]+", text):
+        log.info("RefSeq release %s (%s)", text, url)
+        return text
+    log.warning(
+        "%s: the release is unknown; a file kept from an earlier run is used only if it "
+        "has the size the server gives it now",
+        why,
+    )
+    return UNKNOWN_RELEASE
 
 
 def _size_text(size: float) -> str:
@@ -196,15 +241,27 @@ def _is_present(row: ManifestRow | None, path: Path) -> bool:
     return file_digest(path) == row.sha256
 
 
-def _report_estimate(wanted: list[Wanted], folder: Path, earlier: dict[str, ManifestRow]) -> None:
+def _other_release(recorded: str, release: str) -> bool:
+    """Whether ``recorded`` is a release other than ``release`` (both known)."""
+    return UNKNOWN_RELEASE not in (recorded, release) and recorded != release
+
+
+def _report_estimate(
+    wanted: list[Wanted], folder: Path, earlier: dict[str, ManifestRow], release: str
+) -> None:
     """Log what is left to download, from the listings' rounded sizes, and warn if the
     folder's disk has less free space."""
-    missing = [entry for entry in wanted if entry.name not in earlier]
+    missing = [
+        entry
+        for entry in wanted
+        if entry.name not in earlier or _other_release(earlier[entry.name].release, release)
+    ]
     sized = [entry.estimate for entry in missing if entry.estimate is not None]
     unknown = len(missing) - len(sized)
     free = shutil.disk_usage(folder if folder.is_dir() else Path.cwd()).free
     log.info(
-        "%d files, %d not in the manifest yet: about %s to download%s; %s free in %s",
+        "%d files, %d not in the manifest yet or from another release: about %s to "
+        "download%s; %s free in %s",
         len(wanted), len(missing), _size_text(sum(sized)),
         f" plus {unknown} file(s) of unknown size" if unknown else "", _size_text(free), folder,
     )  # fmt: skip
@@ -223,55 +280,153 @@ def download_refseq(plan: Plan) -> Result:
     samplesheet = plan.samplesheet or folder / SAMPLESHEET
     manifest = folder / MANIFEST.name
     if plan.dry_run:
+        release = read_release(release_url(plan.release_url), plan.fetching)
         wanted, _, listed = choose_files(plan)
-        _report_estimate(wanted, folder, read_manifest(manifest))
-        return Result(wanted, listed=listed)
+        _report_estimate(wanted, folder, read_manifest(manifest), release)
+        return Result(wanted, listed=listed, release=release)
     with _locked(folder):
+        release = read_release(release_url(plan.release_url), plan.fetching)
         wanted, pages, listed = choose_files(plan)
         with AtomicOutputs() as outputs:
             for category, page in pages.items():
                 outputs.write_bytes(folder / LISTINGS_FOLDER / f"{category}.html", page)
         earlier = read_manifest(manifest)
-        _report_estimate(wanted, folder, earlier)
-        result = Result(wanted, listed=listed)
+        _report_estimate(wanted, folder, earlier, release)
+        result = Result(wanted, listed=listed, release=release)
         # Rows of the folder as it stands: this run's files so far, then earlier ones
         current = dict(earlier)
         for entry in wanted:
-            row = _fetch(entry, folder, earlier.get(entry.name), plan.fetching)
+            row = _fetch(entry, folder, earlier.get(entry.name), release, plan.fetching)
             current[entry.name] = row
             result.rows.append(row)
             write_manifest(_ordered(current, wanted), manifest)
+        if release != UNKNOWN_RELEASE and result.count(DOWNLOADED):
+            _check_release_unchanged(plan, release)
         rows = _ordered(current, wanted, final=True, folder=folder)
         with AtomicOutputs() as outputs:
             samples = [Sample(folder / entry.name, entry.label) for entry in wanted]
             write_samplesheet(samples, samplesheet, plan.absolute_paths, outputs)
             write_manifest(rows, manifest, outputs)
     log.info(
-        "%d files: %d downloaded, %d already present; %s lists %d viral and %d host files",
-        len(wanted), result.count(DOWNLOADED), result.count(PRESENT), samplesheet,
+        "release %s: %d files: %d downloaded, %d already present; %s lists %d viral and %d "
+        "host files",
+        release, len(wanted), result.count(DOWNLOADED), result.count(PRESENT), samplesheet,
         sum(entry.label == VIRAL for entry in wanted), sum(entry.label == HOST for entry in wanted),
     )  # fmt: skip
     return result
 
 
+def _check_release_unchanged(plan: Plan, release: str) -> None:
+    """Refuse to write the samplesheet when NCBI published a new release during the
+    run: the files downloaded may belong to either. Their rows name the first release,
+    so the next run downloads them again."""
+    now = read_release(release_url(plan.release_url), plan.fetching)
+    if _other_release(release, now):
+        raise InputError(
+            f"the release changed from {release} to {now} during the run, so the files "
+            f"downloaded may mix the two: run again to download release {now}"
+        )
+
+
 def _fetch(
-    entry: Wanted, folder: Path, earlier: ManifestRow | None, fetching: FetchSettings
+    entry: Wanted,
+    folder: Path,
+    earlier: ManifestRow | None,
+    release: str,
+    fetching: FetchSettings,
 ) -> ManifestRow:
-    """The file's row: found intact (``present``) or downloaded now."""
+    """The file's row: found intact and of this release (``present``), or downloaded now."""
     path = folder / entry.name
     row = ManifestRow(entry.name, entry.url, entry.label, entry.category, 0, "", DOWNLOADED,
-                      entry.listed, entry.asked)  # fmt: skip
-    if _is_present(earlier, path):
-        assert earlier is not None
-        log.info("%s: already present (size and SHA-256 as in the manifest)", entry.name)
-        return replace(row, bytes=earlier.bytes, sha256=earlier.sha256, status=PRESENT)
-    if path.exists():
-        why = "not in the manifest" if earlier is None else "size or SHA-256 not as in the manifest"
-        log.warning("%s: %s: downloading it again", path, why)
+                      entry.listed, entry.asked, release)  # fmt: skip
+    if earlier is not None and path.is_file():
+        if _other_release(earlier.release, release):
+            log.info(
+                "%s: from release %s, the release is now %s: downloading again",
+                path, earlier.release, release,
+            )  # fmt: skip
+        elif (why := _why_again(entry, earlier, path, release, fetching)) is not None:
+            log.warning("%s: %s", path, why)
+        else:
+            log.info(
+                "%s: already present (release %s; size and SHA-256 as in the manifest)",
+                entry.name, earlier.release,
+            )  # fmt: skip
+            return replace(row, bytes=earlier.bytes, sha256=earlier.sha256, status=PRESENT,
+                           release=earlier.release)  # fmt: skip
+    elif path.exists():
+        log.warning("%s: not in the manifest: downloading it again", path)
+    part = part_path(path)
+    stamp = part.with_name(part.name + PART_RELEASE_SUFFIX)
+    _drop_part_of_another_release(part, stamp, release)
     log.info("%s: downloading %s", entry.name, entry.url)
-    fetched = download(entry.url, path, fetching)
+    try:
+        stamp.write_text(release + "\n")
+    except OSError as error:
+        raise InputError(f"cannot write {stamp}: {error.strerror or error}") from None
+    try:
+        fetched = download(entry.url, path, fetching)
+    finally:
+        if not part.exists():
+            stamp.unlink(missing_ok=True)
     log.info("%s: %s bytes, SHA-256 %s", entry.name, f"{fetched.bytes:,}", fetched.sha256)
     return replace(row, bytes=fetched.bytes, sha256=fetched.sha256)
+
+
+def _why_again(
+    entry: Wanted, earlier: ManifestRow, path: Path, release: str, fetching: FetchSettings
+) -> str | None:
+    """Why the file on disk, of the same release or one unknown, must be downloaded
+    again; None where it can be used.
+
+    Its size and SHA-256 must be the manifest's. Where either release is unknown, it
+    must also have the size the server gives it now (HEAD), or, if the server gives
+    none, a size not far from the one its listing prints.
+    """
+    if not _is_present(earlier, path):
+        return "size or SHA-256 not as in the manifest: downloading it again"
+    if UNKNOWN_RELEASE not in (earlier.release, release):
+        return None
+    size = remote_size(entry.url, fetching)
+    if size is not None:
+        if size != earlier.bytes:
+            return (
+                f"release unknown, and the server's file has {size:,} bytes, not the "
+                f"{earlier.bytes:,} in the manifest: downloading again"
+            )
+        return None
+    if entry.estimate is not None:
+        if abs(entry.estimate - earlier.bytes) > _LISTING_TOLERANCE * earlier.bytes:
+            return (
+                f"release unknown, and the listing gives the file about {entry.estimate:,} "
+                f"bytes, not the {earlier.bytes:,} in the manifest: downloading again"
+            )
+        return None
+    log.warning(
+        "%s: release unknown, and the server gives no size: kept as the manifest records it, "
+        "which may be an earlier release's file",
+        entry.name,
+    )
+    return None
+
+
+def _drop_part_of_another_release(part: Path, stamp: Path, release: str) -> None:
+    """Delete a ``.part`` recorded as part of another release (both known): resuming it
+    would join two releases' bytes. One of unknown release is resumed; the gzip check
+    refuses a file whose pieces do not belong together."""
+    if not part.exists():
+        return
+    try:
+        kept = stamp.read_text().strip() or UNKNOWN_RELEASE
+    except FileNotFoundError:
+        kept = UNKNOWN_RELEASE  # a .part of a version that did not record its release
+    except OSError as error:
+        raise InputError(f"cannot read {stamp}: {error.strerror or error}") from None
+    if _other_release(kept, release):
+        log.info(
+            "%s: from release %s, the release is now %s: starting it again", part, kept, release
+        )
+        part.unlink()
 
 
 def _ordered(

@@ -77,6 +77,22 @@ def parse_host_files(values: Iterable[str]) -> tuple[tuple[str, int], ...]:
     return tuple(entries)
 
 
+def parse_viral_files(values: Iterable[str]) -> tuple[str, ...]:
+    """File names of the viral folder (each value may hold several, comma-separated), in
+    the order given; an empty name is refused rather than taken as the default."""
+    names: list[str] = []
+    for value in values:
+        for name in value.split(","):
+            name = name.strip()
+            if not name:
+                raise InputError(
+                    f"--viral-files {value!r} holds an empty file name: give file names of "
+                    "the release's viral/ folder, e.g. viral.1.genomic.gbff.gz"
+                )
+            names.append(name)
+    return tuple(names)
+
+
 def choose(
     listings: Sequence[tuple[str, int, Sequence[T]]], seed: int = ORIGINAL_SEED
 ) -> list[CategoryChoice]:

@@ -44,10 +44,11 @@ class Tagged:
 # --- Training data
 
 #: download_refseq.py: every RefSeq file of the download folder, with its checksum and
-#: why it is there (status), and its category's listed and asked counts
+#: why it is there (status), its category's listed and asked counts, and the release it
+#: came from (a manifest without the release column reads as release "unknown")
 MANIFEST = Table(
     "manifest.tsv",
-    ("file", "url", "label", "category", "bytes", "sha256", "status", "listed", "asked"),
+    ("file", "url", "label", "category", "bytes", "sha256", "status", "listed", "asked", "release"),
     "a download manifest",
     required=("file", "bytes", "sha256"),
 )
