@@ -53,6 +53,6 @@ process DOWNLOAD_REFSEQ {
     stub:
     """
     printf 'sample,sequences,label\\n' > samplesheet.csv
-    printf 'file\\turl\\tlabel\\tcategory\\tbytes\\tsha256\\tstatus\\tlisted\\tasked\\n' > manifest.tsv
+    printf 'file\\turl\\tlabel\\tcategory\\tbytes\\tsha256\\tstatus\\tlisted\\tasked\\trelease\\n' > manifest.tsv
     """
 }
