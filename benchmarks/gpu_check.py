@@ -187,7 +187,8 @@ def measure_model(
                 "seconds": round(seconds, 3),
                 "sequences_per_second": round(len(sequences) / seconds, 1),
                 "tokens_per_second": round(sum(lengths) / seconds),
-                "tflops": round(flops / seconds / 1e12, 2),
+                # unrounded: MFU is computed from it (a slow CPU runs at 0.00 TFLOP/s)
+                "tflops": flops / seconds / 1e12,
                 "peak_memory_gib": round(peak_memory(embedder.device)[0], 2),
                 "padding_share": round(stats.padding_fraction, 3),
                 "idle_share": round(stats.idle_fraction, 3),
@@ -267,8 +268,8 @@ def table(peak: float, rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -
     for row in rows:
         lines.append(
             f"| {row['model']} | {row['frame_bp']} bp | {row['load_seconds']} | "
-            f"{row['sequences_per_second']:,} | {row['tokens_per_second']:,} | {row['tflops']} | "
-            f"{row['mfu']:.0%} | {row['peak_memory_gib']} | {row['padding_share']:.0%} | "
+            f"{row['sequences_per_second']:,} | {row['tokens_per_second']:,} | {row['tflops']:.3g} | "
+            f"{row['mfu']:.1%} | {row['peak_memory_gib']} | {row['padding_share']:.0%} | "
             f"{row['idle_share']:.0%} | {row['attention_share']:.0%} |"
         )
     lines += [
@@ -319,7 +320,7 @@ def main(
             if target.type == "cuda":
                 torch.cuda.empty_cache()
         for row in rows:
-            row["mfu"] = round(row["tflops"] * 1e12 / peak, 3)
+            row["mfu"] = row["tflops"] * 1e12 / peak
         runs = [
             end_to_end(protein, folder, hf_home, str(target), precision, e2e_frames)
             for protein in ("fastesm2_650", "esm2_3b")
@@ -331,7 +332,7 @@ def main(
         "cuda": torch.version.cuda,
         "precision": precision,
         "tiny": tiny,
-        "peak_tflops": round(peak / 1e12, 2),
+        "peak_tflops": peak / 1e12,
         "checkpoint_write_seconds": {name: round(seconds, 1) for name, seconds in writes.items()},
         "models": rows,
         "predict": runs,

@@ -35,6 +35,8 @@ def test_tiny_run_measures_every_model_length_and_predict(tmp_path):
     for row in rows.values():
         assert row["sequences"] == 96 and row["tokens"] > row["sequences"]
         assert row["sequences_per_second"] > 0 and row["mfu"] > 0
+        # MFU from the TFLOP/s as measured, not as rounded for the table (0.00 on a slow CPU)
+        assert row["mfu"] == pytest.approx(row["tflops"] / figures["peak_tflops"], rel=1e-12)
         assert 0 <= row["padding_share"] < 1 and 0 <= row["idle_share"] <= 1
         assert 0 <= row["attention_share"] <= 1
     # 500 bp frames are longer: more tokens for the same number of frames
