@@ -41,6 +41,13 @@ def read_feature_files(paths: Sequence[str | os.PathLike[str]]) -> list[Features
     if not paths:
         raise InputError("no feature files given")
     files = [read_features(path) for path in paths]
+    check_one_set(paths, files)
+    return files
+
+
+def check_one_set(paths: Sequence[str | os.PathLike[str]], files: Sequence[Features]) -> None:
+    """Refuse feature files (or their headers) of different embedders, weights, dimensions,
+    chunk sizes or precisions."""
     for path, features in zip(paths, files, strict=True):
         for key in ("embedder", "weights_sha256", "dimension", "chunk_size", "precision"):
             if features.metadata[key] != files[0].metadata[key]:
@@ -48,7 +55,6 @@ def read_feature_files(paths: Sequence[str | os.PathLike[str]]) -> list[Features
                     f"{path}: {key} {features.metadata[key]} differs from "
                     f"{files[0].metadata[key]} in {paths[0]}"
                 )
-    return files
 
 
 def check_chunk_size_claim(

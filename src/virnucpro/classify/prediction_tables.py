@@ -45,12 +45,12 @@ from virnucpro.classify.calling import (
     sequence_of,
 )
 from virnucpro.classify.classifier import LABELS, Classifier, load_classifier
-from virnucpro.classify.labelled import read_feature_files
+from virnucpro.classify.labelled import check_one_set
 from virnucpro.errors import InputError, examples
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import CHUNK_CALLS, FRAME_SCORES, FRAMES_REPORT, SEQUENCE_CALLS
 from virnucpro.files.digests import RecordsDigest, sequence_digest
-from virnucpro.files.feature_files import Features
+from virnucpro.files.feature_files import Features, read_features, read_header
 from virnucpro.files.names import check_name
 from virnucpro.files.sequence_files import read_fasta, rna_as_dna, write_fasta
 from virnucpro.files.tables import read_table
@@ -376,12 +376,16 @@ def read_sequence_calls(path: Path) -> list[SequenceCall]:
     return calls
 
 
-def feature_rows(
-    feature_paths: Sequence[str | os.PathLike[str]], files: Sequence[Features]
+def scored_rows(
+    classifier: Classifier, feature_paths: Sequence[str | os.PathLike[str]]
 ) -> tuple[list[str], np.ndarray]:
-    """Frame ids and matrix of all feature files; a frame in two files is an error."""
+    """Frame ids and scores of all feature files, read and scored one file at a time (memory
+    holds one shard's matrix, not the sample's); a frame in two files is an error."""
     owner: dict[str, str] = {}
-    for path, features in zip(feature_paths, files, strict=True):
+    frame_ids: list[str] = []
+    scores = []
+    for path in feature_paths:
+        features = read_features(path)
         for frame_id in features.ids:
             if frame_id in owner:
                 where = "twice" if owner[frame_id] == str(path) else f"in {owner[frame_id]} and"
@@ -389,8 +393,9 @@ def feature_rows(
                     f"frame '{frame_id}' is {where} {path}: a shard's features given twice?"
                 )
             owner[frame_id] = str(path)
-    frame_ids = [frame_id for features in files for frame_id in features.ids]
-    return frame_ids, np.concatenate([features.matrix for features in files])
+        frame_ids += features.ids
+        scores.append(classifier.scores(features.matrix))
+    return frame_ids, np.concatenate(scores)
 
 
 def classify_features(
@@ -410,15 +415,17 @@ def classify_features(
     check_name(prefix, "prefix")
     check_fraction(min_viral_fraction)
     check_coverage(min_coverage)
-    files = read_feature_files(feature_paths) if feature_paths else []
-    sources = list(zip(map(str, feature_paths), files, strict=True))
+    # Headers first: features of other models or settings are refused before any matrix
+    # or classifier weight is read; then one shard at a time
+    headers = [read_header(path) for path in feature_paths]
+    check_one_set(feature_paths, headers)
+    sources = list(zip(map(str, feature_paths), headers, strict=True))
     classifier = load_classifier(classifier_dir, sources)
     chunks = read_chunks(report_paths)
     frame_ids: list[str] = []
     scores = np.empty((0, len(LABELS)), dtype=np.float32)
-    if files:
-        frame_ids, matrix = feature_rows(feature_paths, files)
-        scores = classifier.scores(matrix)
+    if headers:
+        frame_ids, scores = scored_rows(classifier, feature_paths)
     _, calls = write_predictions(
         output_dir,
         prefix,
@@ -431,7 +438,7 @@ def classify_features(
         sources,
         min_coverage=min_coverage,
     )
-    if sequences_fasta is None and files:
+    if sequences_fasta is None and headers:
         log.warning(
             "no --sequences: the features' frames could not be checked against the sequences "
             "they are said to come from"

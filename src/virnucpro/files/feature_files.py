@@ -138,6 +138,19 @@ def _ids(path: str | os.PathLike[str], text: str) -> list[str]:
     return ids
 
 
+def read_header(path: str | os.PathLike[str]) -> Features:
+    """A feature file's ids and metadata with no rows read (a 0-row matrix of its
+    dimension): enough to check it against a classifier before any matrix is loaded."""
+    metadata = read_metadata(path)
+    ids = _ids(path, metadata.pop("ids"))
+    metadata.pop("format")
+    try:
+        dimension = int(metadata["dimension"])
+    except ValueError:
+        raise InputError(f"{path}: dimension {metadata['dimension']!r} is not a number") from None
+    return Features(ids, np.empty((0, dimension), dtype=np.float32), metadata)
+
+
 def read_features(path: str | os.PathLike[str]) -> Features:
     """Read and check a feature file: ids, rows and dimension must agree, values be finite."""
     metadata = read_metadata(path)
