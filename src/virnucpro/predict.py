@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import re
+from dataclasses import asdict
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -247,12 +248,7 @@ def predict_fasta(
             "classifier_id": identity,
             "parameters": dict(provenance.parameters),
             "models": {
-                model.role.lower(): {
-                    "embedder": model.embedder,
-                    "model_id": model.model_id,
-                    "revision": model.revision,
-                    "weights_sha256": model.weights_sha256,
-                }
+                model.role.lower(): {k: v for k, v in asdict(model).items() if k != "role"}
                 for model in models
             },
             "tool_version": __version__,

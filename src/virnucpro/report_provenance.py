@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 
 from virnucpro import __version__
 from virnucpro.errors import InputError
-from virnucpro.html_page import context_list
+from virnucpro.html_page import context_list, join_parts
 
 
 def report_date() -> str:
@@ -85,11 +85,12 @@ class Provenance:
             rows["Classifier"] = self.classifier
         return rows
 
+    def caveats_html(self) -> str:
+        """The caveats as warning paragraphs ("" without any)."""
+        return "\n".join(f'<p class="caveat">{html.escape(caveat)}</p>' for caveat in self.caveats)
+
     def html(self) -> str:
-        warnings = "".join(
-            f'<p class="caveat">{html.escape(caveat)}</p>\n' for caveat in self.caveats
-        )
-        return f"<h2>Provenance</h2>\n{warnings}{context_list(self.rows())}"
+        return join_parts(["<h2>Provenance</h2>", self.caveats_html(), context_list(self.rows())])
 
     def markdown(self) -> list[str]:
         lines = ["## Provenance", ""]

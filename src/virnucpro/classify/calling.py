@@ -90,7 +90,7 @@ class SequenceCall:
     @property
     def coverage(self) -> float:
         """The share of its chunks that have a frame to score (0 for no chunk)."""
-        return self.chunks_with_frames / self.chunks if self.chunks else 0.0
+        return coverage(self.chunks_with_frames, self.chunks)
 
 
 def is_viral_frame(others: float, virus: float) -> bool:
@@ -123,10 +123,14 @@ def is_low_coverage(chunks_with_frames: int, chunks: int, min_coverage: float) -
     return Fraction(chunks_with_frames, chunks) < Fraction(repr(min_coverage))
 
 
+def coverage(chunks_with_frames: int, chunks: int) -> float:
+    """The share of a sequence's chunks that have a frame to score (0 for no chunk)."""
+    return chunks_with_frames / chunks if chunks else 0.0
+
+
 def coverage_text(chunks_with_frames: int, chunks: int) -> str:
     """The coverage as the sequence calls table writes it: fixed decimals."""
-    share = chunks_with_frames / chunks if chunks else 0.0
-    return f"{share:.{COVERAGE_DECIMALS}f}"
+    return f"{coverage(chunks_with_frames, chunks):.{COVERAGE_DECIMALS}f}"
 
 
 def call_chunks(

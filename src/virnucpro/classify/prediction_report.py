@@ -43,7 +43,7 @@ from virnucpro.classify.calling import (
     coverage_text,
 )
 from virnucpro.classify.classifier import MODALITIES, Classifier, describe_classifier
-from virnucpro.classify.prediction_tables import read_chunk_calls, read_sequence_calls
+from virnucpro.classify.prediction_tables import read_chunk_calls, read_sequence_calls, yes_no
 from virnucpro.embed.embedders.registry import EMBEDDERS
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
@@ -124,10 +124,6 @@ def _describe(call: SequenceCall) -> str:
     )
 
 
-def _yes(flag: bool) -> str:
-    return "yes" if flag else "no"
-
-
 def _same(a: SequenceCall, b: SequenceCall) -> bool:
     """Field by field but the length (which the chunk calls do not give), NaN equal to
     NaN (an unscored sequence has no score)."""
@@ -172,10 +168,10 @@ def check_together(
         if _same(found, dataclasses.replace(wanted, low_coverage=found.low_coverage)):
             raise InputError(
                 f"{sequence_path}:{line}: sequence '{found.sequence_id}' is flagged low_coverage "
-                f"{_yes(found.low_coverage)}, but {wanted.chunks_with_frames} of its "
+                f"{yes_no(found.low_coverage)}, but {wanted.chunks_with_frames} of its "
                 f"{wanted.chunks} chunks have frames (coverage "
                 f"{coverage_text(wanted.chunks_with_frames, wanted.chunks)}): "
-                f"{_yes(wanted.low_coverage)} at a minimum coverage of {min_coverage:g}; give the "
+                f"{yes_no(wanted.low_coverage)} at a minimum coverage of {min_coverage:g}; give the "
                 "--min-coverage the tables were made with"
             )
         if _same(found, dataclasses.replace(wanted, call=found.call)):
@@ -565,14 +561,11 @@ def render_prediction_report(
         f"(too_short); {total['low_coverage_sequences']:,} of low coverage (frames in under "
         f"{min_coverage:g} of their chunks)."
     )
-    caveats = "".join(
-        f'<p class="caveat">{html.escape(caveat)}</p>' for caveat in provenance.caveats
-    )
     return html_page(
         "VirNucPro predictions",
         [
             f'<p class="lead">{lead}</p>',
-            *([caveats] if caveats else []),
+            provenance.caveats_html(),
             context_list(context),
             "<h2>Calls</h2>",
             _calls_table(total, shortest, min_viral_fraction),

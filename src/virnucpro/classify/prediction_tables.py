@@ -155,6 +155,11 @@ def write_predictions(
     return chunk_calls, sequences
 
 
+def yes_no(flag: bool) -> str:
+    """A flag as the tables write it."""
+    return YES if flag else NO
+
+
 def sequence_row(call: SequenceCall) -> str:
     """A row of the sequence calls table, newline included."""
     length = "NA" if call.length is None else str(call.length)
@@ -162,7 +167,7 @@ def sequence_row(call: SequenceCall) -> str:
         f"{call.sequence_id}\t{call.chunks}\t{call.chunks_with_frames}\t{call.viral_chunks}\t"
         f"{_score(call.max_viral_score)}\t{call.call}\t{length}\t"
         f"{coverage_text(call.chunks_with_frames, call.chunks)}\t"
-        f"{YES if call.low_coverage else NO}\n"
+        f"{yes_no(call.low_coverage)}\n"
     )
 
 

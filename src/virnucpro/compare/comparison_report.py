@@ -338,9 +338,7 @@ def render_report(
             "intervals; speedup is the ratio of median sequences/s over repeated timed passes "
             "(range: slowest against fastest pass) and \u0394F1 the F1 difference against "
             "the baseline.</p>",
-            "".join(
-                f'<p class="caveat">{html.escape(caveat)}</p>' for caveat in provenance.caveats
-            ),
+            provenance.caveats_html(),
             context_list(context),
             _decision_section(rows, baseline, decisions, projection),
             "<h2>Comparison</h2>",
