@@ -14,7 +14,8 @@ import logging
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,9 +30,11 @@ from virnucpro.embed.embedders.registry import Architecture, EmbedderSpec, Modal
 from virnucpro.embed.model_cache import model_directory
 from virnucpro.embed.sequence_embedding import (
     EmbedStats,
+    check_attention,
     check_token_budget,
     embed_sequences,
     resolve_device,
+    tokenize_all,
     torch_dtype,
 )
 from virnucpro.errors import InputError
@@ -127,7 +130,14 @@ def check_frame_lengths(
 
 
 class SequenceEmbedder:
-    """A registered embedder loaded once on a device, turning sequences into float32 rows."""
+    """A registered embedder loaded once on a device, turning sequences into float32 rows.
+
+    It stays loaded for as many calls as its owner makes: a caller that embeds both
+    the DNA and the protein frames of each shard keeps two of them (see
+    :func:`embed_shards`). ``attention`` is the SDPA backend every forward pass uses
+    (``sequence_embedding.ATTENTION_BACKENDS``); a named one is tried at load on a
+    padded probe batch, so a backend that cannot run this model fails at once.
+    """
 
     def __init__(
         self,
@@ -139,9 +149,12 @@ class SequenceEmbedder:
         hf_home: Path | None = None,
         trust_remote_code: bool = False,
         source: ModelSource | None = None,
+        attention: str = "auto",
     ) -> None:
         check_token_budget(token_budget)
+        check_attention(attention)
         self.spec, self.precision, self.token_budget = spec, precision, token_budget
+        self.trust_remote_code, self.attention = trust_remote_code, attention
         self.device = resolve_device(device)
         dtype = torch_dtype(precision)
         self.source = source or model_source(spec, model_dir, hf_home)
@@ -156,13 +169,26 @@ class SequenceEmbedder:
         self._encoder = load_encoder(spec, folder, self.device, dtype, trust_remote_code)
         self.load_seconds = time.perf_counter() - started
         log.info(
-            "loaded %s from %s on %s (%s) in %.1f s",
+            "loaded %s from %s on %s (%s, attention %s) in %.1f s",
             spec.name,
             folder,
             self.device,
             precision,
+            attention,
             self.load_seconds,
         )
+        if attention != "auto":
+            self._try_attention()
+
+    def _try_attention(self) -> None:
+        probe = _ATTENTION_PROBES[self.spec.modality]
+        try:
+            self.embed(list(probe))
+        except RuntimeError as error:  # PyTorch: no kernel of that backend for these inputs
+            raise InputError(
+                f"attention backend '{self.attention}' cannot run {self.spec.name} on "
+                f"{self.device} ({str(error).splitlines()[0][:160]}): choose another --attention"
+            ) from None
 
     @property
     def encoder(self) -> Encoder | None:
@@ -178,7 +204,8 @@ class SequenceEmbedder:
         """Tokens the model reads for ``sequences`` (residues or bases for composition)."""
         if self._encoder is None:
             return sum(len(sequence) for sequence in sequences)
-        return sum(len(self._encoder.tokenize(sequence.upper())) for sequence in sequences)
+        upper = [sequence.upper() for sequence in sequences]
+        return sum(len(tokens) for tokens in tokenize_all(self._encoder, upper))
 
     def embed(self, sequences: list[str], stats: EmbedStats | None = None) -> np.ndarray:
         """One row per sequence (uppercased first), in input order; ``stats`` adds up the batches.
@@ -189,7 +216,9 @@ class SequenceEmbedder:
         upper = [sequence.upper() for sequence in sequences]
         if self._featurizer is not None:
             return self._featurizer.embed(upper)
-        matrix = embed_sequences(self._encoder, upper, self.device, self.token_budget, stats)
+        matrix = embed_sequences(
+            self._encoder, upper, self.device, self.token_budget, stats, self.attention
+        )
         rows = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
         if rows.size:
             hint = (
@@ -202,6 +231,13 @@ class SequenceEmbedder:
         return matrix
 
 
+#: Two sequences of different lengths (a padded batch) to try an attention backend on.
+_ATTENTION_PROBES = {
+    Modality.dna: ("ACGTTGCAAGGCTTACCGATAGCATGCAAT", "ACGTTGCAAGGC"),
+    Modality.protein: ("MKVLAAGWTQRSDE", "MKVLA"),
+}
+
+
 def read_frames(path: str | os.PathLike[str], modality: Modality) -> list[tuple[str, str]]:
     """The frames an embedder of ``modality`` reads: DNA (RNA read as DNA) or proteins."""
     return list(read_dna(path) if modality is Modality.dna else read_proteins(path))
@@ -209,19 +245,69 @@ def read_frames(path: str | os.PathLike[str], modality: Modality) -> list[tuple[
 
 @dataclass
 class EmbedSummary:
-    """What one embed task did: files written or skipped, and where its time went."""
+    """What one embed task did: files written or skipped, and where its time went.
+
+    ``write_seconds`` is the host's time writing feature files (fsync included), on a
+    background thread while the next shard is embedded.
+    """
 
     written: int = 0
     skipped: int = 0
     sequences: int = 0
     load_seconds: float = 0.0
     wall_seconds: float = 0.0
+    write_seconds: float = 0.0
     stats: EmbedStats = field(default_factory=EmbedStats)
 
     @property
     def load_share(self) -> float:
         """Share of the task's wall time spent loading the model."""
         return self.load_seconds / self.wall_seconds if self.wall_seconds else 0.0
+
+
+class BackgroundWriter:
+    """Feature files written on one background thread while the next shard is embedded.
+
+    One write is in flight at a time, so at most one finished matrix waits in memory
+    besides the one being made; each write is atomic (``write_features``: a temporary,
+    fsync, rename). A write that fails is raised by the next ``write`` or on leaving
+    the ``with`` block, never lost.
+    """
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="feature-writer")
+        self._pending: Future[float] | None = None
+        self.seconds = 0.0
+
+    def write(self, path: Path, features: Features) -> None:
+        """Start writing ``features`` to ``path`` once the previous write has finished."""
+        self.wait()
+        self._pending = self._thread.submit(_timed_write, path, features)
+
+    def wait(self) -> None:
+        """Return once the write in flight is on disk; raise its error if it failed."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self.seconds += pending.result()
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            self.wait()
+        except Exception:
+            if kind is None:
+                raise
+            log.exception("writing a feature file failed too")  # the first error goes on
+        finally:
+            self._thread.shutdown()
+
+
+def _timed_write(path: Path, features: Features) -> float:
+    started = time.perf_counter()
+    write_features(path, features)
+    return time.perf_counter() - started
 
 
 def extract_features(
@@ -234,6 +320,7 @@ def extract_features(
     model_dir: Path | None = None,
     hf_home: Path | None = None,
     trust_remote_code: bool = False,
+    attention: str = "auto",
 ) -> EmbedSummary:
     """Embed each (input FASTA, output feature file) pair with ``spec``, loading the model once.
 
@@ -243,10 +330,47 @@ def extract_features(
     Outputs already complete for their input and settings are skipped; the
     model is loaded only if one is not.
     """
-    started = time.perf_counter()
     # Refuse bad options and inputs before any work.
-    torch_dtype(precision), resolve_device(device), check_chunk_size(chunk_size)
-    check_token_budget(token_budget)
+    torch_dtype(precision), resolve_device(device), check_token_budget(token_budget)
+    check_attention(attention)
+    source = model_source(spec, model_dir, hf_home)
+
+    def load() -> SequenceEmbedder:
+        return SequenceEmbedder(
+            spec, precision, device, token_budget, trust_remote_code=trust_remote_code,
+            source=source, attention=attention,
+        )  # fmt: skip
+
+    return _embed_pairs(pairs, chunk_size, spec, precision, source, trust_remote_code, load)
+
+
+def embed_shards(
+    embedder: SequenceEmbedder,
+    pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLike[str]]],
+    chunk_size: int,
+) -> EmbedSummary:
+    """:func:`extract_features` with a model the caller has loaded and keeps: the DNA and
+    protein frames of a shard run back to back, each model loaded once for all shards."""
+    spec = embedder.spec
+    return _embed_pairs(
+        pairs, chunk_size, spec, embedder.precision, embedder.source, embedder.trust_remote_code,
+        lambda: embedder,
+    )  # fmt: skip
+
+
+def _embed_pairs(
+    pairs: Sequence[tuple[str | os.PathLike[str], str | os.PathLike[str]]],
+    chunk_size: int,
+    spec: EmbedderSpec,
+    precision: str,
+    source: ModelSource,
+    trust_remote_code: bool,
+    load: Callable[[], SequenceEmbedder],
+) -> EmbedSummary:
+    """Skip the complete outputs, then ``load()`` the embedder (only if one is not) and
+    embed the others; shard N is written while shard N+1 is embedded."""
+    started = time.perf_counter()
+    check_chunk_size(chunk_size)
     outputs = [Path(output) for _, output in pairs]
     doubled = sorted({str(path) for path in outputs if outputs.count(path) > 1})
     if doubled:
@@ -255,7 +379,6 @@ def extract_features(
         )
     pending = []
     summary = EmbedSummary()
-    source = model_source(spec, model_dir, hf_home)
     for input_path, output in zip((path for path, _ in pairs), outputs, strict=True):
         records = read_frames(input_path, spec.modality)
         check_frame_lengths(input_path, records, spec.modality, chunk_size)
@@ -274,29 +397,27 @@ def extract_features(
         else:
             pending.append((records, output, expected))
     if pending:
-        embedder = SequenceEmbedder(
-            spec,
-            precision,
-            device,
-            token_budget,
-            trust_remote_code=trust_remote_code,
-            source=source,
-        )
-        summary.load_seconds = embedder.load_seconds
-        for records, output, expected in pending:
-            _embed_file(embedder, records, output, expected, summary.stats)
-            summary.written += 1
-            summary.sequences += len(records)
+        loading = time.perf_counter()
+        embedder = load()
+        summary.load_seconds = time.perf_counter() - loading
+        with BackgroundWriter() as writer:
+            for records, output, expected in pending:
+                writer.write(output, _embed_file(embedder, records, expected, summary.stats))
+                summary.written += 1
+                summary.sequences += len(records)
+        summary.write_seconds = writer.seconds
     summary.wall_seconds = time.perf_counter() - started
     if pending:
         stats = summary.stats
         log.info(
             "%s: %d file(s) written, %d already complete; %d sequences; model loaded once in "
             "%.1f s (%.0f%% of %.1f s); padding %.0f%% of batch tokens; device idle %.0f%% of "
-            "the embedding time",
+            "the embedding time; host per shard %.2f s tokenising and %.2f s writing (both "
+            "in the background); attention %s",
             spec.name, summary.written, summary.skipped, summary.sequences, summary.load_seconds,
             100 * summary.load_share, summary.wall_seconds, 100 * stats.padding_fraction,
-            100 * stats.idle_fraction,
+            100 * stats.idle_fraction, stats.tokenize_seconds / summary.written,
+            summary.write_seconds / summary.written, embedder.attention,
         )  # fmt: skip
     return summary
 
@@ -304,10 +425,10 @@ def extract_features(
 def _embed_file(
     embedder: SequenceEmbedder,
     records: list[tuple[str, str]],
-    output: Path,
     expected: dict[str, str],
     stats: EmbedStats,
-) -> None:
+) -> Features:
+    """The features of one shard, ready to write."""
     started = time.perf_counter()
     matrix = embedder.embed([sequence for _, sequence in records], stats)
     metadata = {
@@ -316,9 +437,9 @@ def _embed_file(
         "dimension": str(matrix.shape[1]),
         "tool_version": __version__,
     }
-    write_features(output, Features([record_id for record_id, _ in records], matrix, metadata))
     log.info(
-        "embedded %d %s sequences with %s (%d-d) in %.1f s into %s",
+        "embedded %d %s sequences with %s (%d-d) in %.1f s",
         len(records), embedder.spec.modality.value, embedder.spec.name, matrix.shape[1],
-        time.perf_counter() - started, output,
+        time.perf_counter() - started,
     )  # fmt: skip
+    return Features([record_id for record_id, _ in records], matrix, metadata)

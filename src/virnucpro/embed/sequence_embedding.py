@@ -1,27 +1,36 @@
 """Turning sequences into vectors: batching, pooling, precision and devices.
 
-Sequences are tokenised once, sorted by length and packed into batches whose
-padded size stays within a token budget, so that GPU memory use is bounded and
-little compute goes to padding. Each batch is mean-pooled in float32 over the
+Sequences are ordered longest first and tokenised block by block on a background
+thread (DNABERT-S's fast tokenizer encodes a whole block in one parallel call outside
+the GIL), so the device starts on the first batch as soon as one block is tokenised
+and never waits for the rest. Within a block, sequences are packed by token count so
+that each batch's padded size stays within a token budget: GPU memory use is bounded
+and little compute goes to padding. Each batch is mean-pooled in float32 over the
 tokens the original tool pooled (ESM: residues only; DNABERT-S: every token including
-[CLS] and [SEP]); padding never enters a pool, so a vector does not depend on
-its batch. When a batch does not fit in GPU memory it is split and retried; a
-single sequence that does not fit raises :class:`OutOfMemory`. On a GPU the host
-prepares the next batch while the device runs the current one.
+[CLS] and [SEP]) with one batched matmul of a 0/1 float32 weight matrix built on the
+host from the lengths, so padding never enters a pool (a vector does not depend on
+its batch) and no batch reads a device value. When a batch does not fit in GPU memory
+it is split and retried; a single sequence that does not fit raises
+:class:`OutOfMemory`. The SDPA attention backend is a setting
+(:func:`attention_backend`), so the one a benchmark chose is the one that runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from typing import TypeVar
 
 import numpy as np
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from tqdm import tqdm
 
 from virnucpro.embed.embedders.base import Encoder
@@ -33,6 +42,16 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float
 DEVICES = ("auto", "cpu", "cuda")
 DEFAULT_TOKEN_BUDGET = 16384
 EMPTY_POOL = "a sequence has no token to pool (empty sequence)"
+#: ``auto``: PyTorch picks a backend for each attention call; any other name runs every
+#: call on that SDPA backend only (``torch.nn.attention.SDPBackend``, lower case).
+ATTENTION_BACKENDS = ("auto", "flash_attention", "efficient_attention", "cudnn_attention", "math")
+#: Sequences tokenised per call: large enough for the tokenizer's parallelism and for
+#: packing batches with little padding, small enough that the first batch starts at once.
+TOKENIZE_BLOCK = 2048
+#: Batches padded ahead of the device.
+_PREFETCH = 2
+
+_Item = TypeVar("_Item")
 
 
 def torch_dtype(precision: str) -> torch.dtype:
@@ -64,6 +83,22 @@ def _cuda_build() -> str:
     return f"built for CUDA {torch.version.cuda}" if torch.version.cuda else "a CPU-only build"
 
 
+def check_attention(attention: str) -> None:
+    if attention not in ATTENTION_BACKENDS:
+        raise InputError(
+            f"attention must be one of {', '.join(ATTENTION_BACKENDS)}, got '{attention}'"
+        )
+
+
+def attention_backend(attention: str) -> contextlib.AbstractContextManager[None]:
+    """The context the forward passes run in: for a named backend, SDPA may use only it
+    (an input it cannot take fails instead of silently running on another one)."""
+    check_attention(attention)
+    if attention == "auto":
+        return contextlib.nullcontext()
+    return sdpa_kernel([SDPBackend[attention.upper()]])
+
+
 def check_token_budget(token_budget: int) -> None:
     if token_budget < 1:
         raise InputError(f"token budget must be at least 1, got {token_budget}")
@@ -85,31 +120,56 @@ def token_batches(lengths: Sequence[int], token_budget: int) -> list[list[int]]:
     return batches
 
 
+def pool_weights(
+    lengths: torch.Tensor, width: int, exclude_ends: bool, max_pooled: int | None = None
+) -> torch.Tensor:
+    """(batch, width) float32: 1 on each token a row's mean covers, 0 elsewhere.
+
+    A row of ``length`` real tokens (right-padded) pools all of them, or 1..length-2
+    without the first and last, and at most ``max_pooled`` tokens after the first (the
+    states of later tokens still saw the whole input). Built from lengths, on the host
+    in the embedding loop, so its empty-pool check reads no device value.
+    """
+    positions = torch.arange(width, device=lengths.device)
+    first = int(exclude_ends)
+    end = lengths - first
+    if max_pooled is not None:
+        end = end.clamp(max=1 + max_pooled)
+    pooled = (positions >= first) & (positions < end[:, None])
+    if not bool(pooled.any(dim=1).all()):
+        raise InputError(EMPTY_POOL)
+    return pooled.to(torch.float32)
+
+
+def weighted_mean(hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Float32 means (batch, dimension) of the hidden states under 0/1 ``weights``: one
+    batched matmul reading the states once, instead of a weighted copy of them summed."""
+    sums = torch.bmm(weights.unsqueeze(1), hidden.to(torch.float32)).squeeze(1)
+    return sums / weights.sum(dim=1, keepdim=True)
+
+
 def mean_pool(
     hidden: torch.Tensor,
     attention_mask: torch.Tensor,
     exclude_ends: bool,
     max_pooled: int | None = None,
-    check_empty: bool = True,
 ) -> torch.Tensor:
-    """Float32 mean of the hidden states over real tokens.
+    """Float32 mean of right-padded hidden states over the pooled tokens (see
+    :func:`pool_weights`); on a GPU the empty-pool check reads the device."""
+    weights = pool_weights(
+        attention_mask.sum(dim=1), attention_mask.shape[1], exclude_ends, max_pooled
+    )
+    return weighted_mean(hidden, weights)
 
-    Without the first and last token if asked, and over at most ``max_pooled``
-    tokens after the first (the states of later tokens still saw the whole input).
-    ``check_empty=False`` skips the device read for callers that checked the
-    token counts on the host.
-    """
-    weights = attention_mask.to(torch.float32)
-    if exclude_ends:
-        rows = torch.arange(len(weights), device=weights.device)
-        weights[:, 0] = 0
-        weights[rows, attention_mask.sum(dim=1) - 1] = 0
-    if max_pooled is not None:
-        weights[:, 1 + max_pooled :] = 0
-    counts = weights.sum(dim=1, keepdim=True)
-    if check_empty and bool((counts == 0).any()):  # reads the device: a sync
-        raise InputError(EMPTY_POOL)
-    return (hidden.to(torch.float32) * weights.unsqueeze(-1)).sum(dim=1) / counts
+
+def tokenize_all(encoder: Encoder, sequences: Sequence[str]) -> list[list[int]]:
+    """Token ids of each sequence: in one call where the encoder has a batch tokenizer
+    (``tokenize_batch``: DNABERT-S's fast tokenizer, in parallel and outside the GIL),
+    else one ``tokenize`` each."""
+    batch = getattr(encoder, "tokenize_batch", None)
+    if batch is not None:
+        return batch(list(sequences))
+    return [encoder.tokenize(sequence) for sequence in sequences]
 
 
 @dataclass
@@ -117,9 +177,10 @@ class EmbedStats:
     """Where the time of the embedding loop went, added up over batches (and files).
 
     ``busy_seconds`` is the device's time on the batches: measured with CUDA
-    events on a GPU (the kernels of the forward pass and the pooling), with the
-    wall clock of the same work on the CPU. The rest of ``wall_seconds`` is host
-    work the device waited for: tokenising, padding, copies, Python.
+    events on a GPU (the kernels of the forward pass and the pooling, and any stall
+    between them), with the wall clock of the same work on the CPU. The rest of
+    ``wall_seconds`` is host work the device waited for. ``tokenize_seconds`` is the
+    host's tokenising, done on a background thread while the device computes.
     """
 
     sequences: int = 0
@@ -128,6 +189,7 @@ class EmbedStats:
     padded_tokens: int = 0
     wall_seconds: float = 0.0
     busy_seconds: float = 0.0
+    tokenize_seconds: float = 0.0
 
     @property
     def padding_fraction(self) -> float:
@@ -140,32 +202,40 @@ class EmbedStats:
         return max(0.0, 1 - self.busy_seconds / self.wall_seconds) if self.wall_seconds else 0.0
 
 
-def _pad(token_lists: Sequence[list[int]], pad_id: int, pin: bool = False):
-    """Padded ids and mask on the host (pinned for an asynchronous copy to a GPU)."""
-    longest = max(len(tokens) for tokens in token_lists)
-    input_ids = torch.full((len(token_lists), longest), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(token_lists), longest), dtype=torch.long)
-    for row, tokens in enumerate(token_lists):
-        input_ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
-        attention_mask[row, : len(tokens)] = 1
+@dataclass
+class _Batch:
+    """One batch ready for the device: host tensors (pinned for a GPU) and its rows."""
+
+    rows: list[int]
+    token_lists: list[list[int]]
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    weights: torch.Tensor
+    tokens: int
+
+
+def _prepare(
+    rows: list[int], token_lists: list[list[int]], encoder: Encoder, pin: bool = False
+) -> _Batch:
+    """Right-padded ids, mask and pool weights, all from the lengths known on the host."""
+    lengths = torch.tensor([len(tokens) for tokens in token_lists])
+    width = int(lengths.max())
+    mask = torch.arange(width) < lengths[:, None]
+    input_ids = torch.full(mask.shape, encoder.pad_token_id, dtype=torch.long)
+    input_ids[mask] = torch.tensor(list(chain.from_iterable(token_lists)), dtype=torch.long)
+    weights = pool_weights(lengths, width, encoder.pool_excludes_ends, encoder.max_pooled)
+    tensors = (input_ids, mask.to(torch.long), weights)
     if pin:
-        return input_ids.pin_memory(), attention_mask.pin_memory()
-    return input_ids, attention_mask
+        tensors = tuple(tensor.pin_memory() for tensor in tensors)
+    return _Batch(rows, token_lists, *tensors, tokens=int(lengths.sum()))
 
 
-def _pooled(
-    encoder: Encoder,
-    input_ids: torch.Tensor,
-    attention_mask: torch.Tensor,
-    device: torch.device,
-    check_empty: bool = True,
-) -> torch.Tensor:
-    input_ids = input_ids.to(device, non_blocking=True)
-    attention_mask = attention_mask.to(device, non_blocking=True)
-    hidden = encoder.hidden_states(input_ids, attention_mask)
-    return mean_pool(
-        hidden, attention_mask, encoder.pool_excludes_ends, encoder.max_pooled, check_empty
+def _pooled(encoder: Encoder, batch: _Batch, device: torch.device) -> torch.Tensor:
+    input_ids, attention_mask, weights = (
+        tensor.to(device, non_blocking=True)
+        for tensor in (batch.input_ids, batch.attention_mask, batch.weights)
     )
+    return weighted_mean(encoder.hidden_states(input_ids, attention_mask), weights)
 
 
 def embed_batch(
@@ -173,9 +243,9 @@ def embed_batch(
 ) -> np.ndarray:
     """Pooled vectors of one batch; halves the batch and retries on CUDA out-of-memory."""
     try:
-        input_ids, attention_mask = _pad(token_lists, encoder.pad_token_id)
+        batch = _prepare(list(range(len(token_lists))), list(token_lists), encoder)
         # .cpu() waits for the device to finish before the values are read.
-        return _pooled(encoder, input_ids, attention_mask, device).cpu().numpy()
+        return _pooled(encoder, batch, device).cpu().numpy()
     except torch.cuda.OutOfMemoryError:
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -193,17 +263,66 @@ def embed_batch(
         )
 
 
+def _batches(
+    encoder: Encoder,
+    sequences: Sequence[str],
+    token_budget: int,
+    pin: bool,
+    stats: EmbedStats,
+) -> Iterator[_Batch]:
+    """Batches in the order the device runs them, longest sequences first: each block of
+    ``TOKENIZE_BLOCK`` sequences is tokenised in one call, then packed by token count."""
+    order = sorted(range(len(sequences)), key=lambda index: -len(sequences[index]))
+    for start in range(0, len(order), TOKENIZE_BLOCK):
+        block = order[start : start + TOKENIZE_BLOCK]
+        began = time.perf_counter()
+        token_lists = tokenize_all(encoder, [sequences[index] for index in block])
+        stats.tokenize_seconds += time.perf_counter() - began
+        for batch in token_batches([len(tokens) for tokens in token_lists], token_budget):
+            yield _prepare([block[i] for i in batch], [token_lists[i] for i in batch], encoder, pin)
+
+
 _DONE = object()
 
 
-def _prepared_batches(token_lists, batches, pad_id: int, pin: bool, ready: queue.Queue) -> None:
-    """Producer thread: pad the next batches while the device runs the current one."""
+@contextlib.contextmanager
+def _in_background(items: Iterator[_Item], depth: int) -> Iterator[Iterator[_Item]]:
+    """``items`` made on a background thread, at most ``depth`` ahead of the consumer.
+
+    An error in the thread is raised in the consumer; leaving the block stops the thread.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            with contextlib.suppress(queue.Full):
+                ready.put(item, timeout=0.1)
+                return True
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as error:  # handed to the consumer, which raises it
+            put(error)
+
+    def consume() -> Iterator[_Item]:
+        while (item := ready.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    producer = threading.Thread(target=produce, name="embed-batches", daemon=True)
+    producer.start()
     try:
-        for batch in batches:
-            ready.put((batch, _pad([token_lists[i] for i in batch], pad_id, pin)))
-        ready.put(_DONE)
-    except BaseException as error:  # handed to the consumer, which raises it
-        ready.put(error)
+        yield consume()
+    finally:
+        stop.set()
+        producer.join()
 
 
 def embed_sequences(
@@ -212,58 +331,52 @@ def embed_sequences(
     device: torch.device,
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     stats: EmbedStats | None = None,
+    attention: str = "auto",
 ) -> np.ndarray:
     """One float32 row per sequence, in input order.
 
-    Batches are padded by a background thread (into pinned memory on a GPU) while
-    the device runs the previous one; inputs go to the device and pooled vectors
-    come back with non-blocking copies, so the host waits for the device only once,
-    at the end. A batch that runs out of GPU memory is redone synchronously in halves.
+    Batches are tokenised and padded by a background thread (into pinned memory on a
+    GPU) while the device runs the previous one; inputs go to the device and pooled
+    vectors come back with non-blocking copies, so the host waits for the device only
+    once, at the end. Every attention call runs on the ``attention`` backend. A batch
+    that runs out of GPU memory is redone synchronously in halves.
     """
+    check_token_budget(token_budget)
+    check_attention(attention)
+    if encoder.pool_excludes_ends and not all(sequences):
+        raise InputError(EMPTY_POOL)  # known now, not after the longer sequences' batches
     stats = stats if stats is not None else EmbedStats()
     started = time.perf_counter()
-    token_lists = [encoder.tokenize(sequence) for sequence in sequences]
-    # Checked here, on the host, so that no batch has to read the device for it
-    ends = 2 if encoder.pool_excludes_ends else 0
-    if any(len(tokens) <= ends for tokens in token_lists):
-        raise InputError(EMPTY_POOL)
-    batches = token_batches([len(tokens) for tokens in token_lists], token_budget)
     cuda = device.type == "cuda"
     vectors = np.empty((len(sequences), encoder.dimension), dtype=np.float32)
     pending: list[tuple[list[int], torch.Tensor]] = []
     timings = []
-    ready: queue.Queue = queue.Queue(maxsize=2)
-    producer = threading.Thread(
-        target=_prepared_batches,
-        args=(token_lists, batches, encoder.pad_token_id, cuda, ready),
-        daemon=True,
-    )
-    producer.start()
-    with tqdm(total=len(sequences), unit=" seq", disable=None) as bar:
-        while (item := ready.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            batch, (input_ids, attention_mask) = item
-            stats.tokens += int(attention_mask.sum())
-            stats.padded_tokens += attention_mask.numel()
+    batches = _batches(encoder, sequences, token_budget, cuda, stats)
+    with (
+        _in_background(batches, _PREFETCH) as ready,
+        attention_backend(attention),
+        tqdm(total=len(sequences), unit=" seq", disable=None) as bar,
+    ):
+        for batch in ready:
+            stats.batches += 1
+            stats.tokens += batch.tokens
+            stats.padded_tokens += batch.input_ids.numel()
             timing = _Timing(cuda)
             try:
-                pooled = _pooled(encoder, input_ids, attention_mask, device, check_empty=False)
+                pooled = _pooled(encoder, batch, device)
                 host = torch.empty(pooled.shape, dtype=torch.float32, pin_memory=cuda)
                 host.copy_(pooled, non_blocking=True)
-                pending.append((batch, host))
+                pending.append((batch.rows, host))
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
-                vectors[batch] = embed_batch(encoder, [token_lists[i] for i in batch], device)
+                vectors[batch.rows] = embed_batch(encoder, batch.token_lists, device)
             timings.append(timing.stop())
-            bar.update(len(batch))
-    producer.join()
+            bar.update(len(batch.rows))
     if cuda:
         torch.cuda.synchronize(device)
-    for batch, host in pending:
-        vectors[batch] = host.numpy()
+    for rows, host in pending:
+        vectors[rows] = host.numpy()
     stats.sequences += len(sequences)
-    stats.batches += len(batches)
     stats.busy_seconds += sum(timing.seconds() for timing in timings)
     stats.wall_seconds += time.perf_counter() - started
     return vectors

@@ -369,6 +369,13 @@ class DnaBertSEncoder:
         """Token ids of one sequence: [CLS], BPE tokens, [SEP]; no truncation."""
         return list(self.tokenizer.encode(sequence, add_special_tokens=True).ids)
 
+    def tokenize_batch(self, sequences: list[str]) -> list[list[int]]:
+        """The ``tokenize`` ids of many sequences in one call: the fast tokenizer encodes
+        them in parallel and without the GIL, and skips the offsets nothing here reads
+        (one ``encode`` per 500 bp frame costs more host time than the GPU's forward)."""
+        encodings = self.tokenizer.encode_batch_fast(sequences, add_special_tokens=True)
+        return [encoding.ids for encoding in encodings]
+
     def decode(self, token_ids: list[int]) -> str:
         """The nucleotides behind token ids, special tokens dropped.
 
