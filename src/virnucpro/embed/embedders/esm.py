@@ -16,9 +16,12 @@ Two on-disk layouts are read (``virnucpro.testing.esm_checkpoints`` writes both)
     files saved with Windows line endings.
 
 Both become the same ``EsmModel`` (sdpa attention, no pooler), so the library's own
-forward pass runs: token-dropout scaling (x0.88 without ``<mask>``), rotary embeddings
-and the final ``emb_layer_norm_after`` are the library's, not ours, except that the
-rotary cos/sin stay float32 (``Float32RotaryEmbedding``).
+forward pass runs: token-dropout scaling (x0.88 without ``<mask>``), the attention mask,
+rotary embeddings and the final ``emb_layer_norm_after`` are the library's, not ours,
+except that the rotary cos/sin stay float32 (``Float32RotaryEmbedding``). The layers
+are the library's too with ``kernels="eager"``; by default (``fused``) the same weights
+run through ``fused_esm.FusedEsmEncoder``, the same arithmetic in fewer kernels, and
+``compiled`` adds ``torch.compile`` (see ``Kernels``).
 
 ``token_dropout`` is taken from each ``config.json``. FastESM2_650's says ``true``, and the
 current hub code (which reuses transformers' ``EsmEmbeddings``) scales by 0.88 as ESM2
@@ -27,10 +30,11 @@ does; the late-2024 FastPLMs code its weights were trained with had no such scal
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 from transformers import EsmConfig, EsmModel, EsmTokenizer
@@ -53,9 +57,19 @@ from virnucpro.embed.embedders.config_checks import (
     size,
     token_id,
 )
+from virnucpro.embed.embedders.fused_esm import compile_encoder, fuse_encoder
 from virnucpro.errors import InputError, examples
 
 Layout = Literal["esm", "fastesm"]
+
+#: How the encoder layers run. ``eager``: transformers' ``EsmLayer``, the reference;
+#: ``fused`` (default): ``fused_esm.FusedEsmEncoder``, one query-key-value product,
+#: the float32 rotary in three kernels, ``F.gelu`` (the same vectors within float32
+#: rounding, ~1e-6); ``compiled``: the fused layers through ``torch.compile`` with
+#: dynamic sizes (opt-in: it compiles at the first batches of each process).
+Kernels = Literal["eager", "fused", "compiled"]
+#: Environment variable that sets ``Kernels`` where ``load_esm`` is not told.
+KERNELS_VARIABLE = "VIRNUCPRO_ESM_KERNELS"
 
 #: The ESM2 vocabulary (fair-esm's ESM-1b/ESM2 alphabet), in token-id order: 4 specials,
 #: 25 residue letters, gap/insertion symbols, one null slot and ``<mask>`` (33 tokens).
@@ -315,9 +329,10 @@ class Float32RotaryEmbedding(EsmRotaryEmbedding):
     transformers' module computes the angles in float32 and then rounds cos/sin to the
     activations' dtype: in bf16 each is off by up to 2^-9, the same size as the rounding
     of the rotated query and key themselves, at every position. Returned in float32,
-    they make ``apply_rotary_pos_emb`` (which already multiplies in float32) rotate q
-    and k entirely in float32 before casting the result back to the attention dtype, as
-    the FastESM reference does. In float32 the values are exactly the library's.
+    they make ``apply_rotary_pos_emb`` (which already multiplies in float32), or the
+    fused layers' ``rotate_pairs``, rotate q and k entirely in float32 before casting
+    the result back to the attention dtype, as the FastESM reference does. In float32
+    the values are exactly the library's.
     Only the default rope type is used by ESM, so no dynamic rope update is needed.
     """
 
@@ -349,6 +364,7 @@ class EsmEncoder:
         tokenizer: EsmTokenizer,
         layout: Layout,
         pooled_residues: int = POOLED_RESIDUES,
+        kernels: Kernels = "eager",
     ) -> None:
         if pooled_residues < 1:
             raise InputError(f"pooled_residues must be at least 1, not {pooled_residues}")
@@ -356,6 +372,7 @@ class EsmEncoder:
         self.model = model
         self.tokenizer = tokenizer
         self.layout: Layout = layout
+        self.kernels: Kernels = kernels
         self.max_pooled: int | None = pooled_residues
         # Absolute position embeddings (ESM-1 style) cannot read past their table; rotary can.
         self._max_tokens = (
@@ -439,11 +456,23 @@ def read_esm_folder(model_dir: Path) -> tuple[Layout, EsmConfig, EsmTokenizer, l
     return layout, config, tokenizer, files
 
 
+def kernels_setting(kernels: Kernels | None = None) -> Kernels:
+    """``kernels`` if given, else ``$VIRNUCPRO_ESM_KERNELS``, else ``fused``; checked."""
+    chosen = kernels if kernels is not None else os.environ.get(KERNELS_VARIABLE, "fused")
+    if chosen not in get_args(Kernels):
+        source = "kernels" if kernels is not None else KERNELS_VARIABLE
+        raise InputError(
+            f"{source} {shown(chosen)}: expected one of {', '.join(get_args(Kernels))}"
+        )
+    return chosen
+
+
 def load_esm(
     model_dir: Path,
     device: torch.device,
     dtype: torch.dtype,
     pooled_residues: int = POOLED_RESIDUES,
+    kernels: Kernels | None = None,
 ) -> EsmEncoder:
     """Load an ESM2 or FastESM2 folder into ``transformers.EsmModel`` on ``device``.
 
@@ -465,7 +494,11 @@ def load_esm(
     checkpoints are identical), and the rotary cos/sin and rotation, which are computed
     in float32 (``Float32RotaryEmbedding``); ``EsmEncoder.hidden_states`` checks that
     ``inv_freq`` is still float32.
+
+    Layers: ``kernels`` (default from ``kernels_setting``) chooses transformers' own
+    layers or the fused ones, built from the loaded weights (see ``Kernels``).
     """
+    kernels = kernels_setting(kernels)
     layout, config, tokenizer, files = read_esm_folder(model_dir)
     with torch.device("meta"):
         model = EsmModel(config, add_pooling_layer=False)
@@ -479,4 +512,8 @@ def load_esm(
     model.embeddings.position_ids = positions.expand((1, -1))
     model.eval()
     model.requires_grad_(False)
-    return EsmEncoder(model, tokenizer, layout, pooled_residues)
+    if kernels != "eager":
+        fuse_encoder(model)
+    if kernels == "compiled":
+        compile_encoder(model)
+    return EsmEncoder(model, tokenizer, layout, pooled_residues, kernels)
