@@ -11,6 +11,7 @@ from virnucpro.cli.common import VersionOption, new_app, run_app
 from virnucpro.cli.embed_options import (
     DNA_EMBEDDERS,
     EPILOG,
+    Attention,
     ChunkSize,
     Device,
     HfHome,
@@ -44,6 +45,7 @@ def embed_dna_command(
     model_dir: ModelDir = None,
     hf_home: HfHome = None,
     trust_remote_code: RemoteCode = False,
+    attention: Attention = "auto",
     version: VersionOption = False,
 ) -> None:
     """Mean-pool the last hidden state over every token, [CLS] and [SEP] included.
@@ -54,7 +56,7 @@ def embed_dna_command(
     is already complete for its input and settings is skipped.
     """
     embed(Modality.dna, embedder, input, output, chunk_size, precision, device, token_budget,
-           model_dir, hf_home, trust_remote_code)  # fmt: skip
+           model_dir, hf_home, trust_remote_code, attention)  # fmt: skip
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import typer
 
 from virnucpro.embed.embed_files import extract_features
 from virnucpro.embed.embedders.registry import EMBEDDERS, Modality, get_embedder
+from virnucpro.embed.sequence_embedding import ATTENTION_BACKENDS
 from virnucpro.errors import InputError
 
 DNA_EMBEDDERS = ", ".join(name for name, spec in EMBEDDERS.items() if spec.modality is Modality.dna)
@@ -54,6 +55,14 @@ RemoteCode = Annotated[
         "is refused."
     ),
 ]
+Attention = Annotated[
+    str,
+    typer.Option(
+        help=f"SDPA attention backend of every forward pass: {', '.join(ATTENTION_BACKENDS)} "
+        "(auto: PyTorch picks per call; benchmarks/gpu_check.sh reports the fastest "
+        "padding-invariant one for a GPU)."
+    ),
+]
 
 EPILOG = (
     "Exit status: 0 done or already complete, 1 bad input or missing model, 2 usage error, "
@@ -73,6 +82,7 @@ def embed(
     model_dir: Path | None,
     hf_home: Path | None,
     trust_remote_code: bool,
+    attention: str,
 ) -> None:
     """Embed each --input into its --output with the named embedder, loaded once."""
     if len(inputs) != len(outputs):
@@ -83,4 +93,5 @@ def embed(
     extract_features(
         list(zip(inputs, outputs, strict=True)), spec, precision or spec.default_precision, device, chunk_size, token_budget,
         model_dir=model_dir, hf_home=hf_home, trust_remote_code=trust_remote_code,
+        attention=attention,
     )  # fmt: skip

@@ -11,6 +11,7 @@ from virnucpro.cli.common import VersionOption, new_app, run_app
 from virnucpro.cli.embed_options import (
     EPILOG,
     PROTEIN_EMBEDDERS,
+    Attention,
     ChunkSize,
     Device,
     HfHome,
@@ -44,6 +45,7 @@ def embed_protein_command(
     model_dir: ModelDir = None,
     hf_home: HfHome = None,
     trust_remote_code: RemoteCode = False,
+    attention: Attention = "auto",
     version: VersionOption = False,
 ) -> None:
     """Mean-pool the final hidden state over residues 1..min(L, 1024), without BOS, EOS or padding.
@@ -55,7 +57,7 @@ def embed_protein_command(
     already complete for its input and settings is skipped.
     """
     embed(Modality.protein, embedder, input, output, chunk_size, precision, device, token_budget,
-           model_dir, hf_home, trust_remote_code)  # fmt: skip
+           model_dir, hf_home, trust_remote_code, attention)  # fmt: skip
 
 
 def main() -> None:

@@ -96,7 +96,7 @@ def attention_backend(attention: str) -> contextlib.AbstractContextManager[None]
     check_attention(attention)
     if attention == "auto":
         return contextlib.nullcontext()
-    return sdpa_kernel([SDPBackend[attention.upper()]])
+    return sdpa_kernel([getattr(SDPBackend, attention.upper())])
 
 
 def check_token_budget(token_budget: int) -> None:
