@@ -27,22 +27,16 @@ from typing import Any
 import numpy as np
 
 from virnucpro import __version__
-from virnucpro.classify.calling import DEFAULT_MIN_COVERAGE, check_coverage
+from virnucpro.classify.call_store import CallStore
+from virnucpro.classify.call_summary import CallSummary
+from virnucpro.classify.calling import DEFAULT_MIN_COVERAGE, Chunk, check_coverage
 from virnucpro.classify.classifier import describe_classifier, load_classifier
 from virnucpro.classify.prediction_report import (
-    Sample,
     classifier_id,
     prediction_provenance,
     render_prediction_report,
 )
-from virnucpro.classify.prediction_tables import (
-    Chunk,
-    SequenceCall,
-    check_fraction,
-    round_as_written,
-    warn_if_demo,
-    write_predictions,
-)
+from virnucpro.classify.prediction_tables import check_fraction, warn_if_demo, write_calls
 from virnucpro.embed.embed_files import SequenceEmbedder
 from virnucpro.embed.embedders.registry import Modality, get_embedder
 from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET, EmbedStats
@@ -51,6 +45,7 @@ from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import CHUNK_CALLS, FRAME_SCORES, PREDICT_RUN, SEQUENCE_CALLS
 from virnucpro.files.digests import file_digest
 from virnucpro.files.names import check_name
+from virnucpro.files.scratch_database import scratch_database
 from virnucpro.files.sequence_files import open_text, read_dna
 from virnucpro.preprocess.chunking import chunk_records
 from virnucpro.preprocess.frames import frame_label, stop_free_frames
@@ -67,6 +62,8 @@ OUTPUTS = (
     "report.html",
     PREDICT_RUN.name,
 )
+# Why a chunk of the input can be cut twice
+_DOUBLED_RECORD = "a sequence id given twice in the input?"
 # The extensions a default prefix drops: FASTA ones (those of the samplesheet), then .gz
 _FASTA_NAME = re.compile(r"(?i)(?:\.(?:fasta|fa|fna|fas))?(?:\.gz)?\Z")
 
@@ -133,7 +130,7 @@ def predict_fasta(
     stats: EmbedStats | None = None,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     overwrite: bool = False,
-) -> list[SequenceCall]:
+) -> CallSummary:
     """Classify every sequence of ``input_path`` with the classifier in ``classifier_dir``.
 
     Options, classifier, models and the outputs it would replace are checked before
@@ -175,29 +172,6 @@ def predict_fasta(
         {"dna": dna.source.weights_sha256, "protein": protein.source.weights_sha256},
         f"the models of {dna.spec.name} and {protein.spec.name}",
     )
-    records = chunk_records(read_dna(input_path), classifier.chunk_size)
-    chunks: list[Chunk] = []
-    frame_ids: list[str] = []
-    scores: list[np.ndarray] = []
-    while batch := list(islice(records, batch_chunks)):
-        kept = stop_free_frames(batch)
-        chunks.extend(
-            Chunk(chunk_id, len(sequence), tuple(frame_label(frame.id) for frame in frames))
-            for (chunk_id, sequence), frames in zip(batch, kept, strict=True)
-        )
-        frames = [frame for chunk_frames in kept for frame in chunk_frames]
-        if not frames:
-            continue
-        merged = np.hstack(
-            [
-                dna.embed([f.nucleotide for f in frames], stats),
-                protein.embed([f.protein for f in frames], stats),
-            ]
-        )
-        frame_ids.extend(frame.id for frame in frames)
-        scores.append(classifier.scores(merged))
-        log.info("classified %d chunks so far (%d frames)", len(chunks), len(frame_ids))
-    all_scores = np.concatenate(scores) if scores else np.empty((0, 2), dtype=np.float32)
     parameters = {"precision": precision, "device": device, "token-budget": str(token_budget)}
     models = models_of(
         {
@@ -208,54 +182,75 @@ def predict_fasta(
         },
         MERGED_ROLES,
     )
-    identity = classifier_id(classifier_dir)
-    provenance = prediction_provenance(
-        min_viral_fraction,
-        min_coverage,
-        (Path(classifier_dir).name, classifier),
-        identity,
-        parameters,
-        models,
-    )
-    with AtomicOutputs() as outputs:
-        chunk_calls, calls = write_predictions(
-            output_dir,
-            prefix,
-            chunks,
-            frame_ids,
-            all_scores,
-            classifier.chunk_size,
-            input_path,
+    source = str(input_path)
+    with scratch_database() as connection:
+        store = CallStore(connection)
+        records = chunk_records(read_dna(input_path), classifier.chunk_size)
+        chunks = frames_scored = 0
+        while batch := list(islice(records, batch_chunks)):
+            kept = stop_free_frames(batch)
+            listed = (
+                Chunk(chunk_id, len(sequence), tuple(frame_label(frame.id) for frame in frames))
+                for (chunk_id, sequence), frames in zip(batch, kept, strict=True)
+            )
+            store.add_chunks(((chunk, source) for chunk in listed), _DOUBLED_RECORD)
+            chunks += len(batch)
+            frames = [frame for chunk_frames in kept for frame in chunk_frames]
+            if not frames:
+                continue
+            merged = np.hstack(
+                [
+                    dna.embed([f.nucleotide for f in frames], stats),
+                    protein.embed([f.protein for f in frames], stats),
+                ]
+            )
+            store.add_frames([frame.id for frame in frames], classifier.scores(merged), source)
+            frames_scored += len(frames)
+            log.info("classified %d chunks so far (%d frames)", chunks, frames_scored)
+        identity = classifier_id(classifier_dir)
+        provenance = prediction_provenance(
             min_viral_fraction,
-            outputs=outputs,
-            min_coverage=min_coverage,
-        )
-        round_as_written(chunk_calls, calls)
-        sample = Sample(prefix, chunk_calls, calls)
-        page = render_prediction_report(
-            [sample],
-            min_viral_fraction,
+            min_coverage,
             (Path(classifier_dir).name, classifier),
-            min_coverage=min_coverage,
-            provenance=provenance,
+            identity,
+            parameters,
+            models,
         )
-        outputs.open(output_dir / f"{prefix}.report.html").write(page)
-        run = {
-            "format": PREDICT_RUN.format,
-            "input": str(Path(input_path).resolve()),
-            "input_sha256": input_sha256,
-            "classifier": str(Path(classifier_dir).resolve()),
-            "classifier_id": identity,
-            "parameters": dict(provenance.parameters),
-            "models": {
-                model.role.lower(): {k: v for k, v in asdict(model).items() if k != "role"}
-                for model in models
-            },
-            "tool_version": __version__,
-            "date": provenance.date,
-        }
-        outputs.open(output_dir / f"{prefix}.{PREDICT_RUN.name}").write(
-            json.dumps(run, indent=2, sort_keys=True) + "\n"
-        )
+        with AtomicOutputs() as outputs:
+            summary = write_calls(
+                store,
+                output_dir,
+                prefix,
+                classifier.chunk_size,
+                input_path,
+                min_viral_fraction,
+                outputs=outputs,
+                min_coverage=min_coverage,
+            )
+            page = render_prediction_report(
+                [summary],
+                min_viral_fraction,
+                (Path(classifier_dir).name, classifier),
+                min_coverage=min_coverage,
+                provenance=provenance,
+            )
+            outputs.open(output_dir / f"{prefix}.report.html").write(page)
+            run = {
+                "format": PREDICT_RUN.format,
+                "input": str(Path(input_path).resolve()),
+                "input_sha256": input_sha256,
+                "classifier": str(Path(classifier_dir).resolve()),
+                "classifier_id": identity,
+                "parameters": dict(provenance.parameters),
+                "models": {
+                    model.role.lower(): {k: v for k, v in asdict(model).items() if k != "role"}
+                    for model in models
+                },
+                "tool_version": __version__,
+                "date": provenance.date,
+            }
+            outputs.open(output_dir / f"{prefix}.{PREDICT_RUN.name}").write(
+                json.dumps(run, indent=2, sort_keys=True) + "\n"
+            )
     warn_if_demo(classifier_dir, classifier)
-    return calls
+    return summary

@@ -17,7 +17,7 @@ and sequences (``evaluation``) both call with these rules.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -139,19 +139,21 @@ def call_chunks(
     """One call per chunk, in ``chunks`` order, after checking frames against the chunks."""
     check_scored_frames(chunks, frame_ids)
     rows = {frame_id: row for row, frame_id in enumerate(frame_ids)}
-    shortest = minimum_length(chunk_size)
-    calls = []
-    for chunk in chunks:
-        if chunk.length < shortest or not chunk.frames:
-            status = TOO_SHORT if chunk.length < shortest else NO_FRAME
-            calls.append(ChunkCall(chunk.id, status, len(chunk.frames), np.nan, np.nan))
-            continue
-        others, virus = scores[[rows[frame_id] for frame_id in chunk.frame_ids]].max(axis=0)
-        prediction = VIRUS if is_viral_chunk(others, virus) else OTHERS
-        calls.append(
-            ChunkCall(chunk.id, prediction, len(chunk.frames), float(others), float(virus))
-        )
-    return calls
+    return [
+        chunk_call(chunk, scores[[rows[frame_id] for frame_id in chunk.frame_ids]], chunk_size)
+        for chunk in chunks
+    ]
+
+
+def chunk_call(chunk: Chunk, scores: np.ndarray, chunk_size: int) -> ChunkCall:
+    """A chunk's call from the (others, virus) scores of its frames, one row per frame in
+    ``chunk.frames`` order."""
+    if chunk.length < minimum_length(chunk_size) or not chunk.frames:
+        status = TOO_SHORT if chunk.length < minimum_length(chunk_size) else NO_FRAME
+        return ChunkCall(chunk.id, status, len(chunk.frames), np.nan, np.nan)
+    others, virus = scores.max(axis=0)
+    prediction = VIRUS if is_viral_chunk(others, virus) else OTHERS
+    return ChunkCall(chunk.id, prediction, len(chunk.frames), float(others), float(virus))
 
 
 def check_scored_frames(chunks: Sequence[Chunk], frame_ids: Sequence[str]) -> None:
@@ -177,7 +179,7 @@ def check_scored_frames(chunks: Sequence[Chunk], frame_ids: Sequence[str]) -> No
 
 
 def call_sequences(
-    chunks: list[ChunkCall],
+    chunks: Iterable[ChunkCall],
     min_viral_fraction: float = 0.5,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
 ) -> list[SequenceCall]:
@@ -185,12 +187,24 @@ def call_sequences(
     ``low_coverage`` when under ``min_coverage`` of its chunks have frames."""
     check_fraction(min_viral_fraction)
     check_coverage(min_coverage)
-    calls: dict[str, SequenceCall] = {}
+    grouped: dict[str, list[ChunkCall]] = {}
     for chunk in chunks:
-        sequence_id = sequence_of(chunk.chunk_id)
-        sequence = calls.setdefault(
-            sequence_id, SequenceCall(sequence_id, 0, 0, 0, float("nan"), NO_FRAME)
-        )
+        grouped.setdefault(sequence_of(chunk.chunk_id), []).append(chunk)
+    return [
+        sequence_call(sequence_id, calls, min_viral_fraction, min_coverage)
+        for sequence_id, calls in grouped.items()
+    ]
+
+
+def sequence_call(
+    sequence_id: str,
+    chunks: Iterable[ChunkCall],
+    min_viral_fraction: float = 0.5,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
+) -> SequenceCall:
+    """The call of one input sequence from the calls of all its chunks."""
+    sequence = SequenceCall(sequence_id, 0, 0, 0, float("nan"), NO_FRAME)
+    for chunk in chunks:
         sequence.chunks += 1
         if chunk.prediction == TOO_SHORT:
             sequence.call = TOO_SHORT
@@ -198,17 +212,16 @@ def call_sequences(
             continue
         sequence.chunks_with_frames += 1
         sequence.viral_chunks += chunk.prediction == VIRUS
-        sequence.max_viral_score = np.fmax(sequence.max_viral_score, chunk.max_score2)
-    for sequence in calls.values():
-        sequence.low_coverage = is_low_coverage(
-            sequence.chunks_with_frames, sequence.chunks, min_coverage
+        sequence.max_viral_score = float(np.fmax(sequence.max_viral_score, chunk.max_score2))
+    sequence.low_coverage = is_low_coverage(
+        sequence.chunks_with_frames, sequence.chunks, min_coverage
+    )
+    if sequence.chunks_with_frames:
+        viral = is_viral_sequence(
+            sequence.viral_chunks, sequence.chunks_with_frames, min_viral_fraction
         )
-        if sequence.chunks_with_frames:
-            viral = is_viral_sequence(
-                sequence.viral_chunks, sequence.chunks_with_frames, min_viral_fraction
-            )
-            sequence.call = VIRUS if viral else OTHERS
-    return list(calls.values())
+        sequence.call = VIRUS if viral else OTHERS
+    return sequence
 
 
 def check_fraction(min_viral_fraction: float) -> None:

@@ -21,26 +21,34 @@ import html
 import logging
 import math
 import os
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import groupby
 from pathlib import Path
+from typing import NoReturn
 
 import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from virnucpro.classify.call_summary import (
+    BINS,
+    DEFAULT_MAX_ROWS,
+    CallSummary,
+    CallTally,
+    pooled,
+)
 from virnucpro.classify.calling import (
     CALLS,
     DEFAULT_MIN_COVERAGE,
     OTHERS,
-    SCORED,
     TOO_SHORT,
     VIRUS,
     ChunkCall,
     SequenceCall,
-    call_sequences,
     coverage_text,
+    sequence_call,
+    sequence_of,
 )
 from virnucpro.classify.classifier import MODALITIES, Classifier, describe_classifier
 from virnucpro.classify.prediction_tables import read_chunk_calls, read_sequence_calls, yes_no
@@ -49,6 +57,7 @@ from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import CHUNK_CALLS, CLASSIFIER_WEIGHTS, SEQUENCE_CALLS
 from virnucpro.files.digests import file_digest
+from virnucpro.files.scratch_database import NameSet, scratch_database
 from virnucpro.html_page import (
     RC,
     context_list,
@@ -72,11 +81,8 @@ log = logging.getLogger(__name__)
 
 CHUNK_SUFFIX = f".{CHUNK_CALLS.name}"
 SEQUENCE_SUFFIX = f".{SEQUENCE_CALLS.name}"
-# Rows of the per-sequence table in the page: a page of 100,000 rows would not open.
-DEFAULT_MAX_ROWS = 2000
 # More samples than colours in the histograms' stack: one pooled bar instead.
 MAX_STACKED = 8
-BINS = np.linspace(0.0, 1.0, 21)
 CSS = """
 .call-virus { color: #b42318; font-weight: 600; }
 .call-no_frame, .call-too_short { color: #6b7280; }
@@ -85,19 +91,6 @@ table.calls td:last-child, table.calls th:last-child { text-align: left; white-s
 table.sequences td:nth-child(2), table.sequences th:nth-child(2) { text-align: left; }
 .low-coverage { color: #b45309; font-weight: 600; }
 """
-
-
-@dataclasses.dataclass(frozen=True)
-class Sample:
-    """One sample's tables, checked to belong together."""
-
-    name: str
-    chunks: list[ChunkCall]
-    sequences: list[SequenceCall]
-
-    @property
-    def sequence_table(self) -> str:
-        return f"{self.name}{SEQUENCE_SUFFIX}"
 
 
 # --- Reading and checking the tables
@@ -140,52 +133,107 @@ def _example(names: list[str]) -> str:
 def check_together(
     chunk_path: Path,
     sequence_path: Path,
-    chunks: list[ChunkCall],
-    sequences: list[SequenceCall],
+    tally: CallTally,
     min_viral_fraction: float,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
 ) -> None:
     """The sequence calls must be those the chunk calls give at ``min_viral_fraction``, and
-    flagged low_coverage as they are at ``min_coverage``."""
-    expected = call_sequences(chunks, min_viral_fraction, min_coverage)
-    found_ids = [call.sequence_id for call in sequences]
-    expected_ids = [call.sequence_id for call in expected]
-    if found_ids != expected_ids:
-        extra = [name for name in found_ids if name not in set(expected_ids)]
-        missing = [name for name in expected_ids if name not in set(found_ids)]
-        difference = (
-            f"{len(extra)} of its sequences have no chunk in {chunk_path.name}{_example(extra)}, "
-            f"the chunks of {len(missing)} sequences are not in it{_example(missing)}"
-            if extra or missing
-            else "they list the same sequences in another order"
+    flagged low_coverage as they are at ``min_coverage``; both tables are read once, side
+    by side, and every call given to ``tally``."""
+    with scratch_database() as connection:
+        chunks_seen, sequences_seen = (
+            NameSet(connection, "chunks"),
+            NameSet(connection, "sequences"),
         )
-        raise InputError(
-            f"{sequence_path} and {chunk_path} are not the tables of one sample: {difference}"
-        )
-    for line, (found, wanted) in enumerate(zip(sequences, expected, strict=True), start=2):
-        if _same(found, wanted):
-            continue
-        if _same(found, dataclasses.replace(wanted, low_coverage=found.low_coverage)):
-            raise InputError(
-                f"{sequence_path}:{line}: sequence '{found.sequence_id}' is flagged low_coverage "
-                f"{yes_no(found.low_coverage)}, but {wanted.chunks_with_frames} of its "
-                f"{wanted.chunks} chunks have frames (coverage "
-                f"{coverage_text(wanted.chunks_with_frames, wanted.chunks)}): "
-                f"{yes_no(wanted.low_coverage)} at a minimum coverage of {min_coverage:g}; give the "
-                "--min-coverage the tables were made with"
+        grouped = NameSet(connection, "grouped")
+        found = read_sequence_calls(sequence_path, sequences_seen)
+        for line, (wanted, calls) in enumerate(
+            _expected_calls(chunk_path, chunks_seen, min_viral_fraction, min_coverage), start=2
+        ):
+            if grouped.add(wanted.sequence_id) is not None:
+                raise InputError(
+                    f"{chunk_path}: the chunks of sequence '{wanted.sequence_id}' are not "
+                    "together: not a table the classify step writes"
+                )
+            call = next(found, None)
+            if call is None or call.sequence_id != wanted.sequence_id:
+                _refuse_other_sequences(chunk_path, sequence_path)
+            _check_call(
+                chunk_path, sequence_path, line, call, wanted, min_viral_fraction, min_coverage
             )
-        if _same(found, dataclasses.replace(wanted, call=found.call)):
-            raise InputError(
-                f"{sequence_path}:{line}: sequence '{found.sequence_id}' is called {found.call}, "
-                f"but {wanted.viral_chunks} viral of {wanted.chunks_with_frames} chunks with "
-                f"frames make it {wanted.call} at a minimum viral fraction of "
-                f"{min_viral_fraction:g}: give the fraction the tables were made with"
-            )
+            for chunk in calls:
+                tally.add_chunk(chunk)
+            tally.add_sequence(call)
+        if next(found, None) is not None:
+            _refuse_other_sequences(chunk_path, sequence_path)
+
+
+def _expected_calls(
+    chunk_path: Path, seen: NameSet, min_viral_fraction: float, min_coverage: float
+) -> Iterator[tuple[SequenceCall, list[ChunkCall]]]:
+    """Each sequence's call as its chunks give it, with them, in the chunk table's order."""
+    rows = read_chunk_calls(chunk_path, seen)
+    for sequence_id, group in groupby(rows, lambda call: sequence_of(call.chunk_id)):
+        calls = list(group)
+        yield sequence_call(sequence_id, calls, min_viral_fraction, min_coverage), calls
+
+
+def _refuse_other_sequences(chunk_path: Path, sequence_path: Path) -> NoReturn:
+    """The tables list other sequences, or the same in another order: which (the ids of
+    both tables are read again, on this error only)."""
+    with scratch_database() as connection:
+        found_ids = [
+            call.sequence_id
+            for call in read_sequence_calls(sequence_path, NameSet(connection, "s"))
+        ]
+        chunks = read_chunk_calls(chunk_path, NameSet(connection, "c"))
+        expected_ids = list(dict.fromkeys(sequence_of(call.chunk_id) for call in chunks))
+    extra = [name for name in found_ids if name not in set(expected_ids)]
+    missing = [name for name in expected_ids if name not in set(found_ids)]
+    difference = (
+        f"{len(extra)} of its sequences have no chunk in {chunk_path.name}{_example(extra)}, "
+        f"the chunks of {len(missing)} sequences are not in it{_example(missing)}"
+        if extra or missing
+        else "they list the same sequences in another order"
+    )
+    raise InputError(
+        f"{sequence_path} and {chunk_path} are not the tables of one sample: {difference}"
+    )
+
+
+def _check_call(
+    chunk_path: Path,
+    sequence_path: Path,
+    line: int,
+    found: SequenceCall,
+    wanted: SequenceCall,
+    min_viral_fraction: float,
+    min_coverage: float,
+) -> None:
+    """A row of the sequence calls against the call its chunks give."""
+    if _same(found, wanted):
+        return
+    if _same(found, dataclasses.replace(wanted, low_coverage=found.low_coverage)):
         raise InputError(
-            f"{sequence_path}:{line}: sequence '{found.sequence_id}' does not match its chunks "
-            f"in {chunk_path}: the table has {_describe(found)}, the chunks give "
-            f"{_describe(wanted)} (tables of two runs?)"
+            f"{sequence_path}:{line}: sequence '{found.sequence_id}' is flagged low_coverage "
+            f"{yes_no(found.low_coverage)}, but {wanted.chunks_with_frames} of its "
+            f"{wanted.chunks} chunks have frames (coverage "
+            f"{coverage_text(wanted.chunks_with_frames, wanted.chunks)}): "
+            f"{yes_no(wanted.low_coverage)} at a minimum coverage of {min_coverage:g}; give the "
+            "--min-coverage the tables were made with"
         )
+    if _same(found, dataclasses.replace(wanted, call=found.call)):
+        raise InputError(
+            f"{sequence_path}:{line}: sequence '{found.sequence_id}' is called {found.call}, "
+            f"but {wanted.viral_chunks} viral of {wanted.chunks_with_frames} chunks with "
+            f"frames make it {wanted.call} at a minimum viral fraction of "
+            f"{min_viral_fraction:g}: give the fraction the tables were made with"
+        )
+    raise InputError(
+        f"{sequence_path}:{line}: sequence '{found.sequence_id}' does not match its chunks "
+        f"in {chunk_path}: the table has {_describe(found)}, the chunks give "
+        f"{_describe(wanted)} (tables of two runs?)"
+    )
 
 
 def read_samples(
@@ -193,8 +241,10 @@ def read_samples(
     sequence_calls: Iterable[str | os.PathLike[str]],
     min_viral_fraction: float = 0.5,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
-) -> list[Sample]:
-    """Each sample's two tables, paired by file name and checked; in sample name order."""
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> list[CallSummary]:
+    """Each sample's two tables, paired by file name, checked and summed up (with its
+    first ``max_rows`` sequences in page order); in sample name order."""
     chunk_tables = _named(chunk_calls, CHUNK_SUFFIX)
     sequence_tables = _named(sequence_calls, SEQUENCE_SUFFIX)
     unpaired = sorted(chunk_tables.keys() ^ sequence_tables.keys())
@@ -208,12 +258,11 @@ def read_samples(
         )
     samples = []
     for name in sorted(chunk_tables):
-        chunk_path, sequence_path = chunk_tables[name], sequence_tables[name]
-        chunks, sequences = read_chunk_calls(chunk_path), read_sequence_calls(sequence_path)
+        tally = CallTally(name, max_rows)
         check_together(
-            chunk_path, sequence_path, chunks, sequences, min_viral_fraction, min_coverage
+            chunk_tables[name], sequence_tables[name], tally, min_viral_fraction, min_coverage
         )
-        samples.append(Sample(name, chunks, sequences))
+        samples.append(tally.summary())
     return samples
 
 
@@ -240,27 +289,6 @@ def _call(call: str) -> str:
     return f'<span class="call-{call}">{call}</span>'
 
 
-def sample_counts(sample: Sample) -> dict[str, int]:
-    """Sequences, chunks, chunks with frames, frames scored, and chunks and sequences per call."""
-    chunk_calls = Counter(chunk.prediction for chunk in sample.chunks)
-    sequence_calls = Counter(sequence.call for sequence in sample.sequences)
-    return {
-        "sequences": len(sample.sequences),
-        "chunks": len(sample.chunks),
-        "chunks_with_frames": sum(chunk_calls[call] for call in SCORED),
-        "frames": sum(chunk.frames for chunk in sample.chunks if chunk.prediction in SCORED),
-        **{f"{call}_chunks": chunk_calls[call] for call in CALLS},
-        **{f"{call}_sequences": sequence_calls[call] for call in CALLS},
-        "low_coverage_sequences": sum(call.low_coverage for call in sample.sequences),
-    }
-
-
-def _pooled(samples: Sequence[Sample]) -> Sample:
-    """All samples as one: counts add up, so the totals are this sample's counts."""
-    chunks = [chunk for sample in samples for chunk in sample.chunks]
-    return Sample("all samples", chunks, [call for sample in samples for call in sample.sequences])
-
-
 # The per-sample table's columns: keys of sample_counts
 COUNTS = [
     ("sequences", "Sequences"),
@@ -275,16 +303,14 @@ COUNTS = [
 ]
 
 
-def _counts_table(samples: Sequence[Sample]) -> str:
-    def row(sample: Sample, css: str = "") -> str:
-        counts = sample_counts(sample)
-        return table_row(
-            [html.escape(sample.name), *(_number(counts[key]) for key, _ in COUNTS)], css
-        )
+def _counts_table(samples: Sequence[CallSummary]) -> str:
+    def row(sample: CallSummary, css: str = "") -> str:
+        cells = (_number(sample.counts[key]) for key, _ in COUNTS)
+        return table_row([html.escape(sample.name), *cells], css)
 
     rows = [row(sample) for sample in samples]
     if len(samples) > 1:
-        rows.append(row(_pooled(samples), "total"))
+        rows.append(row(pooled(samples), "total"))
     return html_table(["Sample", *(label for _, label in COUNTS)], rows)
 
 
@@ -313,25 +339,28 @@ def _calls_table(total: Mapping[str, int], shortest: str, fraction: float) -> st
 
 
 def _histogram_svg(
-    samples: Sequence[Sample],
-    scores: Callable[[Sample], list[float]],
+    samples: Sequence[CallSummary],
+    bins: Callable[[CallSummary], np.ndarray],
     xlabel: str,
     ylabel: str,
     prefix: str,
 ) -> str | None:
     """Scores in 20 bins from 0 to 1, stacked by sample (pooled beyond ``MAX_STACKED``), with
     the P(virus) = 0.5 line; None when there is no score at all."""
-    series = [(sample.name, scores(sample)) for sample in samples]
-    if not any(values for _, values in series):
+    series = [(sample.name, bins(sample)) for sample in samples]
+    if not any(counts.any() for _, counts in series):
         return None
     if len(series) > MAX_STACKED:
-        series = [(f"all {len(series)} samples", [v for _, values in series for v in values])]
+        series = [(f"all {len(series)} samples", bins(pooled(list(samples))))]
     with matplotlib.rc_context(RC):
         figure = Figure(figsize=(5.6, 3.6), layout="constrained")
         axes = figure.add_subplot()
+        # Counts binned as the calls streamed past, drawn as np.histogram bins: one weight
+        # at each bin's left edge
         _, _, bars = axes.hist(
-            [values for _, values in series],
+            [BINS[:-1]] * len(series),
             bins=BINS,
+            weights=[counts for _, counts in series],
             stacked=True,
             color=[f"C{index}" for index in range(len(series))],
             edgecolor="white",
@@ -350,12 +379,12 @@ def _histogram_svg(
         return svg_element(figure, prefix)
 
 
-def _figures(samples: Sequence[Sample], fraction: float) -> str:
-    def chunk_scores(sample: Sample) -> list[float]:
-        return [chunk.max_score2 for chunk in sample.chunks if chunk.prediction in SCORED]
+def _figures(samples: Sequence[CallSummary], fraction: float) -> str:
+    def chunk_scores(sample: CallSummary) -> np.ndarray:
+        return sample.chunk_scores
 
-    def sequence_scores(sample: Sample) -> list[float]:
-        return [call.max_viral_score for call in sample.sequences if call.call in SCORED]
+    def sequence_scores(sample: CallSummary) -> np.ndarray:
+        return sample.sequence_scores
 
     chunks = _histogram_svg(samples, chunk_scores, "best virus score of the chunk's frames", "chunks", "chunk-scores")  # fmt: skip
     if chunks is None:
@@ -386,27 +415,20 @@ def rows_per_sample(sizes: Sequence[int], budget: int) -> list[int]:
     return shown
 
 
-def _by_call_and_score(call: SequenceCall) -> tuple[int, float, float]:
-    """Virus calls first, then others, no_frame, too_short; within a call the best virus
-    score first, then the larger viral share (unscored sequences keep their order)."""
-    if call.call not in SCORED:
-        return (CALLS.index(call.call), 0.0, 0.0)
-    fraction = call.viral_chunks / call.chunks_with_frames
-    return (CALLS.index(call.call), -call.max_viral_score, -fraction)
-
-
 def _coverage(call: SequenceCall) -> str:
     """The coverage as the table writes it, marked when low."""
     text = coverage_text(call.chunks_with_frames, call.chunks)
     return f'{text} <span class="low-coverage">low</span>' if call.low_coverage else text
 
 
-def _sequences_table(samples: Sequence[Sample], max_rows: int) -> str:
-    sizes = [len(sample.sequences) for sample in samples]
+def _sequences_table(samples: Sequence[CallSummary], max_rows: int) -> str:
+    sizes = [sample.counts["sequences"] for sample in samples]
     shown = rows_per_sample(sizes, max_rows)
     rows = []
     for sample, count in zip(samples, shown, strict=True):
-        for call in sorted(sample.sequences, key=_by_call_and_score)[:count]:
+        if count > len(sample.first):
+            raise ValueError(f"{sample.name} keeps {sample.max_rows} rows, not {max_rows}")
+        for call in sample.first[:count]:
             scored = call.chunks_with_frames > 0
             rows.append(table_row([
                 html.escape(sample.name), html.escape(call.sequence_id),
@@ -426,7 +448,7 @@ def _sequences_table(samples: Sequence[Sample], max_rows: int) -> str:
             for sample, count, size in zip(samples, shown, sizes, strict=True)
             if count < size
         ]
-        tables = ", ".join(html.escape(sample.sequence_table) for sample in samples[:3])
+        tables = ", ".join(html.escape(f"{sample.name}{SEQUENCE_SUFFIX}") for sample in samples[:3])
         tables += ", ..." if len(samples) > 3 else ""
         note = (
             f"<b>{sum(shown):,} of {sum(sizes):,} sequences shown</b> ({sum(sizes) - sum(shown):,} "
@@ -521,7 +543,7 @@ def prediction_provenance(
 
 
 def render_prediction_report(
-    samples: Sequence[Sample],
+    samples: Sequence[CallSummary],
     min_viral_fraction: float,
     classifier: tuple[str, Classifier] | None = None,
     max_rows: int = DEFAULT_MAX_ROWS,
@@ -533,7 +555,7 @@ def render_prediction_report(
     without the classifier's id."""
     if provenance is None:
         provenance = prediction_provenance(min_viral_fraction, min_coverage, classifier)
-    total = sample_counts(_pooled(samples))
+    total = pooled(list(samples)).counts
     context = {"samples": ", ".join(sample.name for sample in samples)}
     shortest = "half the chunk size"
     if classifier is not None:
@@ -592,7 +614,7 @@ def write_prediction_report(
     min_coverage: float = DEFAULT_MIN_COVERAGE,
 ) -> None:
     """Read and check every sample's tables, then write the page atomically."""
-    samples = read_samples(chunk_calls, sequence_calls, min_viral_fraction, min_coverage)
+    samples = read_samples(chunk_calls, sequence_calls, min_viral_fraction, min_coverage, max_rows)
     named, identity = None, None
     if classifier:
         named = (Path(classifier).name, describe_classifier(classifier))
@@ -603,7 +625,7 @@ def write_prediction_report(
     )
     with AtomicOutputs() as outputs:
         outputs.open(output).write(page)
-    total = sample_counts(_pooled(samples))
+    total = pooled(samples).counts
     log.info(
         "%s, %s: %d called virus -> %s",
         _plural(len(samples), "sample"), _plural(total["sequences"], "sequence"),

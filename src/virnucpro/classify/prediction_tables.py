@@ -18,13 +18,15 @@ import logging
 import math
 import os
 import re
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from virnucpro.classify.call_store import CallStore
+from virnucpro.classify.call_summary import CallSummary, CallTally
 from virnucpro.classify.calling import (
     CALLS,
     DEFAULT_MIN_COVERAGE,
@@ -35,16 +37,15 @@ from virnucpro.classify.calling import (
     Chunk,
     ChunkCall,
     SequenceCall,
-    call_chunks,
-    call_sequences,
     check_coverage,
     check_fraction,
-    chunk_of,
+    check_scored_frames,
+    chunk_call,
     coverage_text,
     is_viral_frame,
-    sequence_of,
+    sequence_call,
 )
-from virnucpro.classify.classifier import LABELS, Classifier, load_classifier
+from virnucpro.classify.classifier import Classifier, load_classifier
 from virnucpro.classify.labelled import check_one_set
 from virnucpro.errors import InputError, examples
 from virnucpro.files.atomic import AtomicOutputs
@@ -52,6 +53,7 @@ from virnucpro.files.contracts import CHUNK_CALLS, FRAME_SCORES, FRAMES_REPORT, 
 from virnucpro.files.digests import RecordsDigest, sequence_digest
 from virnucpro.files.feature_files import Features, read_features, read_header
 from virnucpro.files.names import check_name
+from virnucpro.files.scratch_database import NameSet, scratch_database
 from virnucpro.files.sequence_files import read_fasta, rna_as_dna, write_fasta
 from virnucpro.files.tables import read_table
 from virnucpro.preprocess.chunking import chunk_records, minimum_length
@@ -62,25 +64,18 @@ log = logging.getLogger(__name__)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 #: The low_coverage column's values
 YES, NO = "yes", "no"
+# Sequence lengths recorded at once
+_LENGTHS_BATCH = 10000
 
 
 def _score(value: float) -> str:
     return "NA" if np.isnan(value) else f"{value:.6f}"
 
 
-def round_as_written(
-    chunk_calls: Sequence[ChunkCall], sequence_calls: Sequence[SequenceCall]
-) -> None:
-    """Round the calls' scores, in place, to the 6 decimals the tables hold, so that a
-    report made in memory equals the one prediction_report.py makes from the tables."""
-
-    def rounded(value: float) -> float:
-        return float(_score(value)) if not np.isnan(value) else math.nan
-
-    for chunk in chunk_calls:
-        chunk.max_score1, chunk.max_score2 = rounded(chunk.max_score1), rounded(chunk.max_score2)
-    for sequence in sequence_calls:
-        sequence.max_viral_score = rounded(sequence.max_viral_score)
+def as_written(value: float) -> float:
+    """A score rounded to the 6 decimals the tables hold, so that a summary made while
+    writing equals the one prediction_report.py makes from the tables."""
+    return math.nan if np.isnan(value) else float(_score(value))
 
 
 def write_predictions(
@@ -92,67 +87,97 @@ def write_predictions(
     chunk_size: int,
     sequences_fasta: Path | None,
     min_viral_fraction: float = 0.5,
+    min_coverage: float = DEFAULT_MIN_COVERAGE,
+) -> CallSummary:
+    """``write_calls`` for chunks and frame scores held in memory (small samples, tests)."""
+    with scratch_database() as connection:
+        store = CallStore(connection)
+        store.add_chunks((chunk, "the frames report") for chunk in chunks)
+        if len(set(frame_ids)) != len(frame_ids):
+            check_scored_frames(chunks, frame_ids)
+        store.add_frames(frame_ids, scores, "the scores")
+        return write_calls(
+            store, output_dir, prefix, chunk_size, sequences_fasta, min_viral_fraction,
+            min_coverage=min_coverage,
+        )  # fmt: skip
+
+
+def write_calls(
+    store: CallStore,
+    output_dir: Path,
+    prefix: str,
+    chunk_size: int,
+    sequences_fasta: Path | None,
+    min_viral_fraction: float = 0.5,
     feature_files: Sequence[tuple[str, Features]] = (),
     outputs: AtomicOutputs | None = None,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
-) -> tuple[list[ChunkCall], list[SequenceCall]]:
+) -> CallSummary:
     """Write ``{prefix}.frame_scores.tsv``, ``.chunk_calls.tsv``, ``.sequence_calls.tsv`` and
-    ``.viral.fasta``, checking ``sequences_fasta`` against the chunks and the frames of
-    ``feature_files`` (source, features) on the way; as part of ``outputs`` if given.
+    ``.viral.fasta`` from ``store``, checking ``sequences_fasta`` against the chunks and the
+    frames of ``feature_files`` (source, header) on the way; as part of ``outputs`` if given.
+    Returns the summary of the calls as written. Memory holds one sequence's chunks.
 
     Each sequence's length is that of its record in ``sequences_fasta``, read while the
     viral FASTA is written (the frames report's overlapping chunks do not tell it: 302
     and 303 bases both give chunks of 300 and 152); without the FASTA it is ``NA``.
     """
     check_name(prefix, "prefix")
-    check_chunk_lengths(chunks, chunk_size)
-    chunk_calls = call_chunks(chunks, frame_ids, scores, chunk_size)
-    sequences = call_sequences(chunk_calls, min_viral_fraction, min_coverage)
-    viral = {call.sequence_id for call in sequences if call.call == VIRUS}
-    too_short = {call.chunk_id for call in chunk_calls if call.prediction == TOO_SHORT}
+    store.check_chunk_lengths(chunk_size)
+    store.check_frames()
+    tally = CallTally(prefix)
     with nullcontext(outputs) if outputs is not None else AtomicOutputs() as outputs:
-        table = outputs.open(output_dir / f"{prefix}.{FRAME_SCORES.name}")
-        table.write(FRAME_SCORES.header)
-        for frame_id, (others, virus) in zip(frame_ids, scores, strict=True):
-            if chunk_of(frame_id) not in too_short:
-                prediction = VIRUS if is_viral_frame(others, virus) else OTHERS
-                table.write(f"{frame_id}\t{prediction}\t{others:.6f}\t{virus:.6f}\n")
-        table = outputs.open(output_dir / f"{prefix}.{CHUNK_CALLS.name}")
-        table.write(CHUNK_CALLS.header)
-        for chunk in chunk_calls:
-            table.write(
-                f"{chunk.chunk_id}\t{chunk.prediction}\t{chunk.frames}\t{_score(chunk.max_score1)}\t{_score(chunk.max_score2)}\n"
-            )
+        frame_table = outputs.open(output_dir / f"{prefix}.{FRAME_SCORES.name}")
+        frame_table.write(FRAME_SCORES.header)
+        chunk_table = outputs.open(output_dir / f"{prefix}.{CHUNK_CALLS.name}")
+        chunk_table.write(CHUNK_CALLS.header)
+        for sequence_id, chunks in store.sequences_of_chunks():
+            calls = []
+            for chunk, scores in chunks:
+                call = chunk_call(chunk, scores, chunk_size)
+                if call.prediction != TOO_SHORT:
+                    for label, (others, virus) in zip(chunk.frames, scores, strict=True):
+                        prediction = VIRUS if is_viral_frame(others, virus) else OTHERS
+                        frame_table.write(
+                            f"{chunk.id}{label}\t{prediction}\t{others:.6f}\t{virus:.6f}\n"
+                        )
+                call.max_score1, call.max_score2 = map(
+                    as_written, (call.max_score1, call.max_score2)
+                )
+                chunk_table.write(
+                    f"{call.chunk_id}\t{call.prediction}\t{call.frames}\t"
+                    f"{_score(call.max_score1)}\t{_score(call.max_score2)}\n"
+                )
+                tally.add_chunk(call)
+                calls.append(call)
+            store.add_sequence(sequence_call(sequence_id, calls, min_viral_fraction, min_coverage))
         if sequences_fasta is None:  # an earlier run's viral sequences must not stay behind
             outputs.remove(output_dir / f"{prefix}.viral.fasta")
         else:
             fasta = outputs.open(output_dir / f"{prefix}.viral.fasta")
-            check = ProvenanceCheck(sequences_fasta, chunks, chunk_size, feature_files)
-            lengths: dict[str, int] = {}
+            check = ProvenanceCheck(sequences_fasta, store, chunk_size, feature_files)
             for record_id, sequence in read_fasta(sequences_fasta):
-                check.add(record_id, sequence)
-                lengths[record_id] = len(sequence)
-                if record_id in viral:
+                if check.add(record_id, sequence) == VIRUS:
                     write_fasta(fasta, record_id, sequence)
-            check.finish([call.sequence_id for call in sequences])
-            for call in sequences:
-                call.length = lengths[call.sequence_id]
+            check.finish()
         table = outputs.open(output_dir / f"{prefix}.{SEQUENCE_CALLS.name}")
         table.write(SEQUENCE_CALLS.header)
-        for call in sequences:
+        low = LowCoverage(min_coverage)
+        for call in store.sequences():
             table.write(sequence_row(call))
-    counts = {
-        status: sum(c.prediction == status for c in chunk_calls) for status in (NO_FRAME, TOO_SHORT)
-    }
+            tally.add_sequence(call)
+            low.add(call)
+    summary = tally.summary()
+    counts = summary.counts
     log.info(
         "%d frames, %d chunks (%d no_frame, %d too_short: shorter than %d bp), %d sequences: "
         "%d called virus -> %s/%s.*",
-        len(frame_ids) - sum(c.frames for c in chunk_calls if c.prediction == TOO_SHORT),
-        len(chunk_calls), counts[NO_FRAME], counts[TOO_SHORT], minimum_length(chunk_size),
-        len(sequences), len(viral), output_dir, prefix,
+        counts["frames"], counts["chunks"], counts[f"{NO_FRAME}_chunks"],
+        counts[f"{TOO_SHORT}_chunks"], minimum_length(chunk_size), counts["sequences"],
+        counts[f"{VIRUS}_sequences"], output_dir, prefix,
     )  # fmt: skip
-    warn_low_coverage(sequences, min_coverage)
-    return chunk_calls, sequences
+    low.warn(counts["sequences"])
+    return summary
 
 
 def yes_no(flag: bool) -> str:
@@ -171,99 +196,98 @@ def sequence_row(call: SequenceCall) -> str:
     )
 
 
-def warn_low_coverage(sequences: Sequence[SequenceCall], min_coverage: float) -> None:
-    """One warning for the scored sequences whose call rests on under ``min_coverage`` of
-    their chunks (no_frame and too_short ones are never called virus or others)."""
-    low = [call for call in sequences if call.low_coverage and call.call in SCORED]
-    if low:
-        first = low[0]
-        log.warning(
-            "%d of %d sequences were called from under %g of their chunks (low_coverage yes), "
-            "e.g. '%s': %s from %d of its %d chunks; the call stands, the rest of the sequence "
-            "has no stop-free frame to score",
-            len(low), len(sequences), min_coverage, first.sequence_id, first.call,
-            first.chunks_with_frames, first.chunks,
-        )  # fmt: skip
+class LowCoverage:
+    """The scored sequences whose call rests on under ``min_coverage`` of their chunks
+    (no_frame and too_short ones are never called virus or others), counted as they pass."""
 
+    def __init__(self, min_coverage: float) -> None:
+        self.min_coverage, self.count = min_coverage, 0
+        self.first: SequenceCall | None = None
 
-def check_chunk_lengths(chunks: Sequence[Chunk], chunk_size: int) -> None:
-    """The report's chunks must have been cut at ``chunk_size``.
+    def add(self, call: SequenceCall) -> None:
+        if call.low_coverage and call.call in SCORED:
+            self.count += 1
+            self.first = self.first or call
 
-    Cutting gives chunks of at most ``chunk_size`` bases, and a sequence cut in
-    two or more starts with a chunk of exactly ``chunk_size``: chunks of 500 bp
-    scored by a 300 bp classifier (or the reverse) are unlike its training data.
-    """
-    pieces = Counter(sequence_of(chunk.id) for chunk in chunks)
-    for chunk in chunks:
-        first = pieces[sequence_of(chunk.id)] > 1 and chunk.id.endswith("_chunk_1")
-        if chunk.length > chunk_size or (first and chunk.length != chunk_size):
-            raise InputError(
-                f"the frames report's chunk '{chunk.id}' has {chunk.length} bp: its chunks were cut "
-                f"at another size than the classifier's chunk size, {chunk_size} bp (chunk the "
-                "sequences with the classifier's --chunk-size)"
-            )
+    def warn(self, sequences: int) -> None:
+        """One warning for them all, with the first as an example."""
+        if self.first is not None:
+            first = self.first
+            log.warning(
+                "%d of %d sequences were called from under %g of their chunks (low_coverage "
+                "yes), e.g. '%s': %s from %d of its %d chunks; the call stands, the rest of the "
+                "sequence has no stop-free frame to score",
+                self.count, sequences, self.min_coverage, first.sequence_id, first.call,
+                first.chunks_with_frames, first.chunks,
+            )  # fmt: skip
 
 
 class ProvenanceCheck:
     """The input FASTA, cut and translated again, against the frames report and features.
 
     Records are added one at a time (the FASTA is streamed once, while the viral
-    sequences are written); ``finish`` refuses what does not match: a sequence
-    whose chunks' bases differ from the report's, records missing or extra, and
-    feature files whose frames are not the frames of these sequences.
+    sequences are written), each given its length in the store; ``finish`` refuses
+    what does not match: a sequence whose chunks' bases differ from the report's,
+    records missing or extra, and feature files whose frames are not the frames of
+    these sequences.
     """
 
     def __init__(
         self,
         fasta: Path,
-        chunks: Sequence[Chunk],
+        store: CallStore,
         chunk_size: int,
         feature_files: Sequence[tuple[str, Features]],
     ) -> None:
-        self.fasta, self.chunk_size = fasta, chunk_size
-        # chunks cut in this process (predict) have no digest: nothing to check them against
-        self.chunks = {chunk.id: chunk for chunk in chunks if chunk.sha256}
-        self.found: list[str] = []
+        self.fasta, self.store, self.chunk_size = fasta, store, chunk_size
+        self.extra: list[str] = []
+        self.lengths: list[tuple[str, int]] = []
         self.files = feature_files
-        self.owner = {frame_id: i for i, (_, f) in enumerate(feature_files) for frame_id in f.ids}
         self.digests = [(RecordsDigest(), RecordsDigest()) for _ in feature_files]
 
-    def add(self, record_id: str, sequence: str) -> None:
-        self.found.append(record_id)
-        if not self.chunks and not self.owner:
-            return
+    def add(self, record_id: str, sequence: str) -> str | None:
+        """Check a record and keep its length; its sequence's call (None: not in the report)."""
+        call = self.store.sequence_call(record_id)
+        if call is None:
+            self.extra.append(record_id)
+        self.lengths.append((record_id, len(sequence)))
+        if len(self.lengths) >= _LENGTHS_BATCH:
+            self.store.set_lengths(self.lengths)
+            self.lengths.clear()
+        if not self.store.has_digests and not self.files:
+            return call
         dna = rna_as_dna(sequence)  # as the chunk step read it; the viral FASTA keeps U
         pieces = list(chunk_records([(record_id, dna)], self.chunk_size))
-        for chunk_id, piece in pieces:
-            chunk = self.chunks.get(chunk_id)
-            if chunk is None:
+        for chunk_id, piece in pieces if self.store.has_digests else ():
+            listed = self.store.chunk(chunk_id)
+            if listed is None or not listed[1]:
                 continue  # a record of another sample, or another chunk count: see finish
             digest = sequence_digest(piece)
-            if (chunk.length, chunk.sha256) != (len(piece), digest):
+            if tuple(listed) != (len(piece), digest):
                 raise InputError(
                     f"{self.fasta}: sequence '{record_id}' is not the one the frames report was "
                     f"made from: its chunk '{chunk_id}' is {len(piece)} bp with sha256 "
-                    f"{digest[:12]}, the report's {chunk.length} bp with sha256 {chunk.sha256[:12]}"
+                    f"{digest[:12]}, the report's {listed[0]} bp with sha256 {listed[1][:12]}"
                 )
-        if not self.owner:
-            return
+        if not self.files:
+            return call
         for frames in stop_free_frames(pieces):
             for frame in frames:
-                index = self.owner.get(frame.id)
+                index = self.store.frame_file(frame.id)
                 if index is not None:
-                    dna, protein = self.digests[index]
-                    dna.add(frame.id, frame.nucleotide)
-                    protein.add(frame.id, frame.protein)
+                    dna_digest, protein_digest = self.digests[index]
+                    dna_digest.add(frame.id, frame.nucleotide)
+                    protein_digest.add(frame.id, frame.protein)
+        return call
 
-    def finish(self, expected: list[str]) -> None:
-        found_set, expected_set = set(self.found), set(expected)
-        missing = [sequence for sequence in expected if sequence not in found_set]
-        extra = [sequence for sequence in self.found if sequence not in expected_set]
-        if missing or extra:
+    def finish(self) -> None:
+        self.store.set_lengths(self.lengths)
+        missing = self.store.without_length()
+        if missing or self.extra:
             raise InputError(
                 f"{self.fasta} is not the input of these frames: {len(missing)} sequences of the "
-                f"frames report are not in it ({examples(missing) or '-'}), {len(extra)} of its "
-                f"records are not in the report ({examples(extra) or '-'})"
+                f"frames report are not in it ({examples(missing) or '-'}), {len(self.extra)} of "
+                f"its records are not in the report ({examples(self.extra) or '-'})"
             )
         for (source, features), digests in zip(self.files, self.digests, strict=True):
             for modality, digest in zip(("dna", "protein"), digests, strict=True):
@@ -277,28 +301,23 @@ class ProvenanceCheck:
                     )
 
 
-def read_chunks(report_paths: Iterable[str | os.PathLike[str]]) -> list[Chunk]:
-    """The chunks of frames reports (select_frames.py), ``no_frame`` chunks included."""
-    chunks: list[Chunk] = []
-    seen: dict[str, str] = {}
+def add_reports(store: CallStore, report_paths: Iterable[str | os.PathLike[str]]) -> None:
+    """Add the chunks of frames reports (select_frames.py), ``no_frame`` chunks included."""
     for path in report_paths:
-        for line, row in enumerate(read_table(path, FRAMES_REPORT), start=2):
-            chunk_id, length, labels, digest = (row[key] for key in FRAMES_REPORT.columns)
-            if chunk_id in seen:
-                raise InputError(
-                    f"{path}:{line}: chunk '{chunk_id}' is listed twice "
-                    f"(also in {seen[chunk_id]}): a frames report given twice?"
-                )
-            seen[chunk_id] = str(path)
-            frames = () if labels == NO_FRAME else tuple(labels.split(","))
-            if (
-                not length.isdigit()
-                or not set(frames) <= set(FRAME_LABELS)
-                or not _SHA256.fullmatch(digest or "")
-            ):
-                raise InputError(f"{path}:{line}: not a frames report row: {row}")
-            chunks.append(Chunk(chunk_id, int(length), frames, digest))
-    return chunks
+        store.add_chunks(_report_chunks(path))
+
+
+def _report_chunks(path: str | os.PathLike[str]) -> Iterator[tuple[Chunk, str]]:
+    for line, row in enumerate(read_table(path, FRAMES_REPORT), start=2):
+        chunk_id, length, labels, digest = (row[key] for key in FRAMES_REPORT.columns)
+        frames = () if labels == NO_FRAME else tuple(labels.split(","))
+        if (
+            not length.isdigit()
+            or not set(frames) <= set(FRAME_LABELS)
+            or not _SHA256.fullmatch(digest or "")
+        ):
+            raise InputError(f"{path}:{line}: not a frames report row: {row}")
+        yield Chunk(chunk_id, int(length), frames, digest), f"{path}:{line}"
 
 
 def warn_if_demo(folder: Path, classifier: Classifier) -> None:
@@ -320,11 +339,10 @@ def _probability(text: str) -> float | None:
     return value if 0.0 <= value <= 1.0 else None
 
 
-def read_chunk_calls(path: Path) -> list[ChunkCall]:
-    """A chunk_calls.tsv as ``write_predictions`` writes it; any other row is refused."""
+def read_chunk_calls(path: Path, seen: NameSet) -> Iterator[ChunkCall]:
+    """The rows of a chunk_calls.tsv as ``write_calls`` writes it, one at a time; any other
+    row is refused, and a chunk already in ``seen``."""
     columns = CHUNK_CALLS.columns
-    calls: list[ChunkCall] = []
-    seen: set[str] = set()
     for line, row in enumerate(read_table(path, CHUNK_CALLS), start=2):
         chunk_id, prediction, frames, *scores = (row[column] or "" for column in columns)
         others, virus = (_probability(score) for score in scores)
@@ -338,19 +356,16 @@ def read_chunk_calls(path: Path) -> list[ChunkCall]:
             or math.isnan(virus) == scored
         ):
             raise InputError(f"{path}:{line}: not a chunk calls row: {row}")
-        if chunk_id in seen:
+        if seen.add(chunk_id) is not None:
             raise InputError(f"{path}:{line}: chunk '{chunk_id}' is listed twice")
-        seen.add(chunk_id)
-        calls.append(ChunkCall(chunk_id, prediction, int(frames), others, virus))
-    return calls
+        yield ChunkCall(chunk_id, prediction, int(frames), others, virus)
 
 
-def read_sequence_calls(path: Path) -> list[SequenceCall]:
-    """A sequence_calls.tsv as ``write_predictions`` writes it; any other row is refused,
-    a coverage that is not its counts' too."""
+def read_sequence_calls(path: Path, seen: NameSet) -> Iterator[SequenceCall]:
+    """The rows of a sequence_calls.tsv as ``write_calls`` writes it, one at a time; any
+    other row is refused, a coverage that is not its counts' too, and a sequence already
+    in ``seen``."""
     columns = SEQUENCE_CALLS.columns
-    calls: list[SequenceCall] = []
-    seen: set[str] = set()
     for line, row in enumerate(read_table(path, SEQUENCE_CALLS), start=2):
         sequence_id, *counts, score, call, length, coverage, low = (
             row[column] or "" for column in columns
@@ -371,36 +386,20 @@ def read_sequence_calls(path: Path) -> list[SequenceCall]:
                 f"{with_frames} chunks with frames of its {chunks} make "
                 f"{coverage_text(with_frames, chunks)}"
             )
-        if sequence_id in seen:
+        if seen.add(sequence_id) is not None:
             raise InputError(f"{path}:{line}: sequence '{sequence_id}' is listed twice")
-        seen.add(sequence_id)
         size = None if length == "NA" else int(length)
-        calls.append(
-            SequenceCall(sequence_id, chunks, with_frames, viral, value, call, low == YES, size)
-        )
-    return calls
+        yield SequenceCall(sequence_id, chunks, with_frames, viral, value, call, low == YES, size)
 
 
-def scored_rows(
-    classifier: Classifier, feature_paths: Sequence[str | os.PathLike[str]]
-) -> tuple[list[str], np.ndarray]:
-    """Frame ids and scores of all feature files, read and scored one file at a time (memory
-    holds one shard's matrix, not the sample's); a frame in two files is an error."""
-    owner: dict[str, str] = {}
-    frame_ids: list[str] = []
-    scores = []
-    for path in feature_paths:
+def add_scores(
+    store: CallStore, classifier: Classifier, feature_paths: Sequence[str | os.PathLike[str]]
+) -> None:
+    """Score every feature file, one at a time (memory holds one shard's matrix, not the
+    sample's), into ``store``; a frame in two files is an error."""
+    for index, path in enumerate(feature_paths):
         features = read_features(path)
-        for frame_id in features.ids:
-            if frame_id in owner:
-                where = "twice" if owner[frame_id] == str(path) else f"in {owner[frame_id]} and"
-                raise InputError(
-                    f"frame '{frame_id}' is {where} {path}: a shard's features given twice?"
-                )
-            owner[frame_id] = str(path)
-        frame_ids += features.ids
-        scores.append(classifier.scores(features.matrix))
-    return frame_ids, np.concatenate(scores)
+        store.add_frames(features.ids, classifier.scores(features.matrix), str(path), index)
 
 
 def classify_features(
@@ -412,7 +411,7 @@ def classify_features(
     sequences_fasta: Path | None = None,
     min_viral_fraction: float = 0.5,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
-) -> list[SequenceCall]:
+) -> CallSummary:
     """Score merged features with a classifier and write the prediction tables.
 
     No feature file at all is right only for a sample without a stop-free frame.
@@ -421,32 +420,24 @@ def classify_features(
     check_fraction(min_viral_fraction)
     check_coverage(min_coverage)
     # Headers first: features of other models or settings are refused before any matrix
-    # or classifier weight is read; then one shard at a time
-    headers = [read_header(path) for path in feature_paths]
+    # or classifier weight is read; then one shard at a time. A header keeps its metadata
+    # only: the frame ids of every shard would grow with the sample
+    headers = [replace(read_header(path), ids=[]) for path in feature_paths]
     check_one_set(feature_paths, headers)
     sources = list(zip(map(str, feature_paths), headers, strict=True))
     classifier = load_classifier(classifier_dir, sources)
-    chunks = read_chunks(report_paths)
-    frame_ids: list[str] = []
-    scores = np.empty((0, len(LABELS)), dtype=np.float32)
-    if headers:
-        frame_ids, scores = scored_rows(classifier, feature_paths)
-    _, calls = write_predictions(
-        output_dir,
-        prefix,
-        chunks,
-        frame_ids,
-        scores,
-        classifier.chunk_size,
-        sequences_fasta,
-        min_viral_fraction,
-        sources,
-        min_coverage=min_coverage,
-    )
+    with scratch_database() as connection:
+        store = CallStore(connection)
+        add_reports(store, report_paths)
+        add_scores(store, classifier, feature_paths)
+        summary = write_calls(
+            store, output_dir, prefix, classifier.chunk_size, sequences_fasta,
+            min_viral_fraction, sources, min_coverage=min_coverage,
+        )  # fmt: skip
     if sequences_fasta is None and headers:
         log.warning(
             "no --sequences: the features' frames could not be checked against the sequences "
             "they are said to come from"
         )
     warn_if_demo(classifier_dir, classifier)
-    return calls
+    return summary

@@ -1,0 +1,137 @@
+"""Predict mode's tables and page are made as the calls stream past: the scratch
+database joins chunks, frames and sequences on disk, the tally keeps counts, bins and
+the first sequences of the page, and memory holds a batch, not the sample."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from virnucpro.classify import call_summary
+from virnucpro.classify.call_store import CallStore
+from virnucpro.classify.call_summary import BINS, CallTally, page_order
+from virnucpro.classify.calling import Chunk, SequenceCall
+from virnucpro.classify.prediction_report import read_samples, render_prediction_report
+from virnucpro.classify.prediction_tables import write_calls, write_predictions
+from virnucpro.errors import InputError
+from virnucpro.files.scratch_database import scratch_database
+
+CHUNK_HEADER = "chunk_id\tprediction\tframes\tmax_score1\tmax_score2\n"
+SEQUENCE_HEADER = (
+    "sequence_id\tchunks\tchunks_with_frames\tviral_chunks\tmax_viral_score\tcall\t"
+    "length\tcoverage\tlow_coverage\n"
+)
+
+
+def _random_calls(count: int, seed: int) -> list[SequenceCall]:
+    """Calls with many ties: scores on a coarse grid, unscored calls among them."""
+    rng = random.Random(seed)
+    calls = []
+    for index in range(count):
+        call = rng.choice(["virus", "others", "no_frame", "too_short"])
+        scored = call in ("virus", "others")
+        with_frames = rng.randint(1, 3) if scored else 0
+        score = rng.choice([0.25, 0.5, 0.75]) if scored else float("nan")
+        viral = rng.randint(0, with_frames)
+        calls.append(SequenceCall(f"s{index}", 3, with_frames, viral, score, call, False))
+    return calls
+
+
+@pytest.mark.parametrize("kept", [0, 1, 7, 50, 400])
+def test_the_first_sequences_kept_are_those_a_full_sort_gives(kept):
+    calls = _random_calls(300, seed=kept)
+    tally = CallTally("s", kept)
+    for call in calls:
+        tally.add_sequence(call)
+    # stable: among equal keys, the earlier call first, as sorted() keeps them
+    assert tally.summary().first == sorted(calls, key=page_order)[:kept]
+
+
+def test_scores_are_binned_in_batches_as_numpy_bins_them_all(monkeypatch):
+    monkeypatch.setattr(call_summary, "_BATCH", 7)
+    values = [0.0, 0.05, 0.049999, 1.0, 0.95, 0.5, *np.random.default_rng(1).random(40)]
+    tally = CallTally("s")
+    for value in values:
+        tally.sequence_scores.add(float(value))
+    assert tally.summary().sequence_scores.tolist() == np.histogram(values, BINS)[0].tolist()
+    assert tally.summary().sequence_scores.sum() == len(values)  # 1.0 falls in the last bin
+
+
+def test_a_page_cannot_show_more_rows_than_the_tally_kept():
+    tally = CallTally("s", max_rows=2)
+    for call in _random_calls(5, seed=3):
+        tally.add_sequence(call)
+    render_prediction_report([tally.summary()], 0.5, max_rows=2)
+    with pytest.raises(ValueError, match="keeps 2 rows, not 3"):
+        render_prediction_report([tally.summary()], 0.5, max_rows=3)
+
+
+def test_chunk_calls_of_a_sequence_apart_are_refused(tmp_path):
+    chunks, sequences = tmp_path / "s.chunk_calls.tsv", tmp_path / "s.sequence_calls.tsv"
+    chunks.write_text(
+        CHUNK_HEADER + "a_chunk_1\tvirus\t1\t0.100000\t0.900000\n"
+        "b_chunk_1\tothers\t1\t0.700000\t0.300000\na_chunk_2\tvirus\t1\t0.200000\t0.800000\n"
+    )
+    sequences.write_text(
+        SEQUENCE_HEADER + "a\t1\t1\t1\t0.900000\tvirus\tNA\t1.0000\tno\n"
+        "b\t1\t1\t0\t0.300000\tothers\tNA\t1.0000\tno\n"
+    )
+    with pytest.raises(InputError, match="the chunks of sequence 'a' are not together"):
+        read_samples([chunks], [sequences])
+
+
+def test_chunks_of_a_sequence_apart_in_the_reports_are_refused(tmp_path):
+    chunks = [Chunk("a_chunk_1", 300, ("F1",)), Chunk("b_chunk_1", 300), Chunk("a_chunk_2", 300)]
+    with pytest.raises(InputError, match="the chunks of sequence 'a' are not together in the"):
+        write_predictions(tmp_path, "s", chunks, ["a_chunk_1F1"], np.array([[0.2, 0.8]]), 300, None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_scratch_database_lives_in_tmpdir_and_goes_with_the_run(tmp_path, monkeypatch):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    seen = []
+    with scratch_database() as connection:
+        seen = [path.name for path in scratch.iterdir()]
+        connection.execute("CREATE TABLE t (x)")
+    assert len(seen) == 1 and seen[0].startswith("virnucpro-")
+    write_predictions(tmp_path / "out", "s", [Chunk("a_chunk_1", 300)], [], np.empty((0, 2)), 300, None)  # fmt: skip
+    assert list(scratch.iterdir()) == []
+
+
+def _peak_while_writing(sequences: int, folder) -> int:
+    """Python's peak traced memory of write_calls over ``sequences`` two-chunk sequences
+    with a frame each, the store filled beforehand from generators."""
+    with scratch_database() as connection:
+        store = CallStore(connection)
+        store.add_chunks(
+            (Chunk(f"r{i}_chunk_{k}", 300, ("F1",)), "report")
+            for i in range(sequences)
+            for k in (1, 2)
+        )
+        for start in range(0, sequences, 5000):
+            ids = [f"r{i}_chunk_{k}F1" for i in range(start, start + 5000) for k in (1, 2)]
+            scores = np.tile(np.array([[0.25, 0.75]], dtype=np.float32), (len(ids), 1))
+            store.add_frames(ids, scores, "features")
+        tracemalloc.start()
+        try:
+            write_calls(store, folder, "s", 300, None)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+
+@pytest.mark.slow
+def test_writing_the_tables_holds_a_batch_not_the_sample(tmp_path):
+    small, large = (
+        _peak_while_writing(5000, tmp_path / "a"),
+        _peak_while_writing(50000, tmp_path / "b"),
+    )
+    # Held per sequence before: chunk and sequence calls, ids, scores, about 1.5 KB; now at
+    # most a batch of scores to bin and of lengths, whatever the sample's size
+    assert large - small < 45000 * 100, (small, large)
