@@ -8,13 +8,19 @@ One run, in this order:
    the real on-disk layouts, into a Hugging Face cache folder, as `--mode cache`
    would leave them (tiny ones with --tiny);
 3. for each model and for 300 and 500 bp frames (the real frames of the bundled
-   data, resampled): model load time, sequences/s, tokens/s, peak memory, MFU
-   against the peak of (1), padding share, device-idle share, the share of
-   attention kernels in the forward pass, and each SDPA backend's time on one
-   padded batch with its distance from the same sequences embedded alone (the
-   fastest backend that stays padding-invariant is the one to use);
+   data, resampled): first each SDPA backend's time on padded batches and its
+   distance from the same sequences embedded alone; the fastest padding-invariant
+   one becomes the embedder's attention setting, which every later pass of that
+   row runs with (recorded as attention_backend); then model load time,
+   sequences/s, tokens/s, peak memory, MFU against the peak of (1), padding share,
+   device-idle share (1 - kernel time / wall time of the embed, from a
+   torch.profiler trace; not available on a CPU), the attention kernels' share of
+   kernel time, and the host's seconds per 10,000-frame shard for tokenising and for
+   writing its feature file, against the GPU time the shard is modelled to take at
+   the target MFU;
 4. one `virnucpro predict` per protein model on about --e2e-frames frames of 500 bp
-   reads, reporting its wall time and the share of it outside GPU kernels.
+   reads, reporting its wall time and the share of it outside the embedding batches
+   on the GPU (CUDA events; not available on a CPU).
 
 One table on stdout, the same figures as JSON in --output.
 
@@ -34,6 +40,8 @@ from typing import Annotated, Any
 import numpy as np
 import torch
 import typer
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity
 
 from virnucpro.classify.classifier import Classifier, MLPClassifier
 from virnucpro.embed.benchmark import (
@@ -46,7 +54,14 @@ from virnucpro.embed.benchmark import (
 from virnucpro.embed.embed_files import SequenceEmbedder
 from virnucpro.embed.embedders.registry import Modality, get_embedder
 from virnucpro.embed.model_cache import model_directory
-from virnucpro.embed.sequence_embedding import EmbedStats, resolve_device
+from virnucpro.embed.sequence_embedding import (
+    ATTENTION_BACKENDS,
+    TOKENIZE_BLOCK,
+    EmbedStats,
+    resolve_device,
+    tokenize_all,
+)
+from virnucpro.files.feature_files import Features, write_features
 from virnucpro.files.sequence_files import read_dna
 from virnucpro.predict import predict_fasta
 from virnucpro.preprocess.chunking import chunk_records
@@ -59,6 +74,15 @@ MODELS = ("esm2_3b", "fastesm2_650", "dnabert_s")
 FRAME_LENGTHS = (300, 500)
 READ_LENGTH = 500
 ATTENTION_KERNELS = ("attention", "sdpa", "fmha", "flash", "softmax")
+#: Frames of one shard of the pipeline (--shard_size's default).
+SHARD_FRAMES = 10_000
+#: The MFU targets of docs/benchmarks.md: a shard's GPU time is modelled at them.
+TARGET_MFU = {"esm2_3b": 0.65, "fastesm2_650": 0.55, "dnabert_s": 0.40}
+#: A backend is padding-invariant if its vectors move from the sequences embedded
+#: alone by at most this many times the math backend's (which masks exactly: its
+#: difference is the kernels' rounding at this precision) plus the floor.
+INVARIANCE_MARGIN = 2.0
+INVARIANCE_FLOOR = 1e-5
 
 
 def matmul_peak(device: torch.device, tiny: bool) -> float:
@@ -112,59 +136,121 @@ def shape(embedder: SequenceEmbedder) -> tuple[int, int, int, bool]:
     return config.hidden_size, config.intermediate_size, config.num_hidden_layers, gated
 
 
-def attention_share(embedder: SequenceEmbedder, sequences: list[str]) -> float:
-    """Share of the forward pass's kernel time spent in attention, from the profiler."""
-    activities = [torch.profiler.ProfilerActivity.CPU]
+def profiled_pass(embedder: SequenceEmbedder, sequences: list[str]) -> tuple[float, float | None]:
+    """One embed of ``sequences`` under torch.profiler: the attention kernels' share of
+    kernel time, and the device-idle share, 1 - (union of kernel intervals) / (wall time
+    of the embed), which counts a stall inside a batch as idle. On a CPU there is no
+    device to be idle (None) and the attention share is of operator time."""
     cuda = embedder.device.type == "cuda"
-    if cuda:
-        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    activities = [ProfilerActivity.CPU, *([ProfilerActivity.CUDA] if cuda else [])]
     with torch.profiler.profile(activities=activities) as profile:
+        started = time.perf_counter()
         embedder.embed(sequences)
         synchronise(embedder.device)
-    total = attention = 0.0
-    for event in profile.key_averages():
-        if cuda:
-            spent = getattr(event, "self_device_time_total", None)
-            spent = spent if spent is not None else event.self_cuda_time_total
-        else:
-            spent = event.self_cpu_time_total
-        total += spent
-        if any(word in event.key.lower() for word in ATTENTION_KERNELS):
-            attention += spent
+        wall = time.perf_counter() - started
+    if not cuda:
+        spans = [(event.key, event.self_cpu_time_total) for event in profile.key_averages()]
+        return _attention_share(spans), None
+    # Kernels only: not copies, memsets or the device spans of annotations.
+    kernels = [
+        (event.name, event.time_range.start, event.time_range.end)
+        for event in profile.events()
+        if event.device_type == DeviceType.CUDA and event.activity_type == "kernel"
+    ]
+    busy_us = _union_length([(start, end) for _, start, end in kernels])
+    attention = _attention_share([(name, end - start) for name, start, end in kernels])
+    return attention, max(0.0, 1 - busy_us / 1e6 / wall)
+
+
+def _attention_share(spans: list[tuple[str, float]]) -> float:
+    total = sum(spent for _, spent in spans)
+    attention = sum(
+        spent for name, spent in spans if any(word in name.lower() for word in ATTENTION_KERNELS)
+    )
     return attention / total if total else 0.0
 
 
-def attention_backends(embedder: SequenceEmbedder, sequences: list[str]) -> dict[str, Any]:
-    """Each SDPA backend on one padded batch: seconds, and the largest difference of a
-    pooled vector from the same sequence embedded alone (padding invariance)."""
-    from torch.nn.attention import SDPBackend, sdpa_kernel
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    """Length covered by the intervals (kernels of several streams may overlap)."""
+    covered, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            covered += end - max(start, reach)
+            reach = end
+    return covered
 
-    alone = np.stack([embedder.embed([sequence])[0] for sequence in sequences])
-    found = {}
-    for backend in (
-        SDPBackend.FLASH_ATTENTION,
-        SDPBackend.EFFICIENT_ATTENTION,
-        SDPBackend.CUDNN_ATTENTION,
-        SDPBackend.MATH,
-    ):
+
+def attention_backends(
+    embedder: SequenceEmbedder, sequences: list[str], alone: int = 32
+) -> dict[str, Any]:
+    """Each SDPA backend as the embedder's setting: seconds for ``sequences`` in padded
+    batches, and the largest difference of the first ``alone`` pooled vectors from the
+    same sequences embedded one at a time with that backend (padding invariance)."""
+    found: dict[str, Any] = {}
+    budget = embedder.token_budget
+    for name in ATTENTION_BACKENDS[1:]:
+        embedder.attention = name
         try:
-            with sdpa_kernel([backend]):
-                embedder.embed(sequences)  # warm-up
-                synchronise(embedder.device)
-                started = time.perf_counter()
-                batched = embedder.embed(sequences)
-                synchronise(embedder.device)
-            found[backend.name.lower()] = {
-                "seconds": round(time.perf_counter() - started, 4),
-                "max_abs_difference_from_alone": float(np.abs(batched - alone).max()),
-            }
+            embedder.token_budget = 1  # a batch of its own for each sequence: no padding
+            single = embedder.embed(sequences[:alone])
+            embedder.token_budget = budget
+            embedder.embed(sequences)  # warm-up
+            synchronise(embedder.device)
+            started = time.perf_counter()
+            batched = embedder.embed(sequences)
+            synchronise(embedder.device)
         except RuntimeError as error:  # no kernel of this backend for these inputs
-            found[backend.name.lower()] = {"unavailable": str(error).splitlines()[0][:200]}
+            found[name] = {"unavailable": str(error).splitlines()[0][:200]}
+            continue
+        finally:
+            embedder.token_budget = budget
+        found[name] = {
+            "seconds": time.perf_counter() - started,
+            "max_abs_difference_from_alone": float(np.abs(batched[:alone] - single).max()),
+        }
+    bound = INVARIANCE_MARGIN * found["math"]["max_abs_difference_from_alone"] + INVARIANCE_FLOOR
+    for figures in found.values():
+        if "seconds" in figures:
+            figures["padding_invariant"] = figures["max_abs_difference_from_alone"] <= bound
     return found
 
 
+def fastest_invariant(backends: dict[str, Any]) -> str:
+    """The padding-invariant backend that took the least time (math is always one)."""
+    return min(
+        (figures["seconds"], name)
+        for name, figures in backends.items()
+        if figures.get("padding_invariant")
+    )[1]
+
+
+def host_seconds_per_shard(
+    embedder: SequenceEmbedder, shard: list[str], folder: Path
+) -> dict[str, float]:
+    """The host's work on one shard outside the device: tokenising its frames (as the
+    embed loop does, block by block) and writing its feature file (fsync included)."""
+    started = time.perf_counter()
+    for start in range(0, len(shard), TOKENIZE_BLOCK):
+        tokenize_all(embedder.encoder, shard[start : start + TOKENIZE_BLOCK])
+    tokenise = time.perf_counter() - started
+    matrix = np.random.default_rng(0).standard_normal(
+        (len(shard), embedder.dimension), dtype=np.float32
+    )
+    ids = [f"read{index}_chunk_1F1" for index in range(len(shard))]
+    started = time.perf_counter()
+    write_features(folder / "shard.safetensors", Features(ids, matrix, {"precision": "bf16"}))
+    return {"tokenise": tokenise, "write": time.perf_counter() - started}
+
+
 def measure_model(
-    name: str, hf_home: Path, device: str, precision: str, count: int, token_budget: int
+    name: str,
+    hf_home: Path,
+    device: str,
+    precision: str,
+    count: int,
+    token_budget: int,
+    peak: float,
+    work: Path,
 ) -> list[dict[str, Any]]:
     """Load one model once, then time it on each frame length."""
     spec = get_embedder(name)
@@ -173,10 +259,15 @@ def measure_model(
     rows = []
     for length in FRAME_LENGTHS:
         sequences = frames(length, spec.modality, count)
+        backends = attention_backends(embedder, sequences[:256])
+        embedder.attention = fastest_invariant(backends)  # every pass below runs with it
         stats = EmbedStats()
         seconds = timed_pass(embedder, sequences, warmup=64, stats=stats)
-        lengths = [len(embedder.encoder.tokenize(sequence)) for sequence in sequences]
+        attention, idle = profiled_pass(embedder, sequences)
+        lengths = [len(tokens) for tokens in tokenize_all(embedder.encoder, sequences)]
         flops = forward_flops(hidden, intermediate, layers, lengths, gated)
+        host = host_seconds_per_shard(embedder, frames(length, spec.modality, SHARD_FRAMES), work)
+        modelled = flops * SHARD_FRAMES / len(sequences) / (peak * TARGET_MFU[name])
         rows.append(
             {
                 "model": name,
@@ -189,11 +280,17 @@ def measure_model(
                 "tokens_per_second": round(sum(lengths) / seconds),
                 # unrounded: MFU is computed from it (a slow CPU runs at 0.00 TFLOP/s)
                 "tflops": flops / seconds / 1e12,
+                "mfu": flops / seconds / peak,
                 "peak_memory_gib": round(peak_memory(embedder.device)[0], 2),
                 "padding_share": round(stats.padding_fraction, 3),
-                "idle_share": round(stats.idle_fraction, 3),
-                "attention_share": round(attention_share(embedder, sequences[:256]), 3),
-                "attention_backends": attention_backends(embedder, sequences[:32]),
+                "idle_share": idle,
+                "attention_share": round(attention, 3),
+                "attention_backend": embedder.attention,
+                "attention_backends": backends,
+                "tokenise_seconds_per_shard": host["tokenise"],
+                "write_seconds_per_shard": host["write"],
+                "modelled_gpu_seconds_per_shard": modelled,
+                "host_share_of_modelled_gpu": (host["tokenise"] + host["write"]) / modelled,
             }
         )
     return rows
@@ -247,40 +344,49 @@ def end_to_end(
         hf_home=hf_home, stats=stats,
     )  # fmt: skip
     seconds = time.perf_counter() - started
+    cuda = resolve_device(device).type == "cuda"
     return {
         "protein_model": protein,
         "reads": count,
         "frames": stats.sequences // 2,
         "seconds": round(seconds, 1),
         "reads_per_second": round(count / seconds, 1),
-        "outside_kernels_share": round(1 - stats.busy_seconds / seconds, 3),
-        "called_sequences": len(calls),
+        # CUDA events around each batch; a CPU has no device time apart from its own
+        "outside_batches_share": round(1 - stats.busy_seconds / seconds, 3) if cuda else None,
+        "called_sequences": calls.counts["sequences"],
     }
+
+
+def share(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
 
 
 def table(peak: float, rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -> str:
     lines = [
         f"measured peak: {peak / 1e12:.1f} TFLOP/s",
         "",
-        "| model | frames | load s | seq/s | tokens/s | TFLOP/s | MFU | peak GiB | padding | idle | attention |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | frames | load s | seq/s | tokens/s | TFLOP/s | MFU | peak GiB | padding | idle "
+        "| attention | backend | tokenise s/shard | write s/shard | host/modelled GPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
             f"| {row['model']} | {row['frame_bp']} bp | {row['load_seconds']} | "
             f"{row['sequences_per_second']:,} | {row['tokens_per_second']:,} | {row['tflops']:.3g} | "
             f"{row['mfu']:.1%} | {row['peak_memory_gib']} | {row['padding_share']:.0%} | "
-            f"{row['idle_share']:.0%} | {row['attention_share']:.0%} |"
+            f"{share(row['idle_share'])} | {row['attention_share']:.0%} | "
+            f"{row['attention_backend']} | {row['tokenise_seconds_per_shard']:.3f} | "
+            f"{row['write_seconds_per_shard']:.3f} | {row['host_share_of_modelled_gpu']:.1%} |"
         )
     lines += [
         "",
-        "| predict with | reads | frames | seconds | reads/s | outside GPU kernels |",
+        "| predict with | reads | frames | seconds | reads/s | outside GPU batches |",
         "|---|---|---|---|---|---|",
     ]
     for run in runs:
         lines.append(
             f"| {run['protein_model']} | {run['reads']:,} | {run['frames']:,} | {run['seconds']} | "
-            f"{run['reads_per_second']:,} | {run['outside_kernels_share']:.0%} |"
+            f"{run['reads_per_second']:,} | {share(run['outside_batches_share'])} |"
         )
     return "\n".join(lines)
 
@@ -315,12 +421,11 @@ def main(
         rows = []
         for name in MODELS:
             rows += measure_model(
-                name, hf_home, str(target), precision, frames_per_model, token_budget
-            )
+                name, hf_home, str(target), precision, frames_per_model, token_budget, peak,
+                folder,
+            )  # fmt: skip
             if target.type == "cuda":
                 torch.cuda.empty_cache()
-        for row in rows:
-            row["mfu"] = row["tflops"] * 1e12 / peak
         runs = [
             end_to_end(protein, folder, hf_home, str(target), precision, e2e_frames)
             for protein in ("fastesm2_650", "esm2_3b")
