@@ -143,7 +143,8 @@ def pool_weights(
 
 def weighted_mean(hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Float32 means (batch, dimension) of the hidden states under 0/1 ``weights``: one
-    batched matmul reading the states once, instead of a weighted copy of them summed."""
+    batched matmul of the float32 states, instead of a weighted float32 copy of them
+    summed (two more passes over the largest tensor of the batch)."""
     sums = torch.bmm(weights.unsqueeze(1), hidden.to(torch.float32)).squeeze(1)
     return sums / weights.sum(dim=1, keepdim=True)
 
