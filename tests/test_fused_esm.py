@@ -18,7 +18,7 @@ from transformers import EsmConfig
 from transformers.models.esm import modeling_esm
 
 from virnucpro.embed.embedders.esm import EsmEncoder, Float32RotaryEmbedding, Kernels, load_esm
-from virnucpro.embed.embedders.fused_esm import FusedEsmEncoder, rotate_pairs, rotation
+from virnucpro.embed.embedders.fused_esm import FusedEsmEncoder, pair_order, rotate_pairs, rotation
 from virnucpro.embed.embedders.registry import Modality, get_embedder
 from virnucpro.embed.model_cache import model_directory
 from virnucpro.embed.sequence_embedding import embed_sequences
@@ -86,6 +86,32 @@ def test_fp32_hidden_states_match_with_padding_and_long_proteins():
     assert (states - reference)[real].abs().max() <= 1e-5
 
 
+def test_real_proteins_of_up_to_3423_residues_agree(shared_data):
+    # Polyproteins of zika (3423 residues) and polio (2209), human metapneumovirus's 9.
+    from Bio import SeqIO
+
+    proteins = [
+        feature.qualifiers["translation"][0]
+        for name in (
+            "zika_virus_KX369547",
+            "poliovirus_NC_002058",
+            "human_metapneumovirus_A_NC_039199",
+        )
+        for record in SeqIO.parse(shared_data / "viral" / f"{name}.gbk", "genbank")
+        for feature in record.features
+        if feature.type == "CDS" and "translation" in feature.qualifiers
+    ]
+    assert len(proteins) == 11 and max(map(len, proteins)) == 3423
+    folder = _folder("tiny_esm2")
+    reference = embed_sequences(
+        load_esm(folder, CPU, torch.float32, kernels="eager"), proteins, CPU
+    )
+    fused = embed_sequences(load_esm(folder, CPU, torch.float32, kernels="fused"), proteins, CPU)
+    bf16 = embed_sequences(load_esm(folder, CPU, torch.bfloat16, kernels="fused"), proteins, CPU)
+    assert compare_vectors(reference, fused)[0] <= 1e-5
+    assert compare_vectors(reference, bf16)[1] >= 0.999
+
+
 def test_fp32_absolute_position_models_match_too(tmp_path):
     # ESM-1-style learned positions: no rotary, the query scaling alone.
     folder = tmp_path / "absolute"
@@ -135,9 +161,15 @@ def _library_rotation(query_key, cos, sin) -> torch.Tensor:
     return torch.stack(rotated, dim=2).transpose(1, 3)
 
 
+def _fused_rotation(query_key, cos, sin) -> torch.Tensor:
+    """``rotate_pairs`` on q and k put in ``pair_order``, the result put back."""
+    order = pair_order(query_key.shape[-1])
+    return rotate_pairs(query_key[..., order], rotation(cos, sin))[..., order.argsort()]
+
+
 def test_rotate_pairs_is_apply_rotary_pos_emb_in_float32():
     query_key, cos, sin = _rotary_inputs(torch.float32)
-    ours = rotate_pairs(query_key, rotation(cos, sin))
+    ours = _fused_rotation(query_key, cos, sin)
     assert ours.dtype == torch.float32
     assert (ours - _library_rotation(query_key, cos, sin)).abs().max() <= 1e-6
 
@@ -146,14 +178,14 @@ def test_rotate_pairs_rotates_bf16_query_and_key_in_float32():
     # Both compute in float32 and round once: at most the odd last-place tie differs.
     query_key, cos, sin = _rotary_inputs(torch.bfloat16)
     library = _library_rotation(query_key, cos, sin)
-    ours = rotate_pairs(query_key, rotation(cos, sin))
+    ours = _fused_rotation(query_key, cos, sin)
     assert ours.dtype == torch.bfloat16
     differs = ours != library
     assert differs.float().mean() <= 0.01
     ulp = torch.ldexp(torch.ones_like(library.float()), torch.frexp(library.float())[1] - 8)
     assert ((ours.float() - library.float()).abs() <= ulp).all()
     # Sharp: cos/sin rounded to bf16 (transformers' own module) move far more values.
-    rounded = rotate_pairs(query_key, rotation(cos.bfloat16(), sin.bfloat16()))
+    rounded = _fused_rotation(query_key, cos.bfloat16(), sin.bfloat16())
     assert (rounded != library).float().mean() > 10 * differs.float().mean() + 0.05
 
 

@@ -9,11 +9,13 @@ GPU they cap the share of time spent in matrix products. ``FusedEsmEncoder`` com
 the same thing with:
 
 - one query-key-value ``Linear`` whose weight and bias are the three loaded ones stacked
-  (the same numbers; one matrix product instead of three);
+  (the same numbers; one matrix product instead of three), the query and key rows of
+  each head reordered so that the dimensions rotary pairs (i and i + d/2) sit side by
+  side, which leaves every q.k as it was;
 - q and k rotated together as complex numbers in float32, where ``Float32RotaryEmbedding``
-  wants the rotation done: rotary pairs dimension i with i + d/2, so each pair is one
-  complex number and each position's angle one unit complex number (three kernels: a
-  copy to float32, the product, a copy back);
+  wants the rotation done: each pair is one complex number, each position's angle one
+  unit complex number (three kernels in bf16: a cast to float32, the product, a cast
+  back; one in float32);
 - the query scaling d^-0.5 given to SDPA's ``scale``, applied inside the kernel in
   float32 (the rotation is linear, so scaling after it is the same arithmetic);
 - the padding mask turned into an additive bias once per forward pass, one row per
@@ -31,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import EsmModel
 from transformers.modeling_outputs import BaseModelOutput
-from transformers.models.esm.modeling_esm import EsmLayer
+from transformers.models.esm.modeling_esm import EsmLayer, EsmSelfAttention
 
 
 def rotation(cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
@@ -45,27 +47,31 @@ def rotation(cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     return turn[:, :, None, None]
 
 
-def rotate_pairs(query_key: torch.Tensor, turn: torch.Tensor) -> torch.Tensor:
-    """``apply_rotary_pos_emb`` on ``(batch, length, 2, heads, d)`` q and k in three kernels.
+def pair_order(head_size: int) -> torch.Tensor:
+    """Head dimensions in the order that puts each rotary pair (i, i + d/2) side by side:
+    0, d/2, 1, d/2 + 1, ... Queries and keys reordered alike keep every dot product q.k,
+    which is all attention does with them."""
+    return torch.arange(head_size).view(2, -1).t().reshape(-1)
 
-    Each pair (x_i, x_{i+d/2}) is the complex number x_i + i x_{i+d/2}; times cos + i sin
-    it gives x_i cos - x_{i+d/2} sin and x_{i+d/2} cos + x_i sin, ``rotate_half``'s two
-    halves, computed in float32 and rounded once to the input's dtype.
+
+def rotate_pairs(query_key: torch.Tensor, turn: torch.Tensor) -> torch.Tensor:
+    """``apply_rotary_pos_emb`` on ``(batch, length, 2, heads, d)`` q and k in ``pair_order``.
+
+    Each adjacent pair (x_i, x_{i+d/2}) is the complex number x_i + i x_{i+d/2}; times
+    cos + i sin it gives x_i cos - x_{i+d/2} sin and x_{i+d/2} cos + x_i sin,
+    ``rotate_half``'s two halves. Computed in float32 and rounded once to the input's
+    dtype: three kernels in bf16 (cast, product, cast), one in float32.
     """
-    half = query_key.shape[-1] // 2
-    pairs = query_key.unflatten(-1, (2, half)).transpose(-1, -2)  # (..., d/2, 2), a view
-    numbers = torch.empty(pairs.shape, dtype=torch.float32, device=pairs.device).copy_(pairs)
+    numbers = query_key.float().unflatten(-1, (-1, 2))
     if torch.compiler.is_compiling():
         # Inductor generates no code for complex numbers; written out, it fuses the
-        # products into the copies.
+        # products with the casts into one kernel.
         real, imaginary = numbers.unbind(-1)
         cos, sin = turn.unbind(-1)
         turned = torch.stack((real * cos - imaginary * sin, real * sin + imaginary * cos), -1)
     else:
         turned = torch.view_as_real(torch.view_as_complex(numbers) * torch.view_as_complex(turn))
-    rotated = torch.empty(query_key.shape, dtype=query_key.dtype, device=query_key.device)
-    rotated.unflatten(-1, (2, half)).transpose(-1, -2).copy_(turned)
-    return rotated
+    return turned.flatten(-2).to(query_key.dtype)
 
 
 def padding_bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -82,10 +88,15 @@ def padding_bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return bias.masked_fill_(~keys, float("-inf"))
 
 
-def _stacked(projections: list[nn.Linear]) -> nn.Linear:
-    """One ``Linear`` computing the outputs of ``projections`` side by side."""
-    weight = torch.cat([projection.weight for projection in projections])
-    bias = torch.cat([projection.bias for projection in projections])
+def _query_key_value(attention: EsmSelfAttention) -> nn.Linear:
+    """One ``Linear`` computing query, key and value side by side, the query and key rows
+    of each head in ``pair_order``."""
+    heads, size = attention.num_attention_heads, attention.attention_head_size
+    rows = (torch.arange(heads)[:, None] * size + pair_order(size)).reshape(-1)
+    rows = rows.to(attention.query.weight.device)
+    query, key, value = attention.query, attention.key, attention.value
+    weight = torch.cat([query.weight[rows], key.weight[rows], value.weight])
+    bias = torch.cat([query.bias[rows], key.bias[rows], value.bias])
     stacked = nn.Linear(weight.shape[1], weight.shape[0], device="meta")
     stacked.weight = nn.Parameter(weight, requires_grad=False)
     stacked.bias = nn.Parameter(bias, requires_grad=False)
@@ -102,7 +113,7 @@ class FusedEsmLayer(nn.Module):
         self.heads = attention.num_attention_heads
         self.head_size = attention.attention_head_size
         self.attention_norm = layer.attention.LayerNorm
-        self.query_key_value = _stacked([attention.query, attention.key, attention.value])
+        self.query_key_value = _query_key_value(attention)
         self.attention_output = layer.attention.output.dense
         self.mlp_norm = layer.LayerNorm
         self.intermediate = layer.intermediate.dense
