@@ -3,9 +3,9 @@
 
 Runs what ``--mode compare`` runs, with the options conf/modules.config passes:
 BUILD_TRAINING_SET per samplesheet row, SPLIT_DATASET (sketches and counts
-included), SHARD_FRAMES, EMBED_DNA once per shard, EMBED_PROTEIN and
-MERGE_FEATURES per embedder and shard, TRAIN_CLASSIFIER, EVALUATE_CLASSIFIER and
-BENCHMARK_EMBEDDER per embedder, then COMPARE_EMBEDDERS with every embedder's
+included), SHARD_FRAMES, EMBED_DNA once per shard, EMBED_PROTEIN per embedder
+and shard, TRAIN_CLASSIFIER and EVALUATE_CLASSIFIER on each shard's DNA and protein
+files (joined as they are read: no merged copy), BENCHMARK_EMBEDDER per embedder, then COMPARE_EMBEDDERS with every embedder's
 predictions and every input's counts. It gives the figures of docs/comparison.md
 where Nextflow cannot run; tests/test_compare_chain.py and `make demo` run it.
 
@@ -132,15 +132,17 @@ def compare_chain(
         proteins = [features / f"{s}.{embedder}.protein.safetensors" for s in shards]
         run("embed_protein.py", *_repeat("--input", [workdir / "shards" / f"{s}.protein.fasta" for s in shards]),
             *_repeat("--output", proteins), "--embedder", embedder, *model(embedder), *common)  # fmt: skip
-        for shard, protein in zip(shards, proteins, strict=True):
-            run("merge_features.py", "--dna", features / f"{shard}.dna.safetensors", "--protein",
-                protein, "--output", features / f"{shard}.{embedder}.merged.safetensors")  # fmt: skip
         timer(f"embed_protein {embedder}", start)
 
     start = time.perf_counter()
     for embedder in embedders:
         merged = _repeat(
-            "--features", [features / f"{s}.{embedder}.merged.safetensors" for s in shards]
+            "--features",
+            [
+                features / f"{s}.{kind}.safetensors"
+                for s in shards
+                for kind in ("dna", f"{embedder}.protein")
+            ],
         )
         run("train_classifier.py", *merged, "--train", lists[0], "--validation", lists[1],
             "--output-dir", workdir / f"{embedder}_classifier", "--seed", 42)  # fmt: skip

@@ -167,12 +167,12 @@ def shard_frames(
 
 
 def classify(work: Path, sample: str, fasta: Path, frames: Paths, shards: dict[str, Paths]) -> Path:
-    """EMBED_DNA, EMBED_PROTEIN and MERGE_FEATURES of each shard (the demo classifier's
-    embedders), then CLASSIFY: its output folder."""
-    merged = []
+    """EMBED_DNA and EMBED_PROTEIN of each shard (the demo classifier's embedders), then
+    CLASSIFY on each shard's pair: its output folder."""
+    features = []
     for name, files in shards.items():
         dna, protein = work / f"{name}.dna.safetensors", work / f"{name}.protein.safetensors"
-        merged.append(work / f"{name}.merged.safetensors")
+        features += [dna, protein]
         embedder = {
             "--embedder": "dna_composition",
             "--input": files["nucleotide"],
@@ -185,11 +185,10 @@ def classify(work: Path, sample: str, fasta: Path, frames: Paths, shards: dict[s
             "--output": protein,
         }
         run("embed_protein.py", embedder | EMBED_OPTIONS, work)
-        run("merge_features.py", {"--dna": dna, "--protein": protein, "--output": merged[-1]}, work)
     folder = work / "predictions"
     options = {
         "--classifier": CLASSIFIER,
-        "--features": merged,
+        "--features": features,
         "--report": frames["report"],
         "--sequences": fasta,
         "--output-dir": folder,

@@ -31,14 +31,15 @@ workflow PREDICT {
     FRAMES_TO_SHARDS(SELECT_FRAMES.out.frames, [])
     EMBED_AND_MERGE(FRAMES_TO_SHARDS.out.shards, dna_model, embedders, models_dir, hf_home, chunk_size, shards_per_task)
 
-    // The merged features of all shards of a sample, in shard name order (so
-    // that -resume finds the task again). groupKey carries the sample's shard
-    // count, so a sample moves on to CLASSIFY as soon as its own shards are
-    // merged, without waiting for the other samples.
+    // The DNA and protein features of all shards of a sample, in shard name
+    // order (so that -resume finds the task again); CLASSIFY joins each shard's
+    // pair as it reads it. groupKey carries the sample's shard count, so a
+    // sample moves on to CLASSIFY as soon as its own shards are embedded,
+    // without waiting for the other samples.
     features_per_sample = EMBED_AND_MERGE.out.merged
         .map { meta, _embedder, merged -> [groupKey(meta.id, meta.shard_count), [meta.shard, merged]] }
         .groupTuple()
-        .map { id, shards -> [id.getGroupTarget(), shards.toSorted { a, b -> a[0] <=> b[0] }.collect { shard -> shard[1] }] }
+        .map { id, shards -> [id.getGroupTarget(), shards.toSorted { a, b -> a[0] <=> b[0] }.collectMany { shard -> shard[1] }] }
 
     // Each sample with its frames report (every chunk, no_frame and too_short
     // ones included) and its input FASTA. A sample without any stop-free frame
@@ -71,7 +72,7 @@ workflow PREDICT {
     report           = PREDICTION_REPORT.out.html     // channel: path(report.html): HTML summary of every sample's calls
     shards           = FRAMES_TO_SHARDS.out.shards    // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), path(nucleotide), path(protein) ]
     frames_report    = SELECT_FRAMES.out.report       // channel: [ val(meta), path(frames.tsv) ]
-    features         = EMBED_AND_MERGE.out.merged     // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), val(embedder), path(merged.safetensors) ]
+    features         = EMBED_AND_MERGE.out.merged     // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), val(embedder), [ path(dna.safetensors), path(protein.safetensors) ] ]
     dna_features     = EMBED_AND_MERGE.out.dna        // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), path(dna.safetensors) ]
     protein_features = EMBED_AND_MERGE.out.protein    // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), val(embedder), path(protein.safetensors) ]
 }

@@ -51,22 +51,23 @@ workflow TRAIN {
     FRAMES_TO_SHARDS(all_frames, split_ids)
     EMBED_AND_MERGE(FRAMES_TO_SHARDS.out.shards, dna_model, embedders, models_dir, hf_home, chunk_size, shards_per_task)
 
-    // One classifier per protein embedder, on the merged features of all its
-    // shards; shards in name order, so that -resume finds the task again.
-    // groupKey carries the shard count: an embedder's classifier starts training
-    // as soon as its own shards are merged, not when every embedder's are.
+    // One classifier per protein embedder, on the DNA and protein features of
+    // all its shards (each shard's pair joined as it is read); shards in name
+    // order, so that -resume finds the task again. groupKey carries the shard
+    // count: an embedder's classifier starts training as soon as its own shards
+    // are embedded, not when every embedder's are.
     features_per_embedder = EMBED_AND_MERGE.out.merged
         .map { meta, embedder, merged -> [groupKey(embedder, meta.shard_count), [meta.shard, merged]] }
         .groupTuple()
-        .map { embedder, shards -> [embedder.getGroupTarget(), shards.toSorted { a, b -> a[0] <=> b[0] }.collect { shard -> shard[1] }] }
+        .map { embedder, shards -> [embedder.getGroupTarget(), shards.toSorted { a, b -> a[0] <=> b[0] }.collectMany { shard -> shard[1] }] }
     TRAIN_CLASSIFIER(features_per_embedder, SPLIT_DATASET.out.train, SPLIT_DATASET.out.validation)
 
     emit:
     classifiers         = TRAIN_CLASSIFIER.out.model    // channel: [ val(embedder), path({embedder}_classifier) ]
     training_logs       = TRAIN_CLASSIFIER.out.log      // channel: [ val(embedder), path(training_log.tsv) ]
-    classifier_features = features_per_embedder         // channel: [ val(embedder), [ path(merged.safetensors), ... ] ], shards in name order
+    classifier_features = features_per_embedder         // channel: [ val(embedder), [ path(dna.safetensors), path(protein.safetensors), ... ] ], shards in name order
     shards              = FRAMES_TO_SHARDS.out.shards   // channel: [ val([id: 'training_set', shard: name, shard_index: i, shard_count: n]), path(nucleotide), path(protein) ]
-    features            = EMBED_AND_MERGE.out.merged    // channel: [ val([id: 'training_set', shard: name, shard_index: i, shard_count: n]), val(embedder), path(merged.safetensors) ]
+    features            = EMBED_AND_MERGE.out.merged    // channel: [ val([id: 'training_set', shard: name, shard_index: i, shard_count: n]), val(embedder), [ path(dna.safetensors), path(protein.safetensors) ] ]
     dna_features        = EMBED_AND_MERGE.out.dna       // channel: [ val([id: 'training_set', shard: name, shard_index: i, shard_count: n]), path(dna.safetensors) ]
     protein_features    = EMBED_AND_MERGE.out.protein   // channel: [ val([id: 'training_set', shard: name, shard_index: i, shard_count: n]), val(embedder), path(protein.safetensors) ]
     train               = SPLIT_DATASET.out.train       // channel: path(train.tsv)

@@ -6,8 +6,9 @@ process CLASSIFY {
     container 'virnucpro-nf:0.1.0'
 
     input:
-    // One sample: a classifier checkpoint, the merged features of every shard
-    // of the sample (from the classifier's embedder; none for a sample without
+    // One sample: a classifier checkpoint, the DNA and protein features of every
+    // shard of the sample, joined as they are read (or merged files; from the
+    // classifier's embedders; none for a sample without
     // any stop-free frame, which still gets its tables), its frames report(s)
     // (SELECT_FRAMES: every chunk, no_frame ones included) and its input FASTA
     // ([] to skip the FASTA of viral sequences). Subfolders keep the inputs
@@ -29,7 +30,7 @@ process CLASSIFY {
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${meta.id}"
-    def feature_args = features.collect { merged -> "--features '${merged}'" }.join(' ')
+    def feature_args = features.collect { feature -> "--features '${feature}'" }.join(' ')
     def report_args = reports.collect { report -> "--report '${report}'" }.join(' ')
     def sequences_arg = sequences ? "--sequences '${sequences}'" : ''
     """

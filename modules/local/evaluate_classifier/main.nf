@@ -6,8 +6,9 @@ process EVALUATE_CLASSIFIER {
     container 'virnucpro-nf:0.1.0'
 
     input:
-    // A checkpoint (TRAIN_CLASSIFIER) and the merged features of every shard of
-    // the same embedder; a subfolder keeps the features apart from the outputs
+    // A checkpoint (TRAIN_CLASSIFIER) and the DNA and protein features of every
+    // shard of the same embedder (or merged files); a subfolder keeps the
+    // features apart from the outputs
     tuple val(embedder), path(classifier), path(features, arity: '1..*', stageAs: 'features/*')
     // Frames of the test set (SPLIT_DATASET test.tsv), the same for every embedder
     path(test)
@@ -27,7 +28,7 @@ process EVALUATE_CLASSIFIER {
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${embedder}"
-    def feature_args = features.collect { merged -> "--features '${merged}'" }.join(' ')
+    def feature_args = features.collect { feature -> "--features '${feature}'" }.join(' ')
     """
     evaluate_classifier.py \\
         --classifier '${classifier}' \\

@@ -6,8 +6,9 @@ process TRAIN_CLASSIFIER {
     container 'virnucpro-nf:0.1.0'
 
     input:
-    // Merged features of every shard for ONE protein embedder (sorted by shard
-    // name, so that -resume finds the task again); a subfolder keeps them apart
+    // DNA and protein features of every shard for ONE protein embedder, joined
+    // as they are read (or merged files; sorted by shard name, so that -resume
+    // finds the task again); a subfolder keeps them apart
     tuple val(embedder), path(features, arity: '1..*', stageAs: 'features/*')
     // Frame lists of the split (SPLIT_DATASET): frame_id and label columns
     path(train)
@@ -27,7 +28,7 @@ process TRAIN_CLASSIFIER {
     script:
     def args = task.ext.args ?: ''
     def prefix = task.ext.prefix ?: "${embedder}"
-    def feature_args = features.collect { merged -> "--features '${merged}'" }.join(' ')
+    def feature_args = features.collect { feature -> "--features '${feature}'" }.join(' ')
     """
     train_classifier.py \\
         ${feature_args} \\

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from virnucpro.embed.merge import feature_sources
 from virnucpro.errors import InputError
 from virnucpro.files.contracts import SPLIT_LIST
-from virnucpro.files.feature_files import Features, read_features
+from virnucpro.files.feature_files import Features
 from virnucpro.files.tables import read_table
 
 
@@ -37,11 +38,13 @@ def read_labels(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
 
 
 def read_feature_files(paths: Sequence[str | os.PathLike[str]]) -> list[Features]:
-    """Feature files that must come from one set of embedders, chunk size and precision."""
+    """Each shard's merged features (merged files, or DNA and protein files joined as they
+    are read), which must come from one set of embedders, chunk size and precision."""
     if not paths:
         raise InputError("no feature files given")
-    files = [read_features(path) for path in paths]
-    check_one_set(paths, files)
+    sources = feature_sources(paths)
+    files = [source.read() for source in sources]
+    check_one_set([str(source) for source in sources], files)
     return files
 
 

@@ -47,11 +47,12 @@ from virnucpro.classify.calling import (
 )
 from virnucpro.classify.classifier import Classifier, load_classifier
 from virnucpro.classify.labelled import check_one_set
+from virnucpro.embed.merge import FeatureSource, feature_sources
 from virnucpro.errors import InputError, examples
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import CHUNK_CALLS, FRAME_SCORES, FRAMES_REPORT, SEQUENCE_CALLS
 from virnucpro.files.digests import RecordsDigest, sequence_digest
-from virnucpro.files.feature_files import Features, read_features, read_header
+from virnucpro.files.feature_files import Features
 from virnucpro.files.names import check_name
 from virnucpro.files.scratch_database import NameSet, scratch_database
 from virnucpro.files.sequence_files import read_fasta, rna_as_dna, write_fasta
@@ -392,14 +393,12 @@ def read_sequence_calls(path: Path, seen: NameSet) -> Iterator[SequenceCall]:
         yield SequenceCall(sequence_id, chunks, with_frames, viral, value, call, low == YES, size)
 
 
-def add_scores(
-    store: CallStore, classifier: Classifier, feature_paths: Sequence[str | os.PathLike[str]]
-) -> None:
-    """Score every feature file, one at a time (memory holds one shard's matrix, not the
-    sample's), into ``store``; a frame in two files is an error."""
-    for index, path in enumerate(feature_paths):
-        features = read_features(path)
-        store.add_frames(features.ids, classifier.scores(features.matrix), str(path), index)
+def add_scores(store: CallStore, classifier: Classifier, sources: Sequence[FeatureSource]) -> None:
+    """Score every shard's features, one shard at a time (memory holds one shard's matrix,
+    not the sample's), into ``store``; a frame in two shards is an error."""
+    for index, source in enumerate(sources):
+        features = source.read()
+        store.add_frames(features.ids, classifier.scores(features.matrix), str(source), index)
 
 
 def classify_features(
@@ -412,9 +411,10 @@ def classify_features(
     min_viral_fraction: float = 0.5,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
 ) -> CallSummary:
-    """Score merged features with a classifier and write the prediction tables.
+    """Score a sample's features with a classifier and write the prediction tables.
 
-    No feature file at all is right only for a sample without a stop-free frame.
+    ``feature_paths``: merged files, or each shard's DNA and protein files
+    (``feature_sources``). No feature file at all is right only for a sample without a stop-free frame.
     """
     check_name(prefix, "prefix")
     check_fraction(min_viral_fraction)
@@ -422,14 +422,16 @@ def classify_features(
     # Headers first: features of other models or settings are refused before any matrix
     # or classifier weight is read; then one shard at a time. A header keeps its metadata
     # only: the frame ids of every shard would grow with the sample
-    headers = [replace(read_header(path), ids=[]) for path in feature_paths]
-    check_one_set(feature_paths, headers)
-    sources = list(zip(map(str, feature_paths), headers, strict=True))
+    shards = feature_sources(feature_paths)
+    names = [str(shard) for shard in shards]
+    headers = [replace(shard.header(), ids=[]) for shard in shards]
+    check_one_set(names, headers)
+    sources = list(zip(names, headers, strict=True))
     classifier = load_classifier(classifier_dir, sources)
     with scratch_database() as connection:
         store = CallStore(connection)
         add_reports(store, report_paths)
-        add_scores(store, classifier, feature_paths)
+        add_scores(store, classifier, shards)
         summary = write_calls(
             store, output_dir, prefix, classifier.chunk_size, sequences_fasta,
             min_viral_fraction, sources, min_coverage=min_coverage,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import ClassifierOption, VersionOption, new_app, run_app
+from virnucpro.cli.common import FEATURES_HELP, ClassifierOption, VersionOption, new_app, run_app
 
 OUTPUTS = (
     "Writes PREFIX.frame_scores.tsv (Sequence_ID, Prediction, score1 = P(others), "
@@ -36,7 +36,7 @@ MinCoverage = Annotated[
     ),
 ]
 
-app = new_app("Classify merged features and write the prediction tables.")
+app = new_app("Classify a sample's features and write the prediction tables.")
 
 
 @app.command(name="classify", epilog=OUTPUTS)
@@ -49,10 +49,7 @@ def classify_command(
     output_dir: Annotated[Path, typer.Option(help="Folder for the tables and the viral FASTA.")],
     features: Annotated[
         list[Path] | None,
-        typer.Option(
-            help="Merged feature file of the sample; repeat for every shard (none for a sample "
-            "without any stop-free frame)."
-        ),
+        typer.Option(help=f"{FEATURES_HELP} None for a sample without any stop-free frame."),
     ] = None,
     prefix: Annotated[str, typer.Option(help="File name prefix.")] = "predictions",
     sequences: Annotated[

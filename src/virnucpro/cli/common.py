@@ -35,10 +35,17 @@ ClassifierOption = Annotated[
     ),
 ]
 
-# The merged feature files a train or evaluate step reads, one per shard
+#: What every --features option takes
+FEATURES_HELP = (
+    "Feature file; repeat for every shard's DNA (embed_dna.py) and protein (embed_protein.py) "
+    "file, paired by their frames and joined as they are read, or give merged files "
+    "(merge_features.py)."
+)
+# The features a train or evaluate step reads: each shard's DNA and protein files (joined
+# as they are read), or merged files
 MergedFeaturesOption = Annotated[
     list[Path],
-    typer.Option(help="Merged feature file (merge_features.py); repeat for every shard."),
+    typer.Option(help=FEATURES_HELP),
 ]
 
 

@@ -1,17 +1,18 @@
 /*
- * Embed every shard and merge its features: the DNA model runs once per shard
+ * Embed every shard and pair its features: the DNA model runs once per shard
  * and its features are shared by every protein embedder; each protein
- * embedder runs as its own tasks; MERGE_FEATURES then concatenates
- * [DNA | protein] for each shard x embedder.
+ * embedder runs as its own tasks. Each shard's DNA features are then paired
+ * with each embedder's protein features of that shard: the merge is a view,
+ * joined in memory by the step that reads a shard (classify, train, evaluate),
+ * so no merged copy of both files is written.
  *
  * Embedding tasks take groups of up to `shards_per_task` shards of one sample
  * (in shard order, so that -resume finds the same groups again) and load their
  * model once per group; each shard still gets its own feature file.
  */
 
-include { EMBED_DNA      } from '../../../modules/local/embed_dna/main'
-include { EMBED_PROTEIN  } from '../../../modules/local/embed_protein/main'
-include { MERGE_FEATURES } from '../../../modules/local/merge_features/main'
+include { EMBED_DNA     } from '../../../modules/local/embed_dna/main'
+include { EMBED_PROTEIN } from '../../../modules/local/embed_protein/main'
 
 workflow EMBED_AND_MERGE {
     take:
@@ -65,7 +66,7 @@ workflow EMBED_AND_MERGE {
     protein_features = EMBED_PROTEIN.out.features
         .flatMap { metas, embedder, files -> shardFiles(metas, files).collect { meta, feature -> [meta, embedder, feature] } }
 
-    // Merge: each shard's DNA features with each embedder's protein features of
+    // Pair: each shard's DNA features with each embedder's protein features of
     // that shard, matched on (sample id, shard, embedder); a missing or doubled
     // partner stops the run instead of being dropped silently
     dna_per_embedder = dna_features
@@ -73,14 +74,12 @@ workflow EMBED_AND_MERGE {
         .map { meta, dna, embedder -> [[meta.id, meta.shard, embedder], meta, dna] }
     protein_by_key = protein_features
         .map { meta, embedder, protein -> [[meta.id, meta.shard, embedder], protein] }
-    MERGE_FEATURES(
-        dna_per_embedder
-            .join(protein_by_key, failOnMismatch: true, failOnDuplicate: true)
-            .map { key, meta, dna, protein -> [meta, key[2], dna, protein] }
-    )
+    merged = dna_per_embedder
+        .join(protein_by_key, failOnMismatch: true, failOnDuplicate: true)
+        .map { key, meta, dna, protein -> [meta, key[2], [dna, protein]] }
 
     emit:
-    merged  = MERGE_FEATURES.out.features // channel: [ val(meta), val(embedder), path(merged.safetensors) ]
+    merged  = merged                      // channel: [ val(meta), val(embedder), [ path(dna.safetensors), path(protein.safetensors) ] ]
     dna     = dna_features                // channel: [ val(meta), path(dna.safetensors) ]
     protein = protein_features            // channel: [ val(meta), val(embedder), path(protein.safetensors) ]
 }
