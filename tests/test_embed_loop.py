@@ -1,6 +1,6 @@
 """The embedding loop keeps the device fed: batch tokenising on a background thread, the
-first batch before the whole input is tokenised, pooling by one batched matmul that
-matches the eager float32 mean, and the attention backend it is given."""
+first batch before the whole input is tokenised, pooling that matches the eager
+float32 mean without a float32 copy of the states, and the attention backend it is given."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def test_batch_tokenising_gives_the_ids_of_one_encode_per_real_frame():
 
 @pytest.mark.parametrize("exclude_ends", [True, False])
 @pytest.mark.parametrize("max_pooled", [None, 3])
-def test_matmul_pooling_matches_the_eager_mean(exclude_ends, max_pooled):
+def test_weighted_pooling_matches_the_eager_mean(exclude_ends, max_pooled):
     lengths = torch.tensor([9, 3, 6, 12, 5])
     mask = (torch.arange(12) < lengths[:, None]).to(torch.long)
     hidden = torch.randn(5, 12, 16, generator=torch.Generator().manual_seed(0))
