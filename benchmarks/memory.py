@@ -4,8 +4,8 @@ and ``virnucpro predict``, on N simulated reads.
 
 The reads are 300 bp windows (the bundled demo classifier's chunk size) cut at seeded
 random places from every real genome of ``assets/test_full``. Each size is prepared
-in a child process (reads, chunks, frames, shards of 10,000 frames, model-free demo
-features, merged), then each measured step runs in a fresh process as a user runs
+in a child process (reads, chunks, frames, shards of 10,000 frames, the model-free demo's
+DNA and protein features of each shard), then each measured step runs in a fresh process as a user runs
 it, and its own peak resident memory is read from the kernel (``wait4``). This
 process stays small and imports no model code: a child's peak counts its parent's
 memory at the fork. A step whose memory is bounded by a shard shows the same peak
@@ -35,7 +35,7 @@ READ_LENGTH = 300
 app = typer.Typer(add_completion=False)
 
 
-def genome_sequences() -> list[str]:
+def genome_sequences(read_length: int = READ_LENGTH) -> list[str]:
     """Every record of the bundled real genomes that is longer than a read."""
     from Bio import SeqIO
 
@@ -44,26 +44,27 @@ def genome_sequences() -> list[str]:
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rt") as handle:
             sequences += [str(r.seq).upper() for r in SeqIO.parse(handle, "genbank")]
-    return [sequence for sequence in sequences if len(sequence) > READ_LENGTH]
+    return [sequence for sequence in sequences if len(sequence) > read_length]
 
 
-def write_reads(path: Path, count: int, sequences: list[str]) -> None:
+def write_reads(
+    path: Path, count: int, sequences: list[str], read_length: int = READ_LENGTH
+) -> None:
     """``count`` reads, each a seeded random window of a random record."""
     rng = random.Random(7)
     with path.open("w") as handle:
         for index in range(count):
             sequence = rng.choice(sequences)
-            start = rng.randrange(len(sequence) - READ_LENGTH)
-            handle.write(f">read{index}\n{sequence[start : start + READ_LENGTH]}\n")
+            start = rng.randrange(len(sequence) - read_length)
+            handle.write(f">read{index}\n{sequence[start : start + read_length]}\n")
 
 
 @app.command(hidden=True)
 def prepare(folder: Path, count: int) -> None:
-    """``count`` reads in ``folder``/reads.fasta, their chunks, frames, shards and merged
-    demo features (run as a child process by ``main``)."""
+    """``count`` reads in ``folder``/reads.fasta, their chunks, frames, shards and the demo's
+    DNA and protein features of each shard (run as a child process by ``main``)."""
     from virnucpro.embed.embed_files import extract_features
     from virnucpro.embed.embedders.registry import get_embedder
-    from virnucpro.embed.merge import merge_features
     from virnucpro.preprocess.chunking import chunk_sequences
     from virnucpro.preprocess.frames import select_frames
     from virnucpro.preprocess.shards import shard_frames
@@ -82,14 +83,14 @@ def prepare(folder: Path, count: int) -> None:
         extract_features([(shard, dna)], get_embedder("dna_composition"), *embed)
         proteins = folder / "shards" / f"{name}.protein.fasta"
         extract_features([(proteins, protein)], get_embedder("aa_composition"), *embed)
-        merge_features(dna, protein, folder / f"{name}.merged.safetensors")
 
 
 def measure(folder: Path) -> dict[str, tuple[float, float]]:
     """Wall seconds and peak RSS (MiB) of classify, the report and predict on one size."""
     reads = folder / "reads.fasta"
-    merged = sorted(folder.glob("*.merged.safetensors"))
-    features = [arg for path in merged for arg in ("--features", str(path))]
+    # Each shard's DNA and protein files, joined by classify as it reads them (the pipeline's way)
+    pairs = sorted([*folder.glob("*.dna.safetensors"), *folder.glob("*.aa.safetensors")])
+    features = [arg for path in pairs for arg in ("--features", str(path))]
     classify = ["classify.py", "--classifier", str(DEMO), *features, "--report",
                 str(folder / "frames.tsv"), "--sequences", str(reads),
                 "--output-dir", str(folder / "out"), "--prefix", "reads"]  # fmt: skip

@@ -269,3 +269,47 @@ def test_cuda_out_of_memory_exits_75_with_one_error_line(capsys, monkeypatch):
     monkeypatch.setattr("sys.argv", ["prog", "other"])
     with pytest.raises(ValueError, match="not a memory problem"):
         run_app(app)
+
+
+def test_a_terminated_command_removes_its_scratch_files_and_exits_143(tmp_path):
+    """Nextflow stops a task with SIGTERM: the scratch database and unfinished outputs go."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(
+        """
+        import time
+        from virnucpro.cli.common import new_app, run_app
+        from virnucpro.files.atomic import AtomicOutputs
+        from virnucpro.files.scratch_database import scratch_database
+
+        app = new_app("A long command.")
+
+        @app.command()
+        def work(output: str) -> None:
+            with scratch_database(), AtomicOutputs() as outputs:
+                outputs.open(output).write("half")
+                print("ready", flush=True)
+                time.sleep(60)
+
+        run_app(app)
+        """
+    )
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "out.tsv")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**__import__("os").environ, "TMPDIR": str(scratch)},
+    )
+    assert process.stdout.readline() == "ready\n"
+    assert len(list(scratch.iterdir())) >= 1
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 143
+    assert stderr.splitlines()[-1] == "error: terminated (SIGTERM)"
+    assert list(scratch.iterdir()) == [] and not (tmp_path / "out.tsv").exists()

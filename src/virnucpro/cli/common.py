@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -76,9 +77,11 @@ def run_app(app: typer.Typer) -> None:
     2 a usage error (unknown or missing option, a value out of range); 75
     (``EXIT_OUT_OF_MEMORY``) out of GPU memory (a sequence too large for the
     device, or a model that does not fit next to another process), which the
-    pipeline retries with less work.
+    pipeline retries with less work; 143 terminated (SIGTERM, as Nextflow stops a task),
+    after the temporary files and unfinished outputs are removed.
     """
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         status = app(standalone_mode=False)
     except typer.TyperException as error:  # Typer's (vendored Click's) usage and file errors
@@ -90,6 +93,8 @@ def run_app(app: typer.Typer) -> None:
         _fail(f"{error.format_message()}{hint}", error.exit_code)
     except typer.Abort:
         _fail("interrupted", 130)
+    except Terminated:
+        _fail("terminated (SIGTERM)", 128 + signal.SIGTERM)
     except InputError as error:
         _fail(str(error), 1)
     except OutOfMemory as error:
@@ -108,6 +113,15 @@ def run_app(app: typer.Typer) -> None:
         )
     if isinstance(status, int) and status:
         raise SystemExit(status)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the process is, so that ``with`` blocks clean up (a
+    BaseException, as KeyboardInterrupt: no ``except Exception`` swallows it)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def _is_cuda_out_of_memory(error: BaseException) -> bool:
