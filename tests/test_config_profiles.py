@@ -87,7 +87,7 @@ def gpu_options(settings: dict) -> dict:
 
 def test_gpu_profile_labels_exactly_the_embedding_and_benchmark_modules():
     processes = rendered()["none"]["processes"]
-    assert len(processes) == 16
+    assert len(processes) == 15
     labelled = {
         name
         for name, text in (
