@@ -204,7 +204,7 @@ def test_virnucpro_predict_names_its_outputs_after_the_input_and_records_the_run
         "classifier_id": _sha256(DEMO / "model.safetensors"),
         "parameters": {
             "min-viral-fraction": "0.5", "min-coverage": "0.5", "chunk-size": "300",
-            "precision": "fp32", "device": "cpu", "token-budget": "16384",
+            "precision": "fp32", "device": "cpu", "token-budget": "16384", "attention": "auto",
         },
         "models": {
             "dna": {"embedder": "dna_composition", "model_id": "none", "revision": "none", "weights_sha256": "none"},
@@ -218,7 +218,7 @@ def test_virnucpro_predict_names_its_outputs_after_the_input_and_records_the_run
     assert block["Date"] == DAY and block["VirNucPro version"] == __version__
     assert block["Parameters"] == (
         "min-viral-fraction=0.5 min-coverage=0.5 chunk-size=300 precision=fp32 device=cpu "
-        "token-budget=16384"
+        "token-budget=16384 attention=auto"
     )
     assert block["DNA model"] == "dna_composition (none @ none; weights sha256 none)"
     assert block["Classifier"].startswith(f"composition_classifier, id {run['classifier_id']}")

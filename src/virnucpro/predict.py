@@ -130,12 +130,14 @@ def predict_fasta(
     stats: EmbedStats | None = None,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     overwrite: bool = False,
+    attention: str = "auto",
 ) -> CallSummary:
     """Classify every sequence of ``input_path`` with the classifier in ``classifier_dir``.
 
     Options, classifier, models and the outputs it would replace are checked before
     anything is embedded; ``prefix`` None takes the input's file name (``default_prefix``);
-    ``stats`` adds up the embedding batches of both models (device time included).
+    ``stats`` adds up the embedding batches of both models (device time included);
+    ``attention``: the SDPA backend of both models' forward passes.
     """
     if prefix is not None:
         check_name(prefix, "prefix")
@@ -157,6 +159,7 @@ def predict_fasta(
             device,
             token_budget,
             hf_home=hf_home,
+            attention=attention,
         )
         for m in (Modality.dna, Modality.protein)
     )
@@ -172,7 +175,12 @@ def predict_fasta(
         {"dna": dna.source.weights_sha256, "protein": protein.source.weights_sha256},
         f"the models of {dna.spec.name} and {protein.spec.name}",
     )
-    parameters = {"precision": precision, "device": device, "token-budget": str(token_budget)}
+    parameters = {
+        "precision": precision,
+        "device": device,
+        "token-budget": str(token_budget),
+        "attention": attention,
+    }
     models = models_of(
         {
             **{f"dna_{key}": value for key, value in dna.source.provenance.items()},

@@ -9,6 +9,7 @@ import typer
 
 from virnucpro.cli.classify import OUTPUTS, MinCoverage, MinViralFraction
 from virnucpro.cli.common import ClassifierOption, new_app
+from virnucpro.cli.embed_options import Attention
 from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
 
 # No bin/ script: the pipeline's predict mode as one process on one machine
@@ -37,6 +38,7 @@ def predict_command(
         int, typer.Option(help="Most tokens per embedding batch.")
     ] = DEFAULT_TOKEN_BUDGET,
     hf_home: Annotated[Path | None, typer.Option(help="Model cache [default: $HF_HOME].")] = None,
+    attention: Attention = "auto",
     min_viral_fraction: MinViralFraction = 0.5,
     min_coverage: MinCoverage = 0.5,
     overwrite: Annotated[
@@ -69,6 +71,7 @@ def predict_command(
         min_viral_fraction,
         min_coverage=min_coverage,
         overwrite=overwrite,
+        attention=attention,
     )
 
 
