@@ -61,7 +61,7 @@ def _protein(length: int, seed: int) -> str:
 @pytest.mark.parametrize("name", ["tiny_esm2", "tiny_fastesm2"])
 def test_fp32_pooled_vectors_match_transformers_layers_on_real_frames(name):
     eager = load_esm(_folder(name), CPU, torch.float32, kernels="eager")
-    fused = load_esm(_folder(name), CPU, torch.float32)
+    fused = load_esm(_folder(name), CPU, torch.float32, kernels="fused")
     assert isinstance(fused.model.encoder, FusedEsmEncoder) and fused.kernels == "fused"
     assert isinstance(eager.model.encoder, modeling_esm.EsmEncoder)
     # Stacked, not copied: the separate query, key and value weights are gone.
