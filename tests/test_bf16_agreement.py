@@ -98,6 +98,9 @@ def _worst_excess(before: torch.Tensor, after: torch.Tensor, inv_freq: torch.Ten
 
 
 def test_bf16_rotary_rotates_query_and_key_in_float32(monkeypatch):
+    # transformers' own layers, whose query/key modules and attention function are hooked
+    # (tests/test_fused_esm.py checks the fused layers' rotation against them).
+    monkeypatch.setenv("VIRNUCPRO_ESM_KERNELS", "eager")
     encoder = _encoder("tiny_esm2", torch.bfloat16)
     assert isinstance(encoder.model.rotary_embeddings, Float32RotaryEmbedding)
     inv_freq = encoder.model.rotary_embeddings.inv_freq

@@ -130,6 +130,9 @@ def _native_vectors(frames: int) -> np.ndarray:
 
 
 def test_remote_vectors_that_differ_fail_with_their_figures(monkeypatch, tmp_path):
+    # Our side runs transformers' own layers, so that it equals the remote side bit for bit
+    # before the shift (the default fused layers differ by ~5e-7).
+    monkeypatch.setenv("VIRNUCPRO_ESM_KERNELS", "eager")
     shift = 1e-3
     loads = _perturb_remote(monkeypatch, lambda dtype: shift)
     spec = get_embedder("tiny_esm2")

@@ -3,17 +3,22 @@
 Predict mode joins three things a sample has millions of: the chunks the frames
 reports list (or predict cuts), the scores of their frames (one feature file at a
 time) and the calls of the input sequences (checked against the FASTA). Held in
-dicts they made memory grow with the sample; here they are indexed tables on disk
+dicts they made memory grow with the sample; here they are tables on disk
 (``virnucpro.files.scratch_database``), so memory holds one batch.
 
-Chunks keep the order they were added in; frames are keyed by (chunk, label), so a
-chunk's frames come back with it in label order; sequences keep the order in which
-their chunks first appear, and the chunks of a sequence must be together.
+Chunks and sequences are numbered in the order they come (``n``), and a frame is
+keyed by its chunk's number and its label (``n * 8 + label``), so every join runs
+through the tables front to back. Names are found with ``OrderedLookup``: reports,
+feature files and FASTA list the same things in the same order, so a cursor that
+walks a table in order finds nearly every name, and an index catches the rest.
+Random probes into a table larger than SQLite's page cache were what made a
+million reads slow.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 
@@ -21,21 +26,26 @@ import numpy as np
 
 from virnucpro.classify.calling import Chunk, SequenceCall, chunk_of, sequence_of
 from virnucpro.errors import InputError, examples
+from virnucpro.preprocess.frames import FRAME_LABELS
 
 _TABLES = """
 CREATE TABLE chunks (
     n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, length INTEGER NOT NULL,
     labels TEXT NOT NULL, sha256 TEXT NOT NULL, source TEXT NOT NULL);
 CREATE TABLE frames (
-    chunk TEXT NOT NULL, label TEXT NOT NULL, others REAL NOT NULL, virus REAL NOT NULL,
-    file INTEGER, source TEXT NOT NULL, PRIMARY KEY (chunk, label)) WITHOUT ROWID;
+    key INTEGER PRIMARY KEY, label TEXT NOT NULL, others REAL NOT NULL, virus REAL NOT NULL,
+    file INTEGER, source TEXT NOT NULL);
 CREATE TABLE sequences (
     n INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, chunks INTEGER NOT NULL,
     chunks_with_frames INTEGER NOT NULL, viral_chunks INTEGER NOT NULL, score REAL,
-    call TEXT NOT NULL, low_coverage INTEGER NOT NULL, length INTEGER);
+    call TEXT NOT NULL, low_coverage INTEGER NOT NULL);
+CREATE TABLE lengths (n INTEGER PRIMARY KEY, length INTEGER NOT NULL);
 """
-# A frame's chunk and label from its id: the label is its last two characters (F1..R3)
-_FRAME = "frames.chunk || frames.label"
+_LABEL = {label: index for index, label in enumerate(FRAME_LABELS)}
+# A frame's key: its chunk's number times _SLOTS plus its label's index
+_SLOTS = 8
+# The frames of chunk n, and whether a frame's label is one its chunk lists
+_OF_CHUNK = f"frames.key BETWEEN chunks.n * {_SLOTS} AND chunks.n * {_SLOTS} + {_SLOTS - 1}"
 _LISTED = "instr(',' || chunks.labels || ',', ',' || frames.label || ',') > 0"
 
 
@@ -43,11 +53,56 @@ class Last:
     """The last item an iterable gave: the row an ``executemany`` failed on."""
 
     def __init__(self) -> None:
-        self.item: tuple | None = None
+        self.item: tuple = ()
 
     def track(self, items: Iterable[tuple]) -> Iterator[tuple]:
         for self.item in items:
             yield self.item
+
+
+class OrderedLookup:
+    """Rows of ``table`` (``n``, ``id``, ``columns``) found by id, for ids that mostly come
+    in the table's own order: a cursor reads the table in ``n`` order and looks a few rows
+    ahead; an id it does not find is looked up in the index, and the cursor goes on after
+    it. Rows added behind the cursor are found when it reaches the end and reads on."""
+
+    AHEAD = 32
+
+    def __init__(self, connection: sqlite3.Connection, table: str, columns: str = "") -> None:
+        self.connection, self.table = connection, table
+        self.select = f"SELECT n, id{', ' + columns if columns else ''} FROM {table}"
+        self.last = 0
+        self.rows = self._after(0)
+        self.ahead: deque[tuple] = deque()
+
+    def _after(self, n: int) -> sqlite3.Cursor:
+        return self.connection.execute(f"{self.select} WHERE n > ? ORDER BY n", (n,))
+
+    def _fill(self) -> None:
+        reopened = False
+        while len(self.ahead) < self.AHEAD:
+            row = self.rows.fetchone()
+            if row is None:
+                if reopened:
+                    return
+                self.rows, reopened = self._after(self.last), True
+                continue
+            self.ahead.append(row)
+            self.last = row[0]
+
+    def find(self, name: str) -> tuple | None:
+        self._fill()
+        for index, row in enumerate(self.ahead):
+            if row[1] == name:
+                for _ in range(index + 1):
+                    self.ahead.popleft()
+                return row
+        row = self.connection.execute(f"{self.select} WHERE id = ?", (name,)).fetchone()
+        if row is not None:
+            self.ahead.clear()
+            self.last = row[0]
+            self.rows = self._after(row[0])
+        return row
 
 
 class CallStore:
@@ -57,6 +112,8 @@ class CallStore:
         self.connection = connection
         connection.executescript(_TABLES)
         self.has_digests = False
+        self.unlisted: list[str] = []  # scored frames of no listed chunk
+        self._chunks = OrderedLookup(connection, "chunks", "length, sha256")
 
     # --- filling
 
@@ -76,7 +133,6 @@ class CallStore:
                 last.track(rows),
             )
         except sqlite3.IntegrityError:
-            assert last.item is not None
             chunk_id, *_, place = last.item
             first = self._one("SELECT source FROM chunks WHERE id = ?", chunk_id)
             raise InputError(
@@ -90,36 +146,41 @@ class CallStore:
         self, frame_ids: Sequence[str], scores: np.ndarray, source: str, file: int | None = None
     ) -> None:
         """Add the (others, virus) scores of frames read from ``source`` (feature file
-        ``file`` of the sample); a frame scored twice is an error."""
+        ``file`` of the sample); a frame scored twice is an error, one of no listed chunk
+        is kept for ``check_frames`` to name."""
+        rows = []
+        for frame_id, (others, virus) in zip(frame_ids, scores, strict=True):
+            chunk, label = self._chunks.find(chunk_of(frame_id)), frame_id[-2:]
+            if chunk is None or label not in _LABEL:
+                self.unlisted.append(frame_id)
+                continue
+            key = chunk[0] * _SLOTS + _LABEL[label]
+            rows.append((key, label, float(others), float(virus), file, source, frame_id))
         last = Last()
-        rows = (
-            (chunk_of(frame_id), frame_id[-2:], float(others), float(virus), file, source)
-            for frame_id, (others, virus) in zip(frame_ids, scores, strict=True)
-        )
         try:
             self.connection.executemany(
-                "INSERT INTO frames VALUES (?, ?, ?, ?, ?, ?)", last.track(rows)
+                "INSERT INTO frames VALUES (?, ?, ?, ?, ?, ?)",
+                (row[:-1] for row in last.track(rows)),
             )
         except sqlite3.IntegrityError:
-            assert last.item is not None
-            chunk, label, *_ = last.item
-            first = self._one(
-                "SELECT source FROM frames WHERE chunk = ? AND label = ?", chunk, label
-            )
+            key, *_, frame_id = last.item
+            first = self._one("SELECT source FROM frames WHERE key = ?", key)
             where = "twice" if first == source else f"in {first} and"
             raise InputError(
-                f"frame '{chunk}{label}' is {where} {source}: a shard's features given twice?"
+                f"frame '{frame_id}' is {where} {source}: a shard's features given twice?"
             ) from None
 
     # --- checking
 
     def check_chunk_lengths(self, chunk_size: int) -> None:
         """The chunks must have been cut at ``chunk_size``: none longer, and the first of
-        a sequence cut in two or more exactly that long (see prediction_tables)."""
+        a sequence cut in two or more exactly that long (chunks of 500 bp scored by a
+        300 bp classifier, or the reverse, are unlike its training data)."""
         row = self.connection.execute(
             "SELECT id, length FROM chunks WHERE length > ?1 OR (length != ?1 "
             "AND id LIKE '%\\_chunk\\_1' ESCAPE '\\' AND EXISTS (SELECT 1 FROM chunks AS next "
-            "WHERE next.id = substr(chunks.id, 1, length(chunks.id) - 1) || '2')) LIMIT 1",
+            "WHERE next.n = chunks.n + 1 AND next.id = substr(chunks.id, 1, length(chunks.id) "
+            "- 1) || '2')) ORDER BY n LIMIT 1",
             (chunk_size,),
         ).fetchone()
         if row is not None:
@@ -132,10 +193,9 @@ class CallStore:
     def check_frames(self) -> None:
         """Every frame the chunks list must be scored, and no other."""
         short = self.connection.execute(
-            f"SELECT chunks.id, chunks.labels, group_concat(frames.label) FROM chunks "
-            f"LEFT JOIN frames ON frames.chunk = chunks.id AND {_LISTED} GROUP BY chunks.n "
-            "HAVING count(frames.label) < (length(chunks.labels) + 1) / 3 "
-            "ORDER BY chunks.n"
+            "SELECT chunks.id, chunks.labels, group_concat(frames.label) FROM chunks "
+            f"LEFT JOIN frames ON {_OF_CHUNK} AND {_LISTED} GROUP BY chunks.n "
+            "HAVING count(frames.label) < (length(chunks.labels) + 1) / 3 ORDER BY chunks.n"
         ).fetchall()
         if short:
             missing = [
@@ -150,17 +210,17 @@ class CallStore:
                 f"{examples(missing)}, of sequences {examples(sequences)} (a shard's feature "
                 "file missing?)"
             )
-        extra = [
-            frame
-            for (frame,) in self.connection.execute(
-                f"SELECT {_FRAME} FROM frames LEFT JOIN chunks ON chunks.id = frames.chunk "
-                f"WHERE chunks.id IS NULL OR NOT {_LISTED} ORDER BY {_FRAME}"
+        extra = self.unlisted + [
+            chunk + label
+            for chunk, label in self.connection.execute(
+                f"SELECT chunks.id, frames.label FROM frames JOIN chunks ON chunks.n = "
+                f"frames.key / {_SLOTS} WHERE NOT {_LISTED} ORDER BY frames.key"
             )
         ]
         if extra:
             raise InputError(
                 f"{len(extra)} frames with features are not in the frames report: "
-                f"{examples(extra)} (features or frames report of another sample?)"
+                f"{examples(sorted(extra))} (features or frames report of another sample?)"
             )
 
     # --- reading
@@ -170,8 +230,7 @@ class CallStore:
         of its frames in label order (checked first: ``check_frames``)."""
         rows = self.connection.execute(
             "SELECT chunks.id, chunks.length, chunks.labels, frames.label, frames.others, "
-            "frames.virus FROM chunks LEFT JOIN frames ON frames.chunk = chunks.id "
-            "ORDER BY chunks.n"
+            f"frames.virus FROM chunks LEFT JOIN frames ON {_OF_CHUNK} ORDER BY chunks.n"
         )
 
         def chunks(group: Iterator[tuple]) -> Iterator[tuple[Chunk, np.ndarray]]:
@@ -202,39 +261,35 @@ class CallStore:
                 "reports: a sequence in two reports, or a report of another sample?"
             ) from None
 
-    def chunk(self, chunk_id: str) -> tuple[int, str] | None:
-        """A listed chunk's length and digest."""
-        return self.connection.execute(
-            "SELECT length, sha256 FROM chunks WHERE id = ?", (chunk_id,)
-        ).fetchone()
+    def chunk(self, chunk_id: str) -> tuple[int, int, str] | None:
+        """A listed chunk's number, length and digest."""
+        row = self._chunks.find(chunk_id)
+        return None if row is None else (row[0], row[2], row[3])
 
-    def frame_file(self, frame_id: str) -> int | None:
-        """The feature file a frame was scored from (None: not scored, or not from a file)."""
-        row = self.connection.execute(
-            "SELECT file FROM frames WHERE chunk = ? AND label = ?",
-            (chunk_of(frame_id), frame_id[-2:]),
-        ).fetchone()
-        return None if row is None else row[0]
-
-    def sequence_call(self, sequence_id: str) -> str | None:
-        """A sequence's call, None for a sequence without chunks."""
-        row = self.connection.execute(
-            "SELECT call FROM sequences WHERE id = ?", (sequence_id,)
-        ).fetchone()
-        return None if row is None else str(row[0])
-
-    def set_lengths(self, lengths: Iterable[tuple[str, int]]) -> None:
-        """Record the lengths of (sequence, bases) read from the input FASTA."""
-        self.connection.executemany(
-            "UPDATE sequences SET length = ?2 WHERE id = ?1", ((s, n) for s, n in lengths)
+    def frame_files(self, chunk_n: int) -> dict[str, int | None]:
+        """The feature file each scored frame of chunk ``chunk_n`` came from, by label."""
+        return dict(
+            self.connection.execute(
+                "SELECT label, file FROM frames WHERE key BETWEEN ? AND ?",
+                (chunk_n * _SLOTS, chunk_n * _SLOTS + _SLOTS - 1),
+            ).fetchall()
         )
+
+    def sequence_lookup(self) -> OrderedLookup:
+        """Sequence calls by id (``n``, ``id``, ``call``), for the FASTA's records in order."""
+        return OrderedLookup(self.connection, "sequences", "call")
+
+    def set_lengths(self, lengths: Iterable[tuple[int, int]]) -> None:
+        """Record the lengths of (sequence number, bases) read from the input FASTA."""
+        self.connection.executemany("INSERT OR REPLACE INTO lengths VALUES (?, ?)", lengths)
 
     def without_length(self) -> list[str]:
         """Sequences no FASTA record was found for."""
         return [
             str(name)
             for (name,) in self.connection.execute(
-                "SELECT id FROM sequences WHERE length IS NULL ORDER BY n"
+                "SELECT id FROM sequences LEFT JOIN lengths USING (n) "
+                "WHERE lengths.n IS NULL ORDER BY n"
             )
         ]
 
@@ -242,14 +297,11 @@ class CallStore:
         """The sequence calls, in order of their first chunk."""
         for sequence_id, *counts, score, call, low, length in self.connection.execute(
             "SELECT id, chunks, chunks_with_frames, viral_chunks, score, call, low_coverage, "
-            "length FROM sequences ORDER BY n"
+            "length FROM sequences LEFT JOIN lengths USING (n) ORDER BY n"
         ):
             yield SequenceCall(
                 sequence_id, *counts, np.nan if score is None else score, call, bool(low), length
             )
-
-    def count(self, table: str) -> int:
-        return int(self._one(f"SELECT count(*) FROM {table}"))
 
     def _one(self, query: str, *parameters: object) -> object:
         return self.connection.execute(query, parameters).fetchone()[0]

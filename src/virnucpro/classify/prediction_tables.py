@@ -44,6 +44,7 @@ from virnucpro.classify.calling import (
     coverage_text,
     is_viral_frame,
     sequence_call,
+    sequence_of,
 )
 from virnucpro.classify.classifier import Classifier, load_classifier
 from virnucpro.classify.labelled import check_one_set
@@ -58,15 +59,17 @@ from virnucpro.files.scratch_database import NameSet, scratch_database
 from virnucpro.files.sequence_files import read_fasta, rna_as_dna, write_fasta
 from virnucpro.files.tables import read_table
 from virnucpro.preprocess.chunking import chunk_records, minimum_length
-from virnucpro.preprocess.frames import FRAME_LABELS, NO_FRAME, stop_free_frames
+from virnucpro.preprocess.frames import FRAME_LABELS, NO_FRAME, frame_label, stop_free_frames
 
 log = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 #: The low_coverage column's values
 YES, NO = "yes", "no"
-# Sequence lengths recorded at once
-_LENGTHS_BATCH = 10000
+# Records whose lengths are recorded, and which are cut and translated again, at once
+_BATCH_RECORDS = 4096
+# ... or fewer when they hold this many bases
+_BATCH_BASES = 4_000_000
 
 
 def _score(value: float) -> str:
@@ -227,10 +230,10 @@ class ProvenanceCheck:
     """The input FASTA, cut and translated again, against the frames report and features.
 
     Records are added one at a time (the FASTA is streamed once, while the viral
-    sequences are written), each given its length in the store; ``finish`` refuses
-    what does not match: a sequence whose chunks' bases differ from the report's,
-    records missing or extra, and feature files whose frames are not the frames of
-    these sequences.
+    sequences are written), each given its length in the store, and cut and
+    translated in batches; ``finish`` refuses what does not match: a sequence whose
+    chunks' bases differ from the report's, records missing or extra, and feature
+    files whose frames are not the frames of these sequences.
     """
 
     def __init__(
@@ -241,47 +244,66 @@ class ProvenanceCheck:
         feature_files: Sequence[tuple[str, Features]],
     ) -> None:
         self.fasta, self.store, self.chunk_size = fasta, store, chunk_size
+        self.sequences = store.sequence_lookup()
         self.extra: list[str] = []
-        self.lengths: list[tuple[str, int]] = []
+        self.lengths: list[tuple[int, int]] = []
+        self.pending: list[tuple[str, str]] = []
+        self.pending_bases = 0
         self.files = feature_files
         self.digests = [(RecordsDigest(), RecordsDigest()) for _ in feature_files]
 
     def add(self, record_id: str, sequence: str) -> str | None:
         """Check a record and keep its length; its sequence's call (None: not in the report)."""
-        call = self.store.sequence_call(record_id)
-        if call is None:
+        row = self.sequences.find(record_id)
+        if row is None:
             self.extra.append(record_id)
-        self.lengths.append((record_id, len(sequence)))
-        if len(self.lengths) >= _LENGTHS_BATCH:
+        else:
+            self.lengths.append((row[0], len(sequence)))
+        if len(self.lengths) >= _BATCH_RECORDS:
             self.store.set_lengths(self.lengths)
             self.lengths.clear()
-        if not self.store.has_digests and not self.files:
-            return call
-        dna = rna_as_dna(sequence)  # as the chunk step read it; the viral FASTA keeps U
-        pieces = list(chunk_records([(record_id, dna)], self.chunk_size))
-        for chunk_id, piece in pieces if self.store.has_digests else ():
-            listed = self.store.chunk(chunk_id)
-            if listed is None or not listed[1]:
-                continue  # a record of another sample, or another chunk count: see finish
+        if self.store.has_digests or self.files:
+            # as the chunk step read it; the viral FASTA keeps U
+            self.pending.append((record_id, rna_as_dna(sequence)))
+            self.pending_bases += len(sequence)
+            if len(self.pending) >= _BATCH_RECORDS or self.pending_bases >= _BATCH_BASES:
+                self._check_pending()
+        return None if row is None else str(row[2])
+
+    def _check_pending(self) -> None:
+        """Cut and translate the pending records at once (translation is vectorised over a
+        batch), checking each chunk's digest and adding each frame to its file's digests."""
+        pieces = list(chunk_records(self.pending, self.chunk_size))
+        self.pending.clear()
+        self.pending_bases = 0
+        listed = [self.store.chunk(chunk_id) for chunk_id, _ in pieces]
+        for (chunk_id, piece), chunk in zip(pieces, listed, strict=True):
+            if chunk is None or not chunk[2]:
+                continue  # a record of another sample, another chunk count (see finish), or
+                # chunks cut in this process (predict), which have no digest to check
             digest = sequence_digest(piece)
-            if tuple(listed) != (len(piece), digest):
+            if chunk[1:] != (len(piece), digest):
+                record_id = sequence_of(chunk_id)
                 raise InputError(
                     f"{self.fasta}: sequence '{record_id}' is not the one the frames report was "
                     f"made from: its chunk '{chunk_id}' is {len(piece)} bp with sha256 "
-                    f"{digest[:12]}, the report's {listed[0]} bp with sha256 {listed[1][:12]}"
+                    f"{digest[:12]}, the report's {chunk[1]} bp with sha256 {chunk[2][:12]}"
                 )
         if not self.files:
-            return call
-        for frames in stop_free_frames(pieces):
+            return
+        for frames, chunk in zip(stop_free_frames(pieces), listed, strict=True):
+            if not frames or chunk is None:
+                continue
+            files = self.store.frame_files(chunk[0])
             for frame in frames:
-                index = self.store.frame_file(frame.id)
+                index = files.get(frame_label(frame.id))
                 if index is not None:
                     dna_digest, protein_digest = self.digests[index]
                     dna_digest.add(frame.id, frame.nucleotide)
                     protein_digest.add(frame.id, frame.protein)
-        return call
 
     def finish(self) -> None:
+        self._check_pending()
         self.store.set_lengths(self.lengths)
         missing = self.store.without_length()
         if missing or self.extra:
