@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from virnucpro.classify import call_summary
-from virnucpro.classify.call_store import CallStore
+from virnucpro.classify.call_store import CallStore, OrderedLookup
 from virnucpro.classify.call_summary import BINS, CallTally, page_order
 from virnucpro.classify.calling import Chunk, SequenceCall
 from virnucpro.classify.prediction_report import read_samples, render_prediction_report
@@ -135,3 +135,39 @@ def test_writing_the_tables_holds_a_batch_not_the_sample(tmp_path):
     # Held per sequence before: chunk and sequence calls, ids, scores, about 1.5 KB; now at
     # most a batch of scores to bin and of lengths, whatever the sample's size
     assert large - small < 45000 * 100, (small, large)
+
+
+def test_ordered_lookup_finds_names_in_any_order_and_rows_added_later():
+    with scratch_database() as connection:
+        connection.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, id TEXT UNIQUE, v INTEGER)")
+        connection.executemany("INSERT INTO t (id, v) VALUES (?, ?)", [(f"r{i}", i) for i in range(100)])  # fmt: skip
+        lookup = OrderedLookup(connection, "t", "v")
+        wanted = ["r0", "r1", "r5", "r99", "r2", "r3", "x", "r40", "r41"]
+        assert [None if (row := lookup.find(name)) is None else row[2] for name in wanted] == [
+            0, 1, 5, 99, 2, 3, None, 40, 41,
+        ]  # fmt: skip
+        connection.execute("INSERT INTO t (id, v) VALUES ('late', 7)")
+        assert lookup.find("r99")[2] == 99 and lookup.find("late")[2] == 7
+
+
+def test_inputs_in_other_orders_give_the_same_tables(tmp_path):
+    rng = random.Random(5)
+    records = [(f"s{i}", "".join(rng.choice("ACGT") for _ in range(rng.randint(200, 600)))) for i in range(60)]  # fmt: skip
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text("".join(f">{name}\n{sequence}\n" for name, sequence in records))
+    chunks, frames = [], []
+    for name, sequence in records:
+        pieces = [sequence[:300], sequence[300:]] if len(sequence) > 300 else [sequence]
+        for index, piece in enumerate(pieces, start=1):
+            labels = tuple(rng.sample(["F1", "F2", "R1", "R3"], rng.randint(0, 2)))
+            chunks.append(Chunk(f"{name}_chunk_{index}", len(piece), tuple(sorted(labels))))  # fmt: skip
+            frames += [f"{name}_chunk_{index}{label}" for label in sorted(labels)]
+    scores = np.array([[rng.random(), rng.random()] for _ in frames])
+    write_predictions(tmp_path / "a", "s", chunks, frames, scores, 300, None)
+    order = list(range(len(frames)))
+    rng.shuffle(order)
+    write_predictions(tmp_path / "b", "s", chunks, [frames[i] for i in order], scores[order], 300, None)  # fmt: skip
+    for name in ("frame_scores.tsv", "chunk_calls.tsv", "sequence_calls.tsv"):
+        assert (tmp_path / "a" / f"s.{name}").read_text() == (
+            tmp_path / "b" / f"s.{name}"
+        ).read_text()
