@@ -31,11 +31,13 @@ One table on stdout, the same figures as JSON in --output.
 from __future__ import annotations
 
 import json
+import os
 import random
 import tempfile
 import time
 from pathlib import Path
 from typing import Annotated, Any
+from unittest import mock
 
 import numpy as np
 import torch
@@ -52,6 +54,7 @@ from virnucpro.embed.benchmark import (
     timed_pass,
 )
 from virnucpro.embed.embed_files import SequenceEmbedder
+from virnucpro.embed.embedders.esm import KERNELS_VARIABLE
 from virnucpro.embed.embedders.registry import Modality, get_embedder
 from virnucpro.embed.model_cache import model_directory
 from virnucpro.embed.sequence_embedding import (
@@ -286,6 +289,8 @@ def measure_model(
                 "idle_share": idle,
                 "attention_share": round(attention, 3),
                 "attention_backend": embedder.attention,
+                # ESM's layers: eager (transformers'), fused or compiled; n/a for DNABERT-S
+                "kernels": getattr(embedder.encoder, "kernels", "n/a"),
                 "attention_backends": backends,
                 "tokenise_seconds_per_shard": host["tokenise"],
                 "write_seconds_per_shard": host["write"],
@@ -365,13 +370,14 @@ def table(peak: float, rows: list[dict[str, Any]], runs: list[dict[str, Any]]) -
     lines = [
         f"measured peak: {peak / 1e12:.1f} TFLOP/s",
         "",
-        "| model | frames | load s | seq/s | tokens/s | TFLOP/s | MFU | peak GiB | padding | idle "
-        "| attention | backend | tokenise s/shard | write s/shard | host/modelled GPU |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| model | kernels | frames | load s | seq/s | tokens/s | TFLOP/s | MFU | peak GiB | "
+        "padding | idle | attention | backend | tokenise s/shard | write s/shard | "
+        "host/modelled GPU |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
-            f"| {row['model']} | {row['frame_bp']} bp | {row['load_seconds']} | "
+            f"| {row['model']} | {row['kernels']} | {row['frame_bp']} bp | {row['load_seconds']} | "
             f"{row['sequences_per_second']:,} | {row['tokens_per_second']:,} | {row['tflops']:.3g} | "
             f"{row['mfu']:.1%} | {row['peak_memory_gib']} | {row['padding_share']:.0%} | "
             f"{share(row['idle_share'])} | {row['attention_share']:.0%} | "
@@ -408,6 +414,13 @@ def main(
     work: Annotated[
         Path | None, typer.Option(help="Folder for checkpoints [default: a temporary one].")
     ] = None,
+    esm_kernels: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated ESM layer paths to time, each with its own load: eager "
+            "(transformers'), fused (the default path), compiled (torch.compile)."
+        ),
+    ] = "fused",
 ) -> None:
     """Run the check and print one table; the figures go to --output as JSON."""
     target = resolve_device(device)
@@ -420,12 +433,17 @@ def main(
         writes = write_cache(hf_home, "tiny" if tiny else "full")
         rows = []
         for name in MODELS:
-            rows += measure_model(
-                name, hf_home, str(target), precision, frames_per_model, token_budget, peak,
-                folder,
-            )  # fmt: skip
-            if target.type == "cuda":
-                torch.cuda.empty_cache()
+            paths = esm_kernels.split(",") if name.startswith(("esm", "fastesm")) else [None]
+            for kernels in paths:
+                # the setting load_esm reads, for this model's load only
+                setting = {KERNELS_VARIABLE: kernels} if kernels is not None else {}
+                with mock.patch.dict(os.environ, setting):
+                    rows += measure_model(
+                        name, hf_home, str(target), precision, frames_per_model, token_budget,
+                        peak, folder,
+                    )  # fmt: skip
+                if target.type == "cuda":
+                    torch.cuda.empty_cache()
         runs = [
             end_to_end(protein, folder, hf_home, str(target), precision, e2e_frames)
             for protein in ("fastesm2_650", "esm2_3b")

@@ -66,7 +66,7 @@ def test_backends_are_timed_as_the_embedders_setting_and_idle_is_not_available_o
 def test_tiny_run_measures_every_model_length_and_predict(tmp_path):
     output = tmp_path / "gpu_check.json"
     result = subprocess.run(
-        [str(SCRIPT), "--tiny", "--device", "cpu", "--precision", "fp32", "--output", str(output), "--work", str(tmp_path)],
+        [str(SCRIPT), "--tiny", "--device", "cpu", "--precision", "fp32", "--output", str(output), "--work", str(tmp_path), "--esm-kernels", "eager,fused"],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHON": sys.executable},
@@ -77,8 +77,14 @@ def test_tiny_run_measures_every_model_length_and_predict(tmp_path):
     figures = json.loads(output.read_text())
     assert figures["tiny"] is True and figures["peak_tflops"] > 0
     assert set(figures["checkpoint_write_seconds"]) == set(MODELS)
-    rows = {(row["model"], row["frame_bp"]): row for row in figures["models"]}
-    assert set(rows) == {(m, bp) for m in MODELS for bp in (300, 500)}
+    rows = {(row["model"], row["kernels"], row["frame_bp"]): row for row in figures["models"]}
+    # each ESM model once per layer path asked for, each with its own load
+    paths = {
+        "esm2_3b": ("eager", "fused"),
+        "fastesm2_650": ("eager", "fused"),
+        "dnabert_s": ("n/a",),
+    }
+    assert set(rows) == {(m, k, bp) for m in MODELS for k in paths[m] for bp in (300, 500)}
     for row in rows.values():
         assert row["sequences"] == 96 and row["tokens"] > row["sequences"]
         assert row["sequences_per_second"] > 0 and row["mfu"] > 0
@@ -96,11 +102,15 @@ def test_tiny_run_measures_every_model_length_and_predict(tmp_path):
             host / row["modelled_gpu_seconds_per_shard"], rel=1e-12
         )
     # 500 bp frames are longer: more tokens for the same number of frames
-    assert rows[("esm2_3b", 500)]["tokens"] > rows[("esm2_3b", 300)]["tokens"]
+    assert rows[("esm2_3b", "fused", 500)]["tokens"] > rows[("esm2_3b", "fused", 300)]["tokens"]
     assert [run["protein_model"] for run in figures["predict"]] == ["fastesm2_650", "esm2_3b"]
     for run in figures["predict"]:
         assert run["reads"] > 0 and run["frames"] > 0 and run["called_sequences"] == run["reads"]
         assert run["outside_batches_share"] is None
-    assert "| esm2_3b | 500 bp |" in result.stdout and "outside GPU batches" in result.stdout
+    assert (
+        "| esm2_3b | eager | 500 bp |" in result.stdout
+        and "| esm2_3b | fused | 500 bp |" in result.stdout
+        and "outside GPU batches" in result.stdout
+    )
     assert "| n/a |" in result.stdout and "tokenise s/shard" in result.stdout
     assert not list(tmp_path.glob("tmp*")), "the scratch folder is removed"
