@@ -5,6 +5,7 @@ float32 mean without a float32 copy of the states, and the attention backend it 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -189,3 +190,32 @@ def test_the_chosen_attention_backend_is_the_one_that_runs(name):
         SequenceEmbedder(spec, "fp32", "cpu", 4096, MODELS / name, attention="efficient_attention")
     with pytest.raises(InputError, match="attention must be one of auto, flash_attention"):
         SequenceEmbedder(spec, "fp32", "cpu", 4096, MODELS / name, attention="fast")
+
+
+@pytest.mark.parametrize("name", ["tiny_esm2", "tiny_fastesm2", "tiny_dnabert_s"])
+def test_a_batch_without_padding_runs_without_a_mask_and_gives_the_same_states(name):
+    """No mask for an unpadded batch: transformers then reads no mask value back to the host."""
+    encoder = _encoder(name)
+    frames = first_frames(EXAMPLE, 300, 200, get_embedder(name).modality)
+    tokens = [encoder.tokenize(frame) for frame in frames]
+    width = Counter(map(len, tokens)).most_common(1)[0][0]  # frames of one token count
+    same = torch.tensor([ids for ids in tokens if len(ids) == width][:4])
+    assert len(same) >= 2
+    assert torch.equal(
+        encoder.hidden_states(same, None), encoder.hidden_states(same, torch.ones_like(same))
+    )
+
+
+def test_the_loop_passes_the_mask_only_for_padded_batches(monkeypatch):
+    encoder = _encoder("tiny_esm2")
+    masks = []
+    forward = type(encoder).hidden_states
+    monkeypatch.setattr(
+        type(encoder),
+        "hidden_states",
+        lambda self, ids, mask: masks.append(mask is None) or forward(self, ids, mask),
+    )
+    # Two of one length (a batch without padding), then two of different lengths
+    embed_sequences(encoder, ["MKV", "MKL"], CPU, token_budget=4096)
+    embed_sequences(encoder, ["MKVLA", "MK"], CPU, token_budget=4096)
+    assert masks == [True, False]

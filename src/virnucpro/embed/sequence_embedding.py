@@ -237,10 +237,14 @@ def _prepare(
 
 
 def _pooled(encoder: Encoder, batch: _Batch, device: torch.device) -> torch.Tensor:
-    input_ids, attention_mask, weights = (
-        tensor.to(device, non_blocking=True)
-        for tensor in (batch.input_ids, batch.attention_mask, batch.weights)
+    """The batch's pooled vectors; a batch without padding (known on the host: every row
+    as wide as the batch) goes without a mask, so that no model reads the mask's values
+    back to the host to find out (transformers' SDPA mask helper does, every forward)."""
+    input_ids, weights = (
+        tensor.to(device, non_blocking=True) for tensor in (batch.input_ids, batch.weights)
     )
+    padded = batch.tokens < batch.input_ids.numel()
+    attention_mask = batch.attention_mask.to(device, non_blocking=True) if padded else None
     return weighted_mean(encoder.hidden_states(input_ids, attention_mask), weights)
 
 

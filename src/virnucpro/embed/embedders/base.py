@@ -30,10 +30,13 @@ class Encoder(Protocol):
         """Token ids of one sequence, special tokens included, never truncated."""
         ...
 
-    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def hidden_states(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
+    ) -> torch.Tensor:
         """Last hidden state, shape (batch, tokens, dimension), for right-padded input.
 
-        ``attention_mask`` is 1 for real tokens and 0 for padding; the states of real
-        tokens must not depend on the padding (same values as without it).
+        ``attention_mask`` is 1 for real tokens and 0 for padding, None for a batch without
+        padding; the states of real tokens must not depend on the padding (same values as
+        without it).
         """
         ...

@@ -388,8 +388,13 @@ class DnaBertSEncoder:
             if token_id not in self._special_ids
         )
 
-    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Last hidden state (batch, tokens, dimension) in the model's dtype, on its device."""
+    def hidden_states(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Last hidden state (batch, tokens, dimension) in the model's dtype, on its device;
+        no mask (None) for a batch without padding."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
         if input_ids.shape != attention_mask.shape or input_ids.dim() != 2:
             raise ValueError(
                 f"input_ids {tuple(input_ids.shape)} and attention_mask "

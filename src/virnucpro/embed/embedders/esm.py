@@ -413,13 +413,15 @@ class EsmEncoder:
         unk = self._unk
         return [self._bos, *(ids.get(char, unk) for char in sequence), self._eos]
 
-    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Last hidden state after ``emb_layer_norm_after``, in the model's dtype."""
+    def hidden_states(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Last hidden state after ``emb_layer_norm_after``, in the model's dtype; no mask
+        (None) for a batch without padding: transformers then builds none either."""
         self.check_rotary_precision()
+        mask = None if attention_mask is None else attention_mask.to(self.device)
         with torch.inference_mode():
-            output = self.model(
-                input_ids=input_ids.to(self.device), attention_mask=attention_mask.to(self.device)
-            )
+            output = self.model(input_ids=input_ids.to(self.device), attention_mask=mask)
         return output.last_hidden_state
 
     def check_rotary_precision(self) -> None:

@@ -126,7 +126,11 @@ class RemoteEncoder:
         return list(self._tokenizer(sequence, truncation=False)["input_ids"])
 
     @torch.inference_mode()
-    def hidden_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def hidden_states(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        if attention_mask is None:  # a folder's own code may not take None for "no padding"
+            attention_mask = torch.ones_like(input_ids)
         return self._model(input_ids=input_ids, attention_mask=attention_mask)[0]
 
 
