@@ -158,11 +158,20 @@ def profiled_pass(embedder: SequenceEmbedder, sequences: list[str]) -> tuple[flo
     kernels = [
         (event.name, event.time_range.start, event.time_range.end)
         for event in profile.events()
-        if event.device_type == DeviceType.CUDA and event.activity_type == "kernel"
+        if event.device_type == DeviceType.CUDA and is_kernel(event)
     ]
     busy_us = _union_length([(start, end) for _, start, end in kernels])
     attention = _attention_share([(name, end - start) for name, start, end in kernels])
     return attention, max(0.0, 1 - busy_us / 1e6 / wall)
+
+
+def is_kernel(event: Any) -> bool:
+    """A device event that is a kernel: by its activity type where torch records one
+    (2.13 does), else by name, copies and memsets left out (older releases)."""
+    kind = getattr(event, "activity_type", None)
+    if kind is not None:
+        return bool(kind == "kernel")
+    return not event.name.startswith(("Memcpy", "Memset", "memcpy", "memset"))
 
 
 def _attention_share(spans: list[tuple[str, float]]) -> float:

@@ -31,6 +31,17 @@ def test_kernel_time_is_the_union_of_kernel_intervals(gpu_check):
     assert gpu_check._union_length([]) == 0
 
 
+def test_kernels_are_told_from_copies_with_or_without_an_activity_type(gpu_check):
+    from types import SimpleNamespace as Event
+
+    assert gpu_check.is_kernel(Event(name="Memcpy HtoD", activity_type="kernel"))
+    assert not gpu_check.is_kernel(Event(name="ampere_gemm", activity_type="gpu_memcpy"))
+    # torch releases whose events have no activity type: by name
+    assert gpu_check.is_kernel(Event(name="ampere_bf16_gemm"))
+    assert not gpu_check.is_kernel(Event(name="Memcpy DtoH (Device -> Pinned)"))
+    assert not gpu_check.is_kernel(Event(name="Memset (Device)"))
+
+
 def test_the_choice_is_the_fastest_padding_invariant_backend(gpu_check):
     backends = {
         "flash_attention": {"unavailable": "no kernel"},

@@ -16,9 +16,11 @@ from virnucpro.classify.call_store import CallStore, OrderedLookup
 from virnucpro.classify.call_summary import BINS, CallTally, page_order
 from virnucpro.classify.calling import Chunk, SequenceCall
 from virnucpro.classify.prediction_report import read_samples, render_prediction_report
-from virnucpro.classify.prediction_tables import write_calls, write_predictions
+from virnucpro.classify.prediction_tables import add_reports, write_calls, write_predictions
 from virnucpro.errors import InputError
+from virnucpro.files.digests import sequence_digest
 from virnucpro.files.scratch_database import scratch_database
+from virnucpro.files.sequence_files import read_fasta
 
 CHUNK_HEADER = "chunk_id\tprediction\tframes\tmax_score1\tmax_score2\n"
 SEQUENCE_HEADER = (
@@ -163,11 +165,54 @@ def test_inputs_in_other_orders_give_the_same_tables(tmp_path):
             chunks.append(Chunk(f"{name}_chunk_{index}", len(piece), tuple(sorted(labels))))  # fmt: skip
             frames += [f"{name}_chunk_{index}{label}" for label in sorted(labels)]
     scores = np.array([[rng.random(), rng.random()] for _ in frames])
-    write_predictions(tmp_path / "a", "s", chunks, frames, scores, 300, None)
+    write_predictions(tmp_path / "a", "s", chunks, frames, scores, 300, fasta)
+    # frames and FASTA records in other orders: the same tables, every length found
     order = list(range(len(frames)))
     rng.shuffle(order)
-    write_predictions(tmp_path / "b", "s", chunks, [frames[i] for i in order], scores[order], 300, None)  # fmt: skip
+    shuffled = tmp_path / "shuffled.fasta"
+    shuffled.write_text("".join(f">{n}\n{q}\n" for n, q in rng.sample(records, len(records))))
+    write_predictions(tmp_path / "b", "s", chunks, [frames[i] for i in order], scores[order], 300, shuffled)  # fmt: skip
+    # the viral FASTA keeps the input's order: the same records
+    viral = [sorted(read_fasta(tmp_path / side / "s.viral.fasta")) for side in ("a", "b")]
+    assert viral[0] == viral[1] and viral[0]
     for name in ("frame_scores.tsv", "chunk_calls.tsv", "sequence_calls.tsv"):
         assert (tmp_path / "a" / f"s.{name}").read_text() == (
             tmp_path / "b" / f"s.{name}"
         ).read_text()
+    rows = (tmp_path / "b" / "s.sequence_calls.tsv").read_text().splitlines()[1:]
+    assert [int(row.split("\t")[6]) for row in rows] == [len(q) for _, q in records]
+
+
+def test_chunks_of_another_size_are_refused_in_any_order(tmp_path):
+    """Chunks cut at 300 bp, listed sorted by name (chunk_1, chunk_10, chunk_11, chunk_2),
+    for a 500 bp classifier."""
+    chunks = sorted(
+        (Chunk(f"a_chunk_{i}", 300 if i < 12 else 150, ("F1",)) for i in range(1, 13)),
+        key=lambda chunk: chunk.id,
+    )
+    frames = [f"{chunk.id}F1" for chunk in chunks]
+    with pytest.raises(InputError, match="chunk 'a_chunk_1' has 300 bp: its chunks were cut at another size"):  # fmt: skip
+        write_predictions(tmp_path, "s", chunks, frames, np.full((12, 2), 0.5), 500, None)
+
+
+def test_a_score_that_is_not_a_number_is_refused(tmp_path):
+    chunks = [Chunk("a_chunk_1", 300, ("F1", "R1"))]
+    with pytest.raises(InputError, match="frame 'a_chunk_1R1' has no finite score"):
+        write_predictions(tmp_path, "s", chunks, ["a_chunk_1F1", "a_chunk_1R1"], np.array([[0.2, 0.8], [np.nan, 0.5]]), 300, None)  # fmt: skip
+
+
+def test_a_longer_sequence_under_a_reported_name_is_refused(tmp_path):
+    sequence = "".join(random.Random(3).choice("ACGT") for _ in range(600))
+    fasta = tmp_path / "in.fasta"
+    fasta.write_text(f">a\n{sequence}\n")
+    # The report was made from the first 300 bp only: one chunk, its digest right
+    chunks = [Chunk("a_chunk_1", 300, (), sequence_digest(sequence[:300]))]
+    with pytest.raises(InputError, match=r"its chunk 'a_chunk_2' \(300 bp\) is not in the report"):
+        write_predictions(tmp_path / "out", "s", chunks, [], np.empty((0, 2)), 300, fasta)
+
+
+def test_a_frames_report_listing_a_frame_twice_is_refused(tmp_path):
+    report = tmp_path / "frames.tsv"
+    report.write_text(f"chunk_id\tlength\tframes\tsha256\na_chunk_1\t300\tF1,F1\t{'0' * 64}\n")
+    with scratch_database() as connection, pytest.raises(InputError, match=":2: not a frames report row"):  # fmt: skip
+        add_reports(CallStore(connection), [report])

@@ -17,6 +17,7 @@ million reads slow.
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -67,11 +68,16 @@ class OrderedLookup:
     it. Rows added behind the cursor are found when it reaches the end and reads on."""
 
     AHEAD = 32
+    #: Index hits in a row after which the cursor is left where it is (input in another
+    #: order: re-reading ahead after every hit would cost more than the index), except
+    #: every ``RETRY``-th hit, so that input back in order is followed again
+    SHUFFLED, RETRY = 3, 64
 
     def __init__(self, connection: sqlite3.Connection, table: str, columns: str = "") -> None:
         self.connection, self.table = connection, table
         self.select = f"SELECT n, id{', ' + columns if columns else ''} FROM {table}"
         self.last = 0
+        self.misses = 0
         self.rows = self._after(0)
         self.ahead: deque[tuple] = deque()
 
@@ -96,12 +102,15 @@ class OrderedLookup:
             if row[1] == name:
                 for _ in range(index + 1):
                     self.ahead.popleft()
+                self.misses = 0
                 return row
         row = self.connection.execute(f"{self.select} WHERE id = ?", (name,)).fetchone()
         if row is not None:
-            self.ahead.clear()
-            self.last = row[0]
-            self.rows = self._after(row[0])
+            self.misses += 1
+            if self.misses < self.SHUFFLED or self.misses % self.RETRY == 0:
+                self.ahead.clear()
+                self.last = row[0]
+                self.rows = self._after(row[0])
         return row
 
 
@@ -127,10 +136,11 @@ class CallStore:
             (chunk.id, chunk.length, ",".join(chunk.frames), chunk.sha256, place)
             for chunk, place in chunks
         )
+        digests = (self._digested(row) for row in rows)
         try:
             self.connection.executemany(
                 "INSERT INTO chunks (id, length, labels, sha256, source) VALUES (?, ?, ?, ?, ?)",
-                last.track(rows),
+                last.track(digests),
             )
         except sqlite3.IntegrityError:
             chunk_id, *_, place = last.item
@@ -138,9 +148,11 @@ class CallStore:
             raise InputError(
                 f"{place}: chunk '{chunk_id}' is listed twice (also in {first}): {doubled}"
             ) from None
-        self.has_digests = self.has_digests or bool(
-            self._one("SELECT EXISTS (SELECT 1 FROM chunks WHERE sha256 != '')")
-        )
+
+    def _digested(self, row: tuple) -> tuple:
+        """A chunk row on its way in, noting whether chunks carry digests to check."""
+        self.has_digests = self.has_digests or bool(row[3])
+        return row
 
     def add_frames(
         self, frame_ids: Sequence[str], scores: np.ndarray, source: str, file: int | None = None
@@ -154,6 +166,8 @@ class CallStore:
             if chunk is None or label not in _LABEL:
                 self.unlisted.append(frame_id)
                 continue
+            if not (math.isfinite(others) and math.isfinite(virus)):
+                raise InputError(f"{source}: frame '{frame_id}' has no finite score")
             key = chunk[0] * _SLOTS + _LABEL[label]
             rows.append((key, label, float(others), float(virus), file, source, frame_id))
         last = Last()
@@ -179,8 +193,8 @@ class CallStore:
         row = self.connection.execute(
             "SELECT id, length FROM chunks WHERE length > ?1 OR (length != ?1 "
             "AND id LIKE '%\\_chunk\\_1' ESCAPE '\\' AND EXISTS (SELECT 1 FROM chunks AS next "
-            "WHERE next.n = chunks.n + 1 AND next.id = substr(chunks.id, 1, length(chunks.id) "
-            "- 1) || '2')) ORDER BY n LIMIT 1",
+            "WHERE next.id = substr(chunks.id, 1, length(chunks.id) - 1) || '2')) "
+            "ORDER BY n LIMIT 1",
             (chunk_size,),
         ).fetchone()
         if row is not None:

@@ -248,6 +248,7 @@ class ProvenanceCheck:
         self.extra: list[str] = []
         self.lengths: list[tuple[int, int]] = []
         self.pending: list[tuple[str, str]] = []
+        self.pending_listed: set[str] = set()  # of the pending records, those in the report
         self.pending_bases = 0
         self.files = feature_files
         self.digests = [(RecordsDigest(), RecordsDigest()) for _ in feature_files]
@@ -265,6 +266,8 @@ class ProvenanceCheck:
         if self.store.has_digests or self.files:
             # as the chunk step read it; the viral FASTA keeps U
             self.pending.append((record_id, rna_as_dna(sequence)))
+            if row is not None:
+                self.pending_listed.add(record_id)
             self.pending_bases += len(sequence)
             if len(self.pending) >= _BATCH_RECORDS or self.pending_bases >= _BATCH_BASES:
                 self._check_pending()
@@ -274,13 +277,21 @@ class ProvenanceCheck:
         """Cut and translate the pending records at once (translation is vectorised over a
         batch), checking each chunk's digest and adding each frame to its file's digests."""
         pieces = list(chunk_records(self.pending, self.chunk_size))
+        in_report = set(self.pending_listed)
         self.pending.clear()
+        self.pending_listed.clear()
         self.pending_bases = 0
         listed = [self.store.chunk(chunk_id) for chunk_id, _ in pieces]
         for (chunk_id, piece), chunk in zip(pieces, listed, strict=True):
+            if chunk is None and self.store.has_digests and sequence_of(chunk_id) in in_report:
+                raise InputError(
+                    f"{self.fasta}: sequence '{sequence_of(chunk_id)}' is not the one the frames "
+                    f"report was made from: its chunk '{chunk_id}' ({len(piece)} bp) is not in "
+                    "the report (a longer sequence under the same name?)"
+                )
             if chunk is None or not chunk[2]:
-                continue  # a record of another sample, another chunk count (see finish), or
-                # chunks cut in this process (predict), which have no digest to check
+                continue  # a record of another sample (see finish), or chunks cut in this
+                # process (predict), which have no digest to check
             digest = sequence_digest(piece)
             if chunk[1:] != (len(piece), digest):
                 record_id = sequence_of(chunk_id)
@@ -337,6 +348,7 @@ def _report_chunks(path: str | os.PathLike[str]) -> Iterator[tuple[Chunk, str]]:
         if (
             not length.isdigit()
             or not set(frames) <= set(FRAME_LABELS)
+            or len(set(frames)) != len(frames)
             or not _SHA256.fullmatch(digest or "")
         ):
             raise InputError(f"{path}:{line}: not a frames report row: {row}")
