@@ -122,7 +122,7 @@ def test_sequence_call_uses_the_share_of_viral_chunks_with_frames():
 def test_written_tables_and_viral_fasta(tmp_path):
     source = write_fasta(
         tmp_path / "in.fasta",
-        [("s", "ACGT" * 100), ("t", "GGCC" * 100), ("u", "AT"), ("v", "ATGAAA")],
+        [("s", "ACGT" * 100), ("t", "GGCC" * 75), ("u", "AT"), ("v", "ATGAAA")],
     )
     chunks = _chunks(
         ("s_chunk_1", 300, "F1"), ("s_chunk_2", 201, "R1"), ("t_chunk_1", 300, "F2"),
@@ -150,7 +150,7 @@ def test_written_tables_and_viral_fasta(tmp_path):
         "sequence_id\tchunks\tchunks_with_frames\tviral_chunks\tmax_viral_score\tcall\t"
         "length\tcoverage\tlow_coverage",
         "s\t2\t2\t2\t0.750000\tvirus\t400\t1.0000\tno",
-        "t\t1\t1\t0\t0.125000\tothers\t400\t1.0000\tno",
+        "t\t1\t1\t0\t0.125000\tothers\t300\t1.0000\tno",
         "u\t1\t0\t0\tNA\ttoo_short\t2\t0.0000\tyes",
         "v\t1\t0\t0\tNA\ttoo_short\t6\t0.0000\tyes",
     ]
@@ -158,7 +158,7 @@ def test_written_tables_and_viral_fasta(tmp_path):
 
 
 def test_a_fasta_that_is_not_the_reports_input_is_refused(tmp_path):
-    other = write_fasta(tmp_path / "other.fasta", [("s", "ACGT" * 100), ("x", "ACGT")])
+    other = write_fasta(tmp_path / "other.fasta", [("s", "ACGT" * 75), ("x", "ACGT")])
     chunks = _chunks(("s_chunk_1", 300, "F1"), ("t_chunk_1", 300, ""), source=other)
     with pytest.raises(InputError, match=r"1 sequences of the frames report are not in it \(t\)"):
         write_predictions(
