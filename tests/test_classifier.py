@@ -18,7 +18,7 @@ from virnucpro.classify.classifier import (
 )
 from virnucpro.classify.classifier import MLPClassifier as VirnucproMLP
 from virnucpro.classify.evaluation import bootstrap_calls, bootstrap_metrics, evaluate_classifier
-from virnucpro.classify.labelled import read_feature_files
+from virnucpro.classify.labelled import named_feature_files
 from virnucpro.classify.training import TrainingSettings, train_classifier
 from virnucpro.errors import InputError
 from virnucpro.files.feature_files import Features, read_features, write_features
@@ -124,7 +124,7 @@ def test_training_is_deterministic_learns_and_restores_the_best_epoch(tmp_path):
 def test_saved_weights_are_those_of_the_best_epoch_not_the_last(tmp_path):
     # Early stopping must write the weights of the epoch with the lowest validation
     # loss: the checkpoint read back from disk scores that loss, not the last epoch's.
-    from virnucpro.classify.labelled import read_feature_files, select_labelled
+    from virnucpro.classify.labelled import select_labelled
     from virnucpro.classify.training import _evaluate
 
     shards, lists = _dataset(tmp_path)
@@ -136,7 +136,8 @@ def test_saved_weights_are_those_of_the_best_epoch_not_the_last(tmp_path):
     assert run == best + 3  # stopped early, three epochs after the best one
     log = (tmp_path / "m" / "training_log.tsv").read_text().splitlines()[1:]
     losses = [float(line.split("\t")[2]) for line in log]
-    validation = select_labelled(read_feature_files(shards), lists["validation"])
+    files = [features for _, features in named_feature_files(shards)]
+    validation = select_labelled(files, lists["validation"])
     saved, _ = _evaluate(
         load_classifier(tmp_path / "m").model, validation, torch.nn.CrossEntropyLoss()
     )
@@ -202,7 +203,7 @@ def test_feature_files_of_two_model_versions_are_not_mixed(tmp_path):
         _features(tmp_path, "b", ["b_chunk_1F1"], matrix, protein_weights="v"),
     ]
     with pytest.raises(InputError, match=r"b.safetensors: weights_sha256 w\+v differs from w\+w"):
-        read_feature_files(files)
+        named_feature_files(files)
 
 
 def test_the_classifier_knows_its_training_frames_and_refuses_them_as_test_frames(tmp_path):

@@ -32,7 +32,7 @@ from virnucpro.classify.calling import (
 from virnucpro.classify.classifier import LABELS, check_unseen, load_classifier
 from virnucpro.classify.labelled import (
     check_chunk_size_claim,
-    read_feature_files,
+    named_feature_files,
     select_labelled,
 )
 from virnucpro.errors import InputError
@@ -175,11 +175,10 @@ def evaluate_classifier(
 ) -> dict[str, Any]:
     """Score the test frames, chunks and sequences; write ``evaluation.json`` and ``test_predictions.tsv``."""
     check_fraction(min_viral_fraction)
-    files = read_feature_files(feature_paths)
-    classifier = load_classifier(
-        Path(model_dir), list(zip(map(str, feature_paths), files, strict=True))
-    )
-    check_chunk_size_claim(feature_paths, files, classifier.chunk_size)
+    named = named_feature_files(feature_paths)
+    files = [features for _, features in named]
+    classifier = load_classifier(Path(model_dir), named)
+    check_chunk_size_claim([name for name, _ in named], files, classifier.chunk_size)
     test = select_labelled(files, test_path)
     unseen = check_unseen(Path(model_dir), test.ids, str(test_path))
     scores = classifier.scores(test.matrix)

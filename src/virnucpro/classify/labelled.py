@@ -37,15 +37,15 @@ def read_labels(path: str | os.PathLike[str]) -> list[tuple[str, int]]:
     return pairs
 
 
-def read_feature_files(paths: Sequence[str | os.PathLike[str]]) -> list[Features]:
+def named_feature_files(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[str, Features]]:
     """Each shard's merged features (merged files, or DNA and protein files joined as they
-    are read), which must come from one set of embedders, chunk size and precision."""
+    are read) with its name for messages, which must come from one set of embedders,
+    chunk size and precision."""
     if not paths:
         raise InputError("no feature files given")
-    sources = feature_sources(paths)
-    files = [source.read() for source in sources]
-    check_one_set([str(source) for source in sources], files)
-    return files
+    named = [(str(source), source.read()) for source in feature_sources(paths)]
+    check_one_set([name for name, _ in named], [features for _, features in named])
+    return named
 
 
 def check_one_set(paths: Sequence[str | os.PathLike[str]], files: Sequence[Features]) -> None:

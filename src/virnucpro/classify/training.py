@@ -31,7 +31,7 @@ from virnucpro.classify.classifier import (
 from virnucpro.classify.labelled import (
     LabelledFeatures,
     check_chunk_size_claim,
-    read_feature_files,
+    named_feature_files,
     select_labelled,
 )
 from virnucpro.errors import InputError
@@ -183,8 +183,9 @@ def train_classifier(
     settings: TrainingSettings = TrainingSettings(),
 ) -> Classifier:
     """Train on the train list, stop early on the validation list, write the checkpoint."""
-    files = read_feature_files(feature_paths)
-    check_chunk_size_claim(feature_paths, files, int(files[0].metadata["chunk_size"]))
+    named = named_feature_files(feature_paths)
+    files = [features for _, features in named]
+    check_chunk_size_claim([name for name, _ in named], files, int(files[0].metadata["chunk_size"]))
     train, validation = select_labelled(files, train_path), select_labelled(files, validation_path)
     if set(train.ids) & set(validation.ids):
         raise InputError(f"{train_path} and {validation_path} share frames")
