@@ -65,6 +65,24 @@ def write_fasta(path: Path, records: list[tuple[str, str]]) -> Path:
     return path
 
 
+def frame_shards(folder: Path, frames_per_shard: int, count: int = 3) -> dict[str, list[Path]]:
+    """``count`` shards of the real frames of mixed_example.fasta cut at 300 bp, each
+    ``frames_per_shard`` frames: nucleotide ("dna") and protein ("protein") FASTA files."""
+    from virnucpro.files.sequence_files import read_dna
+    from virnucpro.preprocess.chunking import chunk_records
+    from virnucpro.preprocess.frames import stop_free_frames
+
+    chunks = list(chunk_records(read_dna(ASSETS / "mixed_example.fasta"), 300))
+    frames = [frame for kept in stop_free_frames(chunks) for frame in kept]
+    shards: dict[str, list[Path]] = {"dna": [], "protein": []}
+    for index in range(count):
+        part = frames[index * frames_per_shard : (index + 1) * frames_per_shard]
+        for kind, suffix, letters in (("dna", "nt", "nucleotide"), ("protein", "aa", "protein")):
+            records = [(frame.id, getattr(frame, letters)) for frame in part]
+            shards[kind].append(write_fasta(folder / f"s{index}.{suffix}.fasta", records))
+    return shards
+
+
 def read_fasta(path: Path) -> list[tuple[str, str]]:
     lines = path.read_text().splitlines()
     return [(lines[i][1:], lines[i + 1]) for i in range(0, len(lines), 2)]

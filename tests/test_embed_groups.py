@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import ASSETS, ROOT, read_fasta, run_script, write_fasta
+from conftest import ROOT, frame_shards, read_fasta, run_script
 
 from virnucpro.embed import embed_files
 from virnucpro.embed.embedders.registry import get_embedder
 from virnucpro.errors import InputError
 from virnucpro.files.feature_files import read_features
-from virnucpro.files.sequence_files import read_dna
-from virnucpro.preprocess.chunking import chunk_records
-from virnucpro.preprocess.frames import stop_free_frames
 
 MODELS = ROOT / "assets" / "models"
 SETTINGS = {"precision": "fp32", "device": "cpu", "chunk_size": 300, "token_budget": 2048}
@@ -21,19 +18,7 @@ SETTINGS = {"precision": "fp32", "device": "cpu", "chunk_size": 300, "token_budg
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     """The real frames of mixed_example.fasta in three shards: nucleotide and protein files."""
-    folder = tmp_path_factory.mktemp("shards")
-    chunks = list(chunk_records(read_dna(ASSETS / "mixed_example.fasta"), 300))
-    frames = [frame for kept in stop_free_frames(chunks) for frame in kept][:90]
-    nucleotide, protein = [], []
-    for index in range(3):
-        part = frames[index * 30 : (index + 1) * 30]
-        nucleotide.append(
-            write_fasta(folder / f"s{index}.nt.fasta", [(f.id, f.nucleotide) for f in part])
-        )
-        protein.append(
-            write_fasta(folder / f"s{index}.aa.fasta", [(f.id, f.protein) for f in part])
-        )
-    return {"dna": nucleotide, "protein": protein}
+    return frame_shards(tmp_path_factory.mktemp("shards"), 30)
 
 
 @pytest.fixture

@@ -7,15 +7,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import ASSETS, ROOT, run_script, write_fasta
+from conftest import ROOT, frame_shards, run_script
 
 from virnucpro.embed import embed_files
 from virnucpro.embed.embedders.registry import get_embedder
 from virnucpro.errors import InputError
 from virnucpro.files.feature_files import write_features
-from virnucpro.files.sequence_files import read_dna
-from virnucpro.preprocess.chunking import chunk_records
-from virnucpro.preprocess.frames import stop_free_frames
 
 MODELS = ROOT / "assets" / "models"
 SETTINGS = {"precision": "fp32", "device": "cpu", "chunk_size": 300, "token_budget": 2048}
@@ -24,19 +21,7 @@ SETTINGS = {"precision": "fp32", "device": "cpu", "chunk_size": 300, "token_budg
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
     """Three shards of the real frames of mixed_example.fasta: nucleotide and protein files."""
-    folder = tmp_path_factory.mktemp("shards")
-    chunks = list(chunk_records(read_dna(ASSETS / "mixed_example.fasta"), 300))
-    frames = [frame for kept in stop_free_frames(chunks) for frame in kept][:60]
-    found: dict[str, list] = {"dna": [], "protein": []}
-    for index in range(3):
-        part = frames[index * 20 : (index + 1) * 20]
-        found["dna"].append(
-            write_fasta(folder / f"s{index}.nt.fasta", [(f.id, f.nucleotide) for f in part])
-        )
-        found["protein"].append(
-            write_fasta(folder / f"s{index}.aa.fasta", [(f.id, f.protein) for f in part])
-        )
-    return found
+    return frame_shards(tmp_path_factory.mktemp("shards"), 20)
 
 
 def _pairs(sources, folder):
