@@ -105,7 +105,7 @@ def is_viral_chunk(max_others: float, max_virus: float) -> bool:
 
 
 @cache
-def as_written(value: float) -> Fraction:
+def exact_fraction(value: float) -> Fraction:
     """A float option as exactly the decimal the user wrote (0.28, not 0.28000000000000003);
     cached: a million sequences are compared with the same few values."""
     return Fraction(repr(value))
@@ -117,7 +117,7 @@ def is_viral_sequence(viral_chunks: int, scored_chunks: int, min_viral_fraction:
     In exact arithmetic, the fraction taken as written: 7 of 25 chunks reach 0.28
     (in floating point 0.28 x 25 is 7.000000000000001, and 7 would fall short).
     """
-    return Fraction(viral_chunks, scored_chunks) >= as_written(min_viral_fraction)
+    return Fraction(viral_chunks, scored_chunks) >= exact_fraction(min_viral_fraction)
 
 
 def is_low_coverage(chunks_with_frames: int, chunks: int, min_coverage: float) -> bool:
@@ -128,7 +128,7 @@ def is_low_coverage(chunks_with_frames: int, chunks: int, min_coverage: float) -
     """
     if not chunks:
         return True
-    return Fraction(chunks_with_frames, chunks) < as_written(min_coverage)
+    return Fraction(chunks_with_frames, chunks) < exact_fraction(min_coverage)
 
 
 def coverage(chunks_with_frames: int, chunks: int) -> float:

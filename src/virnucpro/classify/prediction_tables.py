@@ -76,7 +76,7 @@ def _score(value: float) -> str:
     return "NA" if np.isnan(value) else f"{value:.6f}"
 
 
-def as_written(value: float) -> float:
+def rounded_as_written(value: float) -> float:
     """A score rounded to the 6 decimals the tables hold, so that a summary made while
     writing equals the one prediction_report.py makes from the tables."""
     return math.nan if np.isnan(value) else float(_score(value))
@@ -146,7 +146,7 @@ def write_calls(
                             f"{chunk.id}{label}\t{prediction}\t{others:.6f}\t{virus:.6f}\n"
                         )
                 call.max_score1, call.max_score2 = map(
-                    as_written, (call.max_score1, call.max_score2)
+                    rounded_as_written, (call.max_score1, call.max_score2)
                 )
                 chunk_table.write(
                     f"{call.chunk_id}\t{call.prediction}\t{call.frames}\t"
