@@ -6,7 +6,7 @@ VENV := .venv
 TORCH_SPEC ?= torch==2.13.0
 NFLINT_VENV := .venv-nflint
 
-.PHONY: demo test lint setup benchmark clean
+.PHONY: demo test lint setup benchmark clean image image-cpu
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,15 @@ benchmark: $(VENV)/.installed
 
 clean:
 	rm -rf demo .pytest_cache .ruff_cache
+
+# Container images (containers/README.md), for this machine's architecture, loaded
+# into the local Docker image store and tagged with the package version.
+VERSION := $(shell sed -n 's/^version *= *"\(.*\)"/\1/p' pyproject.toml)
+
+# CUDA image for GPU servers (NVIDIA driver R580+)
+image:
+	docker buildx build -f containers/Dockerfile -t virnucpro-nf:$(VERSION) --load .
+
+# CPU image, every task outside -profile gpu (the test profiles included)
+image-cpu:
+	docker buildx build -f containers/Dockerfile.cpu -t virnucpro-nf-cpu:$(VERSION) --load .
