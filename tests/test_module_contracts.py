@@ -130,6 +130,14 @@ def test_the_chunk_size_is_a_module_input_not_an_ext_arg(name):
     assert "--chunk-size" not in ext_args_options(process_name(module))
 
 
+@pytest.mark.parametrize("module", MODULES, ids=[module.parent.name for module in MODULES])
+def test_module_limits_its_command_to_the_cpus_of_the_task(module):
+    # torch, OpenMP and BLAS otherwise start a thread per core of the host, so tasks
+    # side by side under the local executor oversubscribe it; --threads sets them all
+    # (tests/test_cpu_threads.py checks what the option does)
+    assert "--threads '${task.cpus}'" in script_block(module), module
+
+
 UNQUOTED = re.compile(r"(?<![\w-])--[a-z][a-z-]* \$\{")
 
 

@@ -26,7 +26,7 @@ workflow COMPARE {
 
     // Each classifier on the same test set, with the features of its embedder
     EVALUATE_CLASSIFIER(
-        TRAIN.out.classifiers.join(TRAIN.out.classifier_features, failOnMismatch: true, failOnDuplicate: true),
+        TRAIN.out.classifiers.join(TRAIN.out.classifier_features, failOnDuplicate: true),
         TRAIN.out.test
     )
 

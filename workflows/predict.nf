@@ -44,11 +44,13 @@ workflow PREDICT {
     // Each sample with its frames report (every chunk, no_frame and too_short
     // ones included) and its input FASTA. A sample without any stop-free frame
     // has no shard, hence no features: it is classified with none, so that each
-    // of its sequences still gets a row in the tables.
+    // of its sequences still gets a row in the tables. A sample missing on one
+    // side only follows a failed task, whose own error then ends the run (a
+    // failOnMismatch join would print the mismatch last instead).
     reports = SELECT_FRAMES.out.report.map { meta, report -> [meta.id, meta, report] }
     inputs = samples.map { meta, fasta -> [meta.id, fasta] }
     to_classify = reports
-        .join(inputs, failOnMismatch: true, failOnDuplicate: true)
+        .join(inputs, failOnDuplicate: true)
         .join(features_per_sample, remainder: true)
         .map { _id, meta, report, fasta, features -> [meta, classifier, features ?: [], report, fasta] }
     CLASSIFY(to_classify)

@@ -1,9 +1,10 @@
 process BENCHMARK_EMBEDDER {
     tag "${embedder}"
     label 'process_gpu'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer; -profile gpu gives this GPU step
+    // the CUDA image of containers/Dockerfile instead (conf/gpu.config)
+    container 'virnucpro-nf-cpu:0.1.0'
 
     input:
     // One task per embedder; model_dir is an optional model folder (staged, so
@@ -34,6 +35,7 @@ process BENCHMARK_EMBEDDER {
     def hf_home_arg = hf_home ? "--hf-home '${hf_home}'" : ''
     """
     benchmark_embedder.py \\
+        --threads '${task.cpus}' \\
         --embedder '${embedder}' \\
         --input '${input_fasta}' \\
         --output '${prefix}.benchmark.json' \\

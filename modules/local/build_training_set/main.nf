@@ -1,9 +1,9 @@
 process BUILD_TRAINING_SET {
     tag "${meta.id}"
     label 'process_single'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer
+    container 'virnucpro-nf-cpu:0.1.0'
 
     input:
     // A GenBank genome (its annotated CDS) or a FASTA genome (.fa .fasta .fna .fas, optionally
@@ -32,6 +32,7 @@ process BUILD_TRAINING_SET {
     def prefix = task.ext.prefix ?: "${meta.id}"
     """
     build_training_set.py \\
+        --threads '${task.cpus}' \\
         --genbank '${genbank}' \\
         --label '${meta.label}' \\
         --nucleotide '${prefix}.nucleotide.fasta' \\

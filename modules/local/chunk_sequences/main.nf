@@ -1,9 +1,9 @@
 process CHUNK_SEQUENCES {
     tag "${meta.id}"
     label 'process_single'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer
+    container 'virnucpro-nf-cpu:0.1.0'
 
     input:
     tuple val(meta), path(sequences)
@@ -24,6 +24,7 @@ process CHUNK_SEQUENCES {
     def prefix = task.ext.prefix ?: "${meta.id}"
     """
     chunk_sequences.py \\
+        --threads '${task.cpus}' \\
         --input '${sequences}' \\
         --output '${prefix}.chunks.fasta' \\
         --chunk-size '${chunk_size}' \\

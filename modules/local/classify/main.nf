@@ -1,9 +1,9 @@
 process CLASSIFY {
     tag "${meta.id}"
     label 'process_low'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer
+    container 'virnucpro-nf-cpu:0.1.0'
 
     input:
     // One sample: a classifier checkpoint, the DNA and protein features of every
@@ -35,6 +35,7 @@ process CLASSIFY {
     def sequences_arg = sequences ? "--sequences '${sequences}'" : ''
     """
     classify.py \\
+        --threads '${task.cpus}' \\
         --classifier '${classifier}' \\
         ${feature_args} \\
         ${report_args} \\

@@ -1,9 +1,9 @@
 process COMPARE_EMBEDDERS {
     tag "${evaluations.size()} embedders"
     label 'process_single'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer
+    container 'virnucpro-nf-cpu:0.1.0'
 
     input:
     // evaluation.json of every embedder (EVALUATE_CLASSIFIER), collected; they
@@ -36,6 +36,7 @@ process COMPARE_EMBEDDERS {
     def counts_args = counts.collect { table -> "--counts '${table}'" }.join(' ')
     """
     compare_embedders.py \\
+        --threads '${task.cpus}' \\
         ${evaluation_args} \\
         ${benchmark_args} \\
         ${prediction_args} \\

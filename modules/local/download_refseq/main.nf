@@ -1,9 +1,9 @@
 process DOWNLOAD_REFSEQ {
     tag "seed ${seed}"
     label 'process_single'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer
+    container 'virnucpro-nf-cpu:0.1.0'
     // Always run: the folder may have changed since the last run, and a rerun is what
     // resumes an interrupted download; files the folder's manifest vouches for are not
     // fetched again
@@ -39,6 +39,7 @@ process DOWNLOAD_REFSEQ {
     // so that it can be published and read anywhere; the folder keeps the manifest
     """
     download_refseq.py \\
+        --threads '${task.cpus}' \\
         --output-dir '${download_dir}' \\
         --release-url '${release_url}' \\
         --seed '${seed}' \\

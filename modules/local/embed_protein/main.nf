@@ -1,9 +1,10 @@
 process EMBED_PROTEIN {
     tag "${metas[0].id} ${metas.size()} shard(s) ${embedder}"
     label 'process_gpu'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer; -profile gpu gives this GPU step
+    // the CUDA image of containers/Dockerfile instead (conf/gpu.config)
+    container 'virnucpro-nf-cpu:0.1.0'
 
     // Exit status 75: out of GPU memory (one sequence alone, or a model next to
     // another process). conf/base.config retries it; conf/modules.config halves
@@ -42,6 +43,7 @@ process EMBED_PROTEIN {
     def hf_home_arg = hf_home ? "--hf-home '${hf_home}'" : ''
     """
     embed_protein.py \\
+        --threads '${task.cpus}' \\
         ${pairs} \\
         --embedder '${embedder}' \\
         --chunk-size '${chunk_size}' \\

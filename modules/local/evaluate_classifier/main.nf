@@ -1,9 +1,9 @@
 process EVALUATE_CLASSIFIER {
     tag "${embedder}"
     label 'process_low'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer
+    container 'virnucpro-nf-cpu:0.1.0'
 
     input:
     // A checkpoint (TRAIN_CLASSIFIER) and the DNA and protein features of every
@@ -31,6 +31,7 @@ process EVALUATE_CLASSIFIER {
     def feature_args = features.collect { feature -> "--features '${feature}'" }.join(' ')
     """
     evaluate_classifier.py \\
+        --threads '${task.cpus}' \\
         --classifier '${classifier}' \\
         ${feature_args} \\
         --test '${test}' \\

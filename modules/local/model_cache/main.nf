@@ -1,9 +1,9 @@
 process MODEL_CACHE {
     tag "${embedders.join(',')}"
     label 'process_single'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer
+    container 'virnucpro-nf-cpu:0.1.0'
     // Always run: the check is quick, and a cache changed since the last run
     // (models added or deleted deep inside it) must be seen again
     cache false
@@ -35,6 +35,7 @@ process MODEL_CACHE {
     """
     ${network}
     model_cache.py \\
+        --threads '${task.cpus}' \\
         ${embedder_args} \\
         ${hf_home_arg} \\
         ${offline_arg} \\

@@ -1,9 +1,9 @@
 process PREDICTION_REPORT {
     tag "${sequence_calls.size()} samples"
     label 'process_single'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer
+    container 'virnucpro-nf-cpu:0.1.0'
 
     input:
     // {sample}.chunk_calls.tsv and {sample}.sequence_calls.tsv of every sample
@@ -29,6 +29,7 @@ process PREDICTION_REPORT {
     def classifier_arg = classifier ? "--classifier '${classifier}'" : ''
     """
     prediction_report.py \\
+        --threads '${task.cpus}' \\
         ${chunk_args} \\
         ${sequence_args} \\
         ${classifier_arg} \\

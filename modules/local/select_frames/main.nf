@@ -1,9 +1,9 @@
 process SELECT_FRAMES {
     tag "${meta.id}"
     label 'process_single'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer
+    container 'virnucpro-nf-cpu:0.1.0'
 
     input:
     tuple val(meta), path(chunks)
@@ -23,6 +23,7 @@ process SELECT_FRAMES {
     def prefix = task.ext.prefix ?: "${meta.id}"
     """
     select_frames.py \\
+        --threads '${task.cpus}' \\
         --input '${chunks}' \\
         --nucleotide '${prefix}.nucleotide.fasta' \\
         --protein '${prefix}.protein.fasta' \\

@@ -1,9 +1,9 @@
 process SHARD_FRAMES {
     tag "${meta.id}"
     label 'process_single'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer
+    container 'virnucpro-nf-cpu:0.1.0'
 
     input:
     // nucleotide and protein hold one or more FASTA files in matching order;
@@ -30,6 +30,7 @@ process SHARD_FRAMES {
     def ids_args = ids.collect { table -> "--ids '${table}'" }.join(' ')
     """
     shard_frames.py \\
+        --threads '${task.cpus}' \\
         ${nucleotide_args} \\
         ${protein_args} \\
         ${ids_args} \\

@@ -1,9 +1,9 @@
 process SPLIT_DATASET {
     tag "${sources.size()} sources"
     label 'process_single'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer
+    container 'virnucpro-nf-cpu:0.1.0'
 
     input:
     // Every sample's sources table; a subfolder keeps their names apart from the outputs
@@ -29,6 +29,7 @@ process SPLIT_DATASET {
     def sketch_args = sketches.collect { sketch -> "--sketches '${sketch}'" }.join(' ')
     """
     split_dataset.py \\
+        --threads '${task.cpus}' \\
         ${source_args} \\
         ${sketch_args} \\
         --output-dir split \\

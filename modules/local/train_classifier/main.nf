@@ -1,9 +1,9 @@
 process TRAIN_CLASSIFIER {
     tag "${embedder}"
     label 'process_medium'
-    // The image of containers/Dockerfile (containers/README.md), used with -profile docker,
-    // singularity or apptainer
-    container 'virnucpro-nf:0.1.0'
+    // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
+    // -profile docker, singularity or apptainer
+    container 'virnucpro-nf-cpu:0.1.0'
 
     input:
     // DNA and protein features of every shard for ONE protein embedder, joined
@@ -31,6 +31,7 @@ process TRAIN_CLASSIFIER {
     def feature_args = features.collect { feature -> "--features '${feature}'" }.join(' ')
     """
     train_classifier.py \\
+        --threads '${task.cpus}' \\
         ${feature_args} \\
         --train '${train}' \\
         --validation '${validation}' \\

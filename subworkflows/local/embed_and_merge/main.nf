@@ -67,15 +67,17 @@ workflow EMBED_AND_MERGE {
         .flatMap { metas, embedder, files -> shardFiles(metas, files).collect { meta, feature -> [meta, embedder, feature] } }
 
     // Pair: each shard's DNA features with each embedder's protein features of
-    // that shard, matched on (sample id, shard, embedder); a missing or doubled
-    // partner stops the run instead of being dropped silently
+    // that shard, matched on (sample id, shard, embedder). A doubled partner stops
+    // the run. A missing one only follows a failed embedding task, which stops the
+    // run with its own error (failOnMismatch would report the join instead, last);
+    // CLASSIFY, train and evaluate refuse features that miss a shard's frames.
     dna_per_embedder = dna_features
         .combine(channel.fromList(embedders))
         .map { meta, dna, embedder -> [[meta.id, meta.shard, embedder], meta, dna] }
     protein_by_key = protein_features
         .map { meta, embedder, protein -> [[meta.id, meta.shard, embedder], protein] }
     merged = dna_per_embedder
-        .join(protein_by_key, failOnMismatch: true, failOnDuplicate: true)
+        .join(protein_by_key, failOnDuplicate: true)
         .map { key, meta, dna, protein -> [meta, key[2], [dna, protein]] }
 
     emit:

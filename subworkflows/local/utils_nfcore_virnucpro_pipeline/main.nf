@@ -52,9 +52,6 @@ workflow PIPELINE_INITIALISATION {
         if (!params.input) {
             error("--input is required in --mode ${params.mode}: a samplesheet CSV (see assets/schema_input.json)")
         }
-        if (params.mode == 'predict') {
-            classifierFolder(params.classifier, settings.embedders, settings.dna_model, settings.chunk_size)
-        }
         if (params.mode == 'compare' && !(params.baseline in settings.embedders)) {
             error("--baseline '${params.baseline}' is not among --embedders (${settings.embedders.join(',')}): the speedup and ΔF1 are measured against it, so compare it too or choose another baseline")
         }
@@ -85,15 +82,18 @@ workflow PIPELINE_COMPLETION {
 // The settings of this run, as plain values: a subworkflow's emits reach its caller
 // as channels, and main.nf and the workflows need lists, paths and integers (in
 // `if`, closures and modelFolder). PIPELINE_INITIALISATION calls it first, so that
-// its two checks stop a bad run there; main.nf calls it again for the values.
+// its checks stop a bad run there; main.nf calls it again for the values.
+// Predict mode takes the DNA model, the protein embedder and the chunk size from
+// the classifier (the checkpoint is the source of truth, as for `virnucpro
+// predict`); train and compare mode from the parameters, else their defaults.
 def runSettings() {
-    // One DNA model, one or more protein embedders (comma-separated)
-    def dna_model = params.dna_model
-    def embedders = params.embedders.toString().tokenize(',').collect { name -> name.trim() }.findAll { name -> name }.unique()
+    def classifier = params.mode == 'predict' ? classifierSettings(params.classifier) : null
+    def dna_model = classifier ? classifier.dna : (params.dna_model ?: 'dnabert_s')
+    def embedders = classifier ? [classifier.protein] : (params.embedders == null ? 'esm2_3b' : params.embedders).toString().tokenize(',').collect { name -> name.trim() }.findAll { name -> name }.unique()
     if (!embedders) {
         error("--embedders is empty: give one or more protein embedders, comma-separated (e.g. esm2_3b,fastesm2_650)")
     }
-    def chunk_size = params.chunk_size as Integer
+    def chunk_size = classifier ? classifier.chunk_size : (params.chunk_size == null ? 300 : params.chunk_size) as Integer
     def shards_per_task = params.shards_per_task as Integer
     def models_dir = params.models_dir ? file(params.models_dir, checkIfExists: true) : null
     // Models not given as folders under --models_dir come from the cache
@@ -106,8 +106,7 @@ def runSettings() {
         models_dir: models_dir,
         models: models,
         cached_models: models.findAll { name -> !modelFolder(models_dir, name) },
-        // Checked by classifierFolder in PIPELINE_INITIALISATION (predict mode only)
-        classifier: params.mode == 'predict' && params.classifier ? file(params.classifier) : null,
+        classifier: classifier?.folder,
         // The model cache folder; [] uses $HF_HOME of the tasks' environment
         hf_home: params.hf_home ? file(params.hf_home) : []
     ]
@@ -175,6 +174,12 @@ def sampleFile(samplesheet, id, value) {
 // launched it. Without that variable it tracks no GPU and starts every GPU task at
 // once on the same device, so such a run is refused before any task starts.
 def checkGpuScheduling() {
+    // -profile gpu sets --device cuda; a profile named after it (in any order), a -c
+    // config or --device may set it back, which would run every GPU task on the CPU
+    def gpu_profile = workflow.profile.tokenize(',')*.trim().contains('gpu')
+    if (gpu_profile && params.device != 'cuda') {
+        error("-profile gpu embeds on the GPU, but --device is '${params.device}' (set by another profile, a -c config or the command line): leave --device out to run on the GPU, or leave out -profile gpu to run on the CPU")
+    }
     if (params.device != 'cuda') {
         return
     }
@@ -199,20 +204,21 @@ def checkGpuScheduling() {
     }
 }
 
-// The classifier of --mode predict: a checkpoint folder whose embedders and
-// chunk size are those of this run. Predict mode embeds with exactly one
-// protein embedder, the one the classifier was trained with; CLASSIFY refuses
-// mismatched features too, but only after the embedding (hours on a GPU).
-def classifierFolder(path, embedders, dna_model, chunk_size) {
+// The classifier of --mode predict and the settings it was trained with: its
+// DNA model, protein embedder and chunk size. CLASSIFY checks the checkpoint
+// itself and the features against it; read here is what the run must embed with,
+// so that the embedding (hours on a GPU) matches. --dna_model, --embedders or
+// --chunk_size given as well must agree with the classifier.
+def classifierSettings(path) {
     if (!path) {
         error("--classifier is required in predict mode: give a classifier checkpoint folder, e.g. <outdir>/classifiers/esm2_3b_classifier from --mode train")
     }
-    def folder = file(path, checkIfExists: true)
+    def folder = file(path)
+    if (!folder.exists()) {
+        error("--classifier ${path} does not exist: give a classifier checkpoint folder, e.g. <outdir>/classifiers/esm2_3b_classifier from --mode train")
+    }
     if (!folder.isDirectory()) {
         error("--classifier ${path} is not a folder: give a classifier checkpoint folder holding model.safetensors and classifier.json")
-    }
-    if (embedders.size() != 1) {
-        error("--embedders names ${embedders.size()} protein embedders (${embedders.join(',')}): predict mode needs exactly one, the embedder the classifier (--classifier) was trained with")
     }
     def metadata = folder.resolve('classifier.json')
     if (!metadata.exists()) {
@@ -224,13 +230,20 @@ def classifierFolder(path, embedders, dna_model, chunk_size) {
     } catch (Exception e) {
         error("--classifier ${path}: classifier.json is not valid JSON (${e.message?.readLines()?.first()})")
     }
-    if (!(classifier instanceof Map)) {
-        error("--classifier ${path}: classifier.json is not a JSON object")
+    def trained = classifier instanceof Map ? [dna: classifier.embedders?.dna, protein: classifier.embedders?.protein, chunk_size: classifier.chunk_size] : [:]
+    if (!(trained.dna instanceof String && trained.protein instanceof String && trained.chunk_size instanceof Integer)) {
+        error("--classifier ${path}: classifier.json does not name its embedders (embedders.dna, embedders.protein) and chunk_size: give a folder written by --mode train or by convert_legacy_model.py")
     }
-    def expected = [protein: embedders[0], dna: dna_model, chunk_size: chunk_size.toString()]
-    def trained = [protein: classifier.embedders?.protein, dna: classifier.embedders?.dna, chunk_size: classifier.chunk_size?.toString()]
-    if (trained != expected) {
-        error("--classifier ${path} was trained with protein embedder ${trained.protein}, DNA model ${trained.dna} and chunk size ${trained.chunk_size}, but this run uses --embedders ${expected.protein} --dna_model ${expected.dna} --chunk_size ${expected.chunk_size}: set them to the classifier's")
+    def given = [
+        '--dna_model': [params.dna_model, trained.dna],
+        '--embedders': [params.embedders, trained.protein],
+        '--chunk_size': [params.chunk_size, trained.chunk_size]
+    ]
+    given.each { option, values ->
+        def (value, from_classifier) = values
+        if (value != null && value.toString().trim() != from_classifier.toString()) {
+            error("${option} ${value}: the classifier ${path} was trained with ${from_classifier}. Predict mode takes the DNA model, the protein embedder and the chunk size from the classifier: leave ${option} out")
+        }
     }
-    return folder
+    return trained + [folder: folder]
 }
