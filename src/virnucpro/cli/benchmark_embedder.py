@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.embed.benchmark import DEFAULT_REPEATS
 from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
 
@@ -44,6 +45,7 @@ def benchmark_embedder_command(
         Path | None, typer.Option(help="Load the weights from this folder instead of the cache.")
     ] = None,
     hf_home: Annotated[Path | None, typer.Option(help="Model cache [default: $HF_HOME].")] = None,
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Sequences/s, tokens/s and peak memory after a warm-up, with model load time apart:
@@ -52,6 +54,7 @@ def benchmark_embedder_command(
     On a GPU the timed pass is synchronised at both ends and memory is the
     peak allocated by PyTorch; on a CPU it is the process's peak resident memory.
     """
+    limit_cpu_threads(threads)
     from virnucpro.embed.benchmark import benchmark_embedder
     from virnucpro.embed.embedders.registry import get_embedder
 

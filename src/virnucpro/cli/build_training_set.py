@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.preprocess.training_set import Label, build_training_set
 
 app = new_app(
@@ -55,6 +56,7 @@ def build_training_set_command(
             "split_dataset.py --group-by cluster keeps similar genomes in one split."
         ),
     ] = None,
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Chunk each record and keep the stop-free frames found in its CDS translations.
@@ -81,6 +83,7 @@ def build_training_set_command(
     frame (the sources table its header only), a warning says why, and the
     counts table's warning column too.
     """
+    limit_cpu_threads(threads)
     build_training_set(genbank, label, chunk_size, nucleotide, protein, sources, counts, sketches)
 
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.preprocess.chunking import chunk_sequences
 
 app = new_app("Cut every sequence of a FASTA file into overlapping chunks.")
@@ -20,6 +21,7 @@ def chunk_sequences_command(
     chunk_size: Annotated[
         int, typer.Option(help="Chunk length in bases (300 or 500 for the published models).")
     ] = 300,
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Cut every sequence into ceil(n / size) chunks of SIZE bases.
@@ -30,6 +32,7 @@ def chunk_sequences_command(
     valid (DNA; unique ids of at most 1000 printable ASCII characters, no quotes,
     not starting with '#'). Sequences of any length are read in bounded memory.
     """
+    limit_cpu_threads(threads)
     chunk_sequences(input, output, chunk_size)
 
 

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import FEATURES_HELP, ClassifierOption, VersionOption, new_app, run_app
+from virnucpro.cli.common import (
+    FEATURES_HELP,
+    ClassifierOption,
+    ThreadsOption,
+    VersionOption,
+    new_app,
+    run_app,
+)
+from virnucpro.cli.threads import limit_cpu_threads
 
 OUTPUTS = (
     "Writes PREFIX.frame_scores.tsv (Sequence_ID, Prediction, score1 = P(others), "
@@ -57,6 +65,7 @@ def classify_command(
     ] = None,
     min_viral_fraction: MinViralFraction = 0.5,
     min_coverage: MinCoverage = 0.5,
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Score every frame, then call chunks and input sequences.
@@ -68,6 +77,7 @@ def classify_command(
     sequences. A missing or doubled shard, another sample's or run's file, or
     chunks of another size stop with a message naming what differs.
     """
+    limit_cpu_threads(threads)
     from virnucpro.classify.prediction_tables import classify_features
 
     classify_features(

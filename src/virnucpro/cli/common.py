@@ -27,6 +27,15 @@ VersionOption = Annotated[
     ),
 ]
 
+#: --threads of every step but software_version: virnucpro.cli.threads.limit_cpu_threads
+ThreadsOption = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="CPU threads for this step (Nextflow passes task.cpus) [default: all].",
+    ),
+]
+
 # The checkpoint a classify, predict or evaluate step reads (--model-dir is an embedder's)
 ClassifierOption = Annotated[
     Path,

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.threads import limit_cpu_threads
 
 app = new_app("Compare protein embedders: one table of accuracy and speed, and an HTML report.")
 
@@ -50,6 +51,7 @@ def compare_embedders_command(
             help="Largest F1 loss against the baseline that the speed is worth: the verdict's rule."
         ),
     ] = 0.01,
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """One row per embedder: dimension, metrics with 95% intervals, speed, memory, speedup and ΔF1.
@@ -68,6 +70,7 @@ def compare_embedders_command(
     lower end is at least -MAX_F1_LOSS), outside it (the upper end is below), or
     not decidable at this test-set size.
     """
+    limit_cpu_threads(threads)
     from virnucpro.compare.compare_embedders import compare_embedders
 
     compare_embedders(

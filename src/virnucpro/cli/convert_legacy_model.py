@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.threads import limit_cpu_threads
 
 app = new_app("Import an original VirNucPro 300_model.pth / 500_model.pth.")
 
@@ -19,6 +20,7 @@ def convert_legacy_model_command(
     chunk_size: Annotated[
         int, typer.Option(help="Chunk size the model was trained with (300 or 500).")
     ],
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Convert a pickled MLPClassifier (DNABERT-S 768 + ESM2-3B 2560 inputs) into a checkpoint.
@@ -30,6 +32,7 @@ def convert_legacy_model_command(
     runs. The checkpoint expects dnabert_s + esm2_3b features, so ESM2-3B
     predictions can be compared with the published models.
     """
+    limit_cpu_threads(threads)
     from virnucpro.classify.legacy import convert_legacy_model
 
     convert_legacy_model(input, output_dir, chunk_size)

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.download.fetch import FetchSettings
 from virnucpro.download.refseq import RELEASE_URL, SAMPLESHEET, Plan, download_refseq
 from virnucpro.download.sampling import (
@@ -95,6 +96,7 @@ def download_refseq_command(
             help="Only fetch the listings: log the files chosen and the disk space they need.",
         ),
     ] = False,
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Download the files the original VirNucPro trained on, from today's RefSeq release.
@@ -113,6 +115,7 @@ def download_refseq_command(
     samplesheet (sample = file name without .genomic.gbff.gz) is the --input of
     --mode compare or train.
     """
+    limit_cpu_threads(threads)
     plan = Plan(
         output_dir=output_dir,
         release_url=release_url,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.embed_options import (
     DNA_EMBEDDERS,
     EPILOG,
@@ -22,6 +22,7 @@ from virnucpro.cli.embed_options import (
     TokenBudget,
     embed,
 )
+from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.embed.embedders.registry import Modality
 from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
 
@@ -46,6 +47,7 @@ def embed_dna_command(
     hf_home: HfHome = None,
     trust_remote_code: RemoteCode = False,
     attention: Attention = "auto",
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Mean-pool the last hidden state over every token, [CLS] and [SEP] included.
@@ -55,6 +57,7 @@ def embed_dna_command(
     is read as DNA. The model is loaded once for every --input; an output that
     is already complete for its input and settings is skipped.
     """
+    limit_cpu_threads(threads)
     embed(Modality.dna, embedder, input, output, chunk_size, precision, device, token_budget,
            model_dir, hf_home, trust_remote_code, attention)  # fmt: skip
 

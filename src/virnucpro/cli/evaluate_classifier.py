@@ -10,10 +10,12 @@ import typer
 from virnucpro.cli.common import (
     ClassifierOption,
     MergedFeaturesOption,
+    ThreadsOption,
     VersionOption,
     new_app,
     run_app,
 )
+from virnucpro.cli.threads import limit_cpu_threads
 
 app = new_app("Evaluate a classifier on the test frames.")
 
@@ -37,6 +39,7 @@ def evaluate_classifier_command(
             "classify.py."
         ),
     ] = 0.5,
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Accuracy, precision, recall, F1, AUROC and MCC with 95% bootstrap intervals, confusion matrix and ROC.
@@ -47,6 +50,7 @@ def evaluate_classifier_command(
     refused; a classifier that does not record them is evaluated with a warning,
     and compare_embedders.py will not compare it.
     """
+    limit_cpu_threads(threads)
     from virnucpro.classify.evaluation import evaluate_classifier
 
     evaluate_classifier(classifier, features, test, output_dir, bootstrap, seed, min_viral_fraction)

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.errors import InputError
 
 app = new_app(
@@ -42,6 +43,7 @@ def make_test_model_command(
         str,
         typer.Option(help="Storage dtype of the weights: fp32 (as the real ones), bf16 or fp16."),
     ] = "fp32",
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Write a random-weight checkpoint with the real model's files, config keys and tensor names.
@@ -51,6 +53,7 @@ def make_test_model_command(
     model.safetensors, DNABERT-S one 470 MB pytorch_model.bin. The same seed gives the
     same files.
     """
+    limit_cpu_threads(threads)
     from virnucpro.embed.sequence_embedding import torch_dtype
     from virnucpro.testing import RANDOM_MODELS, write_random_checkpoint
 

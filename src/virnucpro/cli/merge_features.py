@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.embed.merge import merge_features
 
 app = new_app("Concatenate the DNA and protein features of the same frames.")
@@ -20,6 +21,7 @@ def merge_features_command(
         Path, typer.Option(help="Protein feature file of the same frames (embed_protein.py).")
     ],
     output: Annotated[Path, typer.Option(help="Merged feature file to write.")],
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Write [DNA | protein] for every frame, in the DNA file's order.
@@ -27,6 +29,7 @@ def merge_features_command(
     Both files must hold the same frame ids and agree on chunk size and
     precision; a mismatch stops with a message naming both files.
     """
+    limit_cpu_threads(threads)
     merge_features(dna, protein, output)
 
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.embed.embedders.registry import EMBEDDERS, get_embedder
 from virnucpro.embed.model_cache import check_cache, fill_cache, write_cache_report
 
@@ -35,6 +36,7 @@ def model_cache_command(
         Path | None,
         typer.Option(help="Write a TSV of the cached models (revision, folder, size)."),
     ] = None,
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Fill the model cache once; every other step then runs offline (HF_HUB_OFFLINE=1).
@@ -44,6 +46,7 @@ def model_cache_command(
     again. Embedders without weights (composition baselines) and the bundled
     test models need nothing. Either way, the cache is then checked offline.
     """
+    limit_cpu_threads(threads)
     specs = [get_embedder(name) for name in embedder]
     if not offline:
         fill_cache(specs, hf_home)

@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.classify import OUTPUTS, MinCoverage, MinViralFraction
-from virnucpro.cli.common import ClassifierOption, new_app
+from virnucpro.cli.common import ClassifierOption, ThreadsOption, new_app
 from virnucpro.cli.embed_options import Attention
+from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
 
 # No bin/ script: the pipeline's predict mode as one process on one machine
@@ -49,6 +50,7 @@ def predict_command(
             "(refused otherwise; the same input's are always replaced).",
         ),
     ] = False,
+    threads: ThreadsOption = None,
 ) -> None:
     """Chunk, select frames, embed, merge and classify in one process (each model loaded once).
 
@@ -57,6 +59,7 @@ def predict_command(
     and its id, the SHA-256 of its model.safetensors, the parameters, models, version
     and date), all in one commit.
     """
+    limit_cpu_threads(threads)
     from virnucpro.predict import predict_fasta
 
     predict_fasta(

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from virnucpro.classify.prediction_report import DEFAULT_MAX_ROWS
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.threads import limit_cpu_threads
 
 app = new_app("Write the HTML summary of a predict run from its prediction tables.")
 
@@ -55,6 +56,7 @@ def prediction_report_command(
             "(virus calls and best scores first); the tables hold every sequence.",
         ),
     ] = DEFAULT_MAX_ROWS,
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Counts per sample, the calls, the score histograms and the per-sequence table.
@@ -68,6 +70,7 @@ def prediction_report_command(
     classifier's models and id (the SHA-256 of its model.safetensors) and, for a
     demo classifier, its caveat.
     """
+    limit_cpu_threads(threads)
     from virnucpro.classify.prediction_report import write_prediction_report
 
     write_prediction_report(

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.preprocess.frames import select_frames
 
 app = new_app("Translate chunks in six frames and keep the frames without a stop codon.")
@@ -27,6 +28,7 @@ def select_frames_command(
             "its bases (uppercase), which classify.py checks the input FASTA against."
         ),
     ],
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Keep every frame (F1-F3, R1-R3) whose protein is non-empty and has no stop.
@@ -36,6 +38,7 @@ def select_frames_command(
     A/C/G/T are skipped. The report lists every chunk with its kept frames, or
     no_frame, so that no chunk disappears unnoticed.
     """
+    limit_cpu_threads(threads)
     select_frames(input, nucleotide, protein, report)
 
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.preprocess.shards import shard_frames
 
 app = new_app("Cut paired nucleotide / protein frame FASTA files into shards of N frames.")
@@ -36,6 +37,7 @@ def shard_frames_command(
             help="TSV with a frame_id column (e.g. split lists): keep only these frames; repeatable."
         ),
     ] = None,
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Write shards whose nucleotide and protein files hold the same frame ids in the same order.
@@ -44,6 +46,7 @@ def shard_frames_command(
     stops with the record number and both ids. Shards of an earlier run with
     the same prefix that this run does not write are removed.
     """
+    limit_cpu_threads(threads)
     shard_frames(nucleotide, protein, output_dir, frames_per_shard, prefix, ids or ())
 
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app, run_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.preprocess.sketches import DEFAULT_THRESHOLD, K
 from virnucpro.preprocess.split import GroupBy, split_dataset
 
@@ -60,6 +61,7 @@ def split_dataset_command(
             f"(containment ~ identity^{K})."
         ),
     ] = DEFAULT_THRESHOLD,
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Balance the classes, then assign frames to train / validation / test.
@@ -75,6 +77,7 @@ def split_dataset_command(
     genome with its cluster and split ('unused' when balancing left out all its
     frames); summary.tsv counts the frames balancing left out as 'unused'.
     """
+    limit_cpu_threads(threads)
     split_dataset(
         sources,
         output_dir,

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from virnucpro.classify.training import TrainingSettings
-from virnucpro.cli.common import MergedFeaturesOption, VersionOption, new_app, run_app
+from virnucpro.cli.common import (
+    MergedFeaturesOption,
+    ThreadsOption,
+    VersionOption,
+    new_app,
+    run_app,
+)
+from virnucpro.cli.threads import limit_cpu_threads
 
 DEFAULTS = TrainingSettings()
 
@@ -48,6 +55,7 @@ def train_classifier_command(
     dropout: Annotated[
         float, typer.Option(help="Dropout before the output layer.")
     ] = DEFAULTS.dropout,
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Linear(in, 512) -> BatchNorm1d -> ReLU -> Dropout(0.5) -> Linear(512, 2), trained as the original.
@@ -56,6 +64,7 @@ def train_classifier_command(
     deterministic on a CPU; early stopping restores the weights of the epoch
     with the lowest validation loss.
     """
+    limit_cpu_threads(threads)
     from virnucpro.classify.training import train_classifier
 
     settings = TrainingSettings(

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.cli.common import VersionOption, new_app
+from virnucpro.cli.common import ThreadsOption, VersionOption, new_app
+from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
 from virnucpro.embed.verification import (
     DEFAULT_CHUNK_SIZE,
@@ -63,6 +64,7 @@ def verify_embedder_command(
             "its auto_map), offline; without it such a folder is refused."
         ),
     ] = False,
+    threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Check that our native loader gives the same vectors as the model repository's code.
@@ -84,6 +86,7 @@ def verify_embedder_command(
     model cache, filled once with: virnucpro model-cache --embedder NAME, or in
     --model-dir, which must hold the embedder's model.
     """
+    limit_cpu_threads(threads)
     from virnucpro.embed.embedders.registry import get_embedder
     from virnucpro.embed.verification import verify_embedder
 
