@@ -15,10 +15,14 @@ include { modelFolder } from '../embed_and_merge/main'
 
 workflow PIPELINE_INITIALISATION {
     main:
-    // --help [parameter]: printed, not logged, so that it shows under -quiet too
+    // --version and --help [parameter]: printed, not logged, so that they show under -quiet too
+    if (params.version && params.version != 'false') {
+        println(pipelineVersion())
+        exit 0
+    }
     if (params.help && params.help != 'false') {
         def parameter = params.help instanceof String && params.help != 'true' ? params.help : ''
-        println(paramsHelp(command: 'nextflow run main.nf -profile gpu,docker --input samplesheet.csv --classifier CLASSIFIER_DIR --hf_home /data/hf_cache --outdir results', parameter))
+        println(unwrapped(paramsHelp(command: 'nextflow run main.nf -profile gpu,docker --input samplesheet.csv --classifier CLASSIFIER_DIR --hf_home /data/hf_cache --outdir results', parameter)))
         exit 0
     }
     if (!(params.mode in ['predict', 'train', 'compare', 'cache', 'download'])) {
@@ -26,6 +30,7 @@ workflow PIPELINE_INITIALISATION {
     }
     validateParameters()
     log.info(paramsSummaryLog(workflow))
+    writeParams()
     checkGpuScheduling()
 
     // Embedders, models and the cache (checks: --embedders not empty, --models_dir exists)
@@ -110,6 +115,40 @@ def runSettings() {
         // The model cache folder; [] uses $HF_HOME of the tasks' environment
         hf_home: params.hf_home ? file(params.hf_home) : []
     ]
+}
+
+// The pipeline's name and version, with the commit when run from a repository
+def pipelineVersion() {
+    def commit = workflow.commitId ? " (commit ${workflow.commitId.take(7)})" : ''
+    return "${workflow.manifest.name} ${workflow.manifest.version}${commit}"
+}
+
+// nf-schema wraps a description longer than $COLUMNS (its own --help rows included)
+// with no indent, which leaves fragments in the first column: each is joined back to
+// its parameter's row, so that every parameter is one line, as the terminal wraps it
+def unwrapped(String help) {
+    def lines = []
+    def in_row = false
+    help.readLines().each { line ->
+        if (in_row && line.trim() && !Character.isWhitespace(line.charAt(0))) {
+            lines[-1] = lines[-1].replaceAll(/\s+$/, '') + ' ' + line.trim()
+        } else {
+            lines << line
+            in_row = line.startsWith('  --')
+        }
+    }
+    return lines.join('\n')
+}
+
+// pipeline_info/params_<trace_report_suffix>.json: every parameter of this run, as
+// nf-core pipelines keep them, beside the execution report of the same run
+def writeParams() {
+    def values = params.collectEntries { name, value ->
+        [name, value == null || value instanceof Boolean || value instanceof Number ? value : value.toString()]
+    }
+    def folder = file("${params.outdir}/pipeline_info")
+    folder.mkdirs()
+    folder.resolve("params_${params.trace_report_suffix}.json").text = groovy.json.JsonOutput.prettyPrint(groovy.json.JsonOutput.toJson(values.sort())) + '\n'
 }
 
 // pipeline_info/software_versions.yml: for each process, the version of every
