@@ -2,29 +2,33 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
 
 import pytest
 from conftest import run_script
 from huggingface_hub import constants
 
-from virnucpro.embed.embedders.registry import EMBEDDERS, get_embedder
-from virnucpro.embed.model_cache import check_cache, model_directory
+from virnucpro.embed.embedders.registry import EMBEDDERS, get_embedder, with_revision
+from virnucpro.embed.model_cache import bundled_models_dir, check_cache, model_directory
 from virnucpro.errors import InputError
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
 
-def _fake_cache(hf_home, model_id, revision):
-    """The Hugging Face cache layout: snapshots/<commit> holds the files, refs/<branch> names a commit."""
+def fake_cache(hf_home, model_id, commit, refs=(), model=None):
+    """The Hugging Face cache layout: snapshots/<commit> holds the files (a bundled test
+    model's, or an empty config.json), refs/<branch or tag> names the commit."""
     repo = hf_home / "hub" / f"models--{model_id.replace('/', '--')}"
-    commit = revision if revision is not None else COMMIT
     snapshot = repo / "snapshots" / commit
-    snapshot.mkdir(parents=True)
-    (snapshot / "config.json").write_text("{}")
-    if revision is None:
-        (repo / "refs").mkdir()
-        (repo / "refs" / "main").write_text(COMMIT)
+    if model is None:
+        snapshot.mkdir(parents=True)
+        (snapshot / "config.json").write_text("{}")
+    else:
+        shutil.copytree(bundled_models_dir() / model, snapshot)
+    for ref in refs:
+        (repo / "refs" / ref).parent.mkdir(parents=True, exist_ok=True)
+        (repo / "refs" / ref).write_text(commit)
     return snapshot
 
 
@@ -32,7 +36,7 @@ def _fake_cache(hf_home, model_id, revision):
 def test_cached_model_is_found_offline(tmp_path, monkeypatch, name):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     spec = get_embedder(name)
-    snapshot = _fake_cache(tmp_path, spec.model_id, spec.revision)
+    snapshot = fake_cache(tmp_path, spec.model_id, spec.revision)
     assert model_directory(spec, tmp_path) == snapshot
 
 
@@ -48,25 +52,21 @@ def test_missing_model_names_the_cache_command(tmp_path, monkeypatch):
 def test_hf_home_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     spec = get_embedder("esm2_650m")
-    snapshot = _fake_cache(tmp_path, spec.model_id, spec.revision)
+    snapshot = fake_cache(tmp_path, spec.model_id, spec.revision)
     assert model_directory(spec) == snapshot
 
 
-# DNABERT-S: the full commit hash of its main branch could not be found offline.
-UNPINNED = {"dnabert_s"}
-
-
 def test_every_downloadable_embedder_is_pinned_to_a_commit():
-    downloadable = {name for name, spec in EMBEDDERS.items() if spec.model_id is not None}
-    assert downloadable >= UNPINNED
-    for name in downloadable - UNPINNED:
-        revision = EMBEDDERS[name].revision
-        assert revision is not None and len(revision) == 40 and int(revision, 16) >= 0, name
+    downloadable = [spec for spec in EMBEDDERS.values() if spec.model_id is not None]
+    assert {spec.name for spec in downloadable} >= {"dnabert_s", "esm2_3b"}
+    for spec in downloadable:
+        revision = spec.revision
+        assert revision is not None and len(revision) == 40 and int(revision, 16) >= 0, spec.name
 
 
 def test_offline_check_reports_cached_models_and_skips_weightless_ones(tmp_path):
     esm = get_embedder("esm2_650m")
-    snapshot = _fake_cache(tmp_path, esm.model_id, esm.revision)
+    snapshot = fake_cache(tmp_path, esm.model_id, esm.revision)
     (snapshot / "model.safetensors").write_bytes(b"x" * 1000)
     report = tmp_path / "model_cache.tsv"
     result = run_script(
@@ -77,8 +77,8 @@ def test_offline_check_reports_cached_models_and_skips_weightless_ones(tmp_path)
     assert result.returncode == 0, result.stderr
     rows = report.read_text().splitlines()
     assert rows == [
-        "embedder\tmodel_id\trevision\tfolder\tsize_bytes",
-        f"esm2_650m\t{esm.model_id}\t{esm.revision}\t{snapshot}\t1002",
+        "embedder\tmodel_id\trevision\tcommit\tfolder\tsize_bytes",
+        f"esm2_650m\t{esm.model_id}\t{esm.revision}\t{esm.revision}\t{snapshot}\t1002",
     ]
 
 
@@ -93,7 +93,8 @@ def test_offline_check_lists_every_missing_model_in_one_error(tmp_path):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
     assert "2 model(s) missing from the model cache" in errors[0]
-    assert "esm2_3b (facebook/esm2_t36_3B_UR50D)" in errors[0]
+    esm = get_embedder("esm2_3b")
+    assert f"esm2_3b (facebook/esm2_t36_3B_UR50D revision {esm.revision})" in errors[0]
     assert "--embedder esm2_3b --embedder fastesm2_650" in errors[0]
     assert not report.exists()
 
@@ -127,17 +128,20 @@ def network_attempts(monkeypatch):
     return attempts
 
 
-@pytest.mark.parametrize("name", ["esm2_3b", "dnabert_s"])  # pinned to a commit, and a branch
-def test_model_lookups_never_touch_the_network(tmp_path, network_attempts, name):
-    spec = get_embedder(name)
+@pytest.mark.parametrize(
+    ("name", "revision", "option"),
+    [("esm2_3b", None, ""), ("dnabert_s", "main", " --revision dnabert_s=main")],
+)  # the pinned commit, and a branch
+def test_model_lookups_never_touch_the_network(tmp_path, network_attempts, name, revision, option):
+    spec = with_revision(get_embedder(name), revision)
     empty = tmp_path / "empty"
     with pytest.raises(InputError, match="is not in the model cache") as error:
         model_directory(spec, empty)
-    assert f"virnucpro model-cache --embedder {name} --hf-home {empty}" in str(error.value)
+    assert f"virnucpro model-cache --embedder {name}{option} --hf-home {empty}" in str(error.value)
     with pytest.raises(InputError, match=r"1 model\(s\) missing from the model cache"):
         check_cache([spec], empty)
     filled = tmp_path / "filled"
-    snapshot = _fake_cache(filled, spec.model_id, spec.revision)
+    snapshot = fake_cache(filled, spec.model_id, COMMIT if revision else spec.revision, ["main"])
     assert model_directory(spec, filled) == snapshot
     assert [model.folder for model in check_cache([spec], filled)] == [snapshot]
     tiny = get_embedder("tiny_esm2")  # bundled: read from its folder, never from the hub

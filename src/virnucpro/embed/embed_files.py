@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,7 +26,7 @@ from virnucpro.embed.embedders.base import Encoder
 from virnucpro.embed.embedders.composition import amino_acid_composition, nucleotide_composition
 from virnucpro.embed.embedders.loader import check_model_folder, load_encoder
 from virnucpro.embed.embedders.registry import Architecture, EmbedderSpec, Modality
-from virnucpro.embed.model_cache import model_directory
+from virnucpro.embed.model_cache import model_directory, snapshot_commit
 from virnucpro.embed.sequence_embedding import (
     EmbedStats,
     check_attention,
@@ -45,13 +44,11 @@ from virnucpro.preprocess.chunking import check_chunk_size
 
 log = logging.getLogger(__name__)
 
-# A Hugging Face snapshot folder is named after the commit it holds.
-_COMMIT = re.compile(r"[0-9a-f]{40}")
-
 
 @dataclass(frozen=True)
 class ModelSource:
-    """Which model an embedder loads: its folder, name, revision and a digest of its files."""
+    """Which model an embedder loads: its folder, name, revision (for a cached model the
+    commit its revision resolved to) and a digest of its files."""
 
     folder: Path | None  # None for a model-free composition
     model_id: str
@@ -79,9 +76,8 @@ def model_source(
     if model_dir is not None:
         model_id, revision = str(model_dir), "local"
     elif spec.model_id is not None:
-        # The commit actually found, also for an embedder not pinned in the registry.
-        commit = folder.name if _COMMIT.fullmatch(folder.name) else None
-        model_id, revision = spec.model_id, commit or spec.revision or "main"
+        # The commit found, whether the revision was a commit, a branch or a tag.
+        model_id, revision = spec.model_id, snapshot_commit(folder)
     else:
         model_id, revision = f"bundled:{spec.bundled}", "bundled"
     return ModelSource(folder, model_id, revision, folder_digest(folder, weight_files(folder)))

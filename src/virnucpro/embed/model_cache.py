@@ -3,6 +3,11 @@
 Pipeline tasks never download: a dedicated step (``virnucpro model-cache``) fills
 ``HF_HOME`` on a machine with internet; every other step looks models up with
 ``local_files_only`` and, when one is missing, says which command fills the cache.
+
+A model is looked up at a revision: the registry's pin, or a branch, tag or commit
+asked for (``registry.with_revision``). The cache resolves a branch or tag to a commit
+offline (its ``refs/<name>`` file) and keeps each commit in a snapshot folder named
+after it; that commit is what features, reports and logs record.
 """
 
 from __future__ import annotations
@@ -10,14 +15,17 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import re
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import HfApi, snapshot_download
 from huggingface_hub.errors import LocalEntryNotFoundError
+from huggingface_hub.file_download import repo_folder_name
 
-from virnucpro.embed.embedders.registry import EmbedderSpec
+from virnucpro.embed.embedders.registry import EmbedderSpec, is_pinned
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import MODEL_CACHE
@@ -26,6 +34,8 @@ log = logging.getLogger(__name__)
 
 # Formats we never load; safetensors is preferred over pickled .bin when both exist.
 _FOREIGN_WEIGHTS = ["*.h5", "*.msgpack", "*.onnx", "*.ot", "tf_model*", "flax_model*", "*.ckpt"]
+# A Hugging Face snapshot folder is named after the commit it holds.
+_COMMIT = re.compile(r"[0-9a-f]{40}")
 
 
 def resolve_hf_home(hf_home: Path | None = None) -> Path:
@@ -41,12 +51,57 @@ def bundled_models_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parents[3] / "assets" / "models"
 
 
+def asked_revision(spec: EmbedderSpec) -> str:
+    """The revision ``spec`` is looked up at (the hub's default branch when it names none)."""
+    return spec.revision or "main"
+
+
+def _cache_options(spec: EmbedderSpec) -> str:
+    """``model-cache`` options that fill ``spec``'s model at its revision."""
+    chosen = "" if is_pinned(spec) else f" --revision {spec.name}={spec.revision}"
+    return f"--embedder {spec.name}{chosen}"
+
+
 def cache_command(spec: EmbedderSpec, hf_home: Path) -> str:
-    return f"virnucpro model-cache --embedder {spec.name} --hf-home {hf_home}"
+    return f"virnucpro model-cache {_cache_options(spec)} --hf-home {hf_home}"
+
+
+def snapshot_commit(folder: Path) -> str:
+    """The commit a cache snapshot folder holds: its name."""
+    if not _COMMIT.fullmatch(folder.name):
+        raise InputError(f"{folder}: a model cache snapshot folder is named after its commit")
+    return folder.name
+
+
+def cached_revisions(spec: EmbedderSpec, hf_home: Path) -> list[str]:
+    """Every commit of ``spec``'s model in the cache, with the branches and tags (its
+    ``refs/``) that name it, e.g. ``00e47f96… (main)``."""
+    repo = hf_home / "hub" / repo_folder_name(repo_id=str(spec.model_id), repo_type="model")
+    refs = repo / "refs"
+    names: dict[str, list[str]] = defaultdict(list)
+    for ref in sorted(refs.rglob("*")) if refs.is_dir() else []:
+        if ref.is_file():
+            names[ref.read_text(errors="replace").strip()].append(ref.relative_to(refs).as_posix())
+    snapshots = repo / "snapshots"
+    commits = (
+        sorted(path.name for path in snapshots.iterdir() if path.is_dir())
+        if snapshots.is_dir()
+        else []
+    )
+    return [
+        f"{commit} ({', '.join(names[commit])})" if names[commit] else commit for commit in commits
+    ]
+
+
+def _held_instead(spec: EmbedderSpec, hf_home: Path) -> str:
+    """What the cache holds of ``spec``'s model, said after a revision it lacks."""
+    held = cached_revisions(spec, hf_home)
+    return f"; the cache holds revision(s) {', '.join(held)}" if held else ""
 
 
 def model_directory(spec: EmbedderSpec, hf_home: Path | None = None) -> Path:
-    """The local folder holding ``spec``'s weights, without touching the network."""
+    """The local folder holding ``spec``'s weights, without touching the network: its
+    snapshot folder, named after the commit the revision resolves to."""
     if spec.bundled is not None:
         folder = bundled_models_dir() / spec.bundled
         if not (folder / "config.json").is_file():
@@ -57,7 +112,7 @@ def model_directory(spec: EmbedderSpec, hf_home: Path | None = None) -> Path:
         return folder
     home = resolve_hf_home(hf_home)
     try:
-        return Path(
+        folder = Path(
             snapshot_download(
                 spec.model_id,
                 revision=spec.revision,
@@ -67,10 +122,15 @@ def model_directory(spec: EmbedderSpec, hf_home: Path | None = None) -> Path:
         )
     except (LocalEntryNotFoundError, FileNotFoundError):
         raise InputError(
-            f"model {spec.model_id} (revision {spec.revision or 'main'}) of embedder "
-            f"'{spec.name}' is not in the model cache {home}; fill it once, on a machine "
-            f"with internet: {cache_command(spec, home)}"
+            f"model {spec.model_id} revision {asked_revision(spec)} (embedder '{spec.name}') is "
+            f"not in the model cache {home}{_held_instead(spec, home)}; fill it once, on a "
+            f"machine with internet: {cache_command(spec, home)}"
         ) from None
+    log.info(
+        "%s: %s revision %s is commit %s",
+        spec.name, spec.model_id, asked_revision(spec), snapshot_commit(folder),
+    )  # fmt: skip
+    return folder
 
 
 def cached_specs(specs: Iterable[EmbedderSpec]) -> list[EmbedderSpec]:
@@ -86,7 +146,7 @@ def cached_specs(specs: Iterable[EmbedderSpec]) -> list[EmbedderSpec]:
 
 
 def fill_cache(specs: Iterable[EmbedderSpec], hf_home: Path | None = None) -> list[Path]:
-    """Download the pinned revision of each model into the cache (skipping what is there)."""
+    """Download each model at its revision into the cache (skipping what is there)."""
     home = resolve_hf_home(hf_home)
     folders = []
     # The hub client logs every retry of a failing request; the failure itself is one error.
@@ -108,18 +168,23 @@ def fill_cache(specs: Iterable[EmbedderSpec], hf_home: Path | None = None) -> li
                 f"cannot download {spec.model_id} for '{spec.name}' into {home} "
                 f"({type(error).__name__}: {first_line}): is the Hugging Face hub reachable?"
             ) from None
-        log.info("%s: %s@%s in %s", spec.name, spec.model_id, spec.revision or "main", folder)
+        log.info(
+            "%s: %s revision %s (commit %s) in %s",
+            spec.name, spec.model_id, asked_revision(spec), snapshot_commit(Path(folder)), folder,
+        )  # fmt: skip
         folders.append(Path(folder))
     return folders
 
 
 @dataclass(frozen=True)
 class CachedModel:
-    """One model found in the cache: what a run will load, and how much disk it takes."""
+    """One model found in the cache: what a run will load (the revision asked and the
+    commit it resolved to), and how much disk it takes."""
 
     embedder: str
     model_id: str
     revision: str
+    commit: str
     folder: Path
     size_bytes: int
 
@@ -135,25 +200,31 @@ def check_cache(specs: Iterable[EmbedderSpec], hf_home: Path | None = None) -> l
             missing.append(spec)
             continue
         size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
-        found.append(CachedModel(spec.name, str(spec.model_id), folder.name, folder, size))
-        log.info("%s: %s@%s, %.1f GB", spec.name, spec.model_id, folder.name, size / 1e9)
+        commit = snapshot_commit(folder)
+        found.append(
+            CachedModel(spec.name, str(spec.model_id), asked_revision(spec), commit, folder, size)
+        )
+        log.info("%s: %.1f GB in %s", spec.name, size / 1e9, folder)
     if missing:
-        names = " ".join(f"--embedder {spec.name}" for spec in missing)
-        listed = ", ".join(f"{spec.name} ({spec.model_id})" for spec in missing)
+        options = " ".join(_cache_options(spec) for spec in missing)
+        listed = ", ".join(
+            f"{spec.name} ({spec.model_id} revision {asked_revision(spec)}"
+            f"{_held_instead(spec, home)})"
+            for spec in missing
+        )
         raise InputError(
             f"{len(missing)} model(s) missing from the model cache {home}: {listed}; fill it "
-            f"once, on a machine with internet: virnucpro model-cache {names} --hf-home {home} "
-            f"(or: nextflow run main.nf --mode cache --hf_home {home} ...)"
+            f"once, on a machine with internet: virnucpro model-cache {options} --hf-home "
+            f"{home} (or: nextflow run main.nf --mode cache --hf_home {home} ...)"
         )
     return found
 
 
 def write_cache_report(models: Iterable[CachedModel], path: Path) -> None:
-    """TSV of the models a run uses (embedder, repository, commit, folder, size)."""
+    """TSV of the models a run uses (embedder, repository, revision asked, the commit it
+    resolved to, folder, size)."""
     with AtomicOutputs() as outputs:
         writer = csv.writer(outputs.open(path), delimiter="\t", lineterminator="\n")
         writer.writerow(MODEL_CACHE.columns)
         for model in models:
-            writer.writerow(
-                [model.embedder, model.model_id, model.revision, model.folder, model.size_bytes]
-            )
+            writer.writerow([getattr(model, column) for column in MODEL_CACHE.columns])

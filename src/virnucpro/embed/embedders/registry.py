@@ -9,7 +9,8 @@ loaded. The features' dimension is read from the loaded model's config.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from virnucpro.errors import InputError
@@ -62,7 +63,7 @@ class EmbedderSpec:
     architecture: Architecture
     description: str
     model_id: str | None = None  # Hugging Face repository
-    revision: str | None = None  # pinned commit of model_id
+    revision: str | None = None  # commit, branch or tag of model_id: the pin unless asked
     bundled: str | None = None  # folder under assets/models (tiny test models)
     default_precision: str = "fp32"
     shape: ModelShape | None = None  # what its config.json says (None: no model)
@@ -81,11 +82,13 @@ EMBEDDERS: dict[str, EmbedderSpec] = {
             Architecture.dnabert_s,
             "DNABERT-S (MosaicBERT, 768-d), the original tool's DNA model",
             model_id="zhihan1996/DNABERT-S",
-            # Not pinned: which commit holds the weights the original tool used cannot be
-            # established offline (a short hash 2efd650 and a cached snapshot 00e47f96...
-            # have both been seen). The cache fills main; the features and the cache
-            # report record the commit actually loaded (the snapshot folder's name).
-            revision=None,
+            # The commit whose pytorch_model.bin (sha256 f3cfc3d0541859df...) public code
+            # pins, as its upstream commit, e.g. MultiMolecule/upstream
+            # models/dnaberts/source.yaml; it is also the snapshot folder a plain download
+            # of main gave in public scripts. 2efd650282ec5d5ab377c787c76ea56b723f6b7c is
+            # another commit seen pinned (revision=) in public code; which of the two is
+            # the head of main now cannot be checked offline: --revision chooses.
+            revision="00e47f96cdea35e4b6f5df89e5419cbe47d490c6",
             default_precision="bf16",
             shape=ModelShape("bert", 768, 12, 12, 4096),
         ),
@@ -172,3 +175,38 @@ def get_embedder(name: str, modality: Modality | None = None) -> EmbedderSpec:
             f"embedder '{name}' embeds {spec.modality.value}, not {modality.value} (use one of: {names})"
         )
     return spec
+
+
+# A branch, tag or commit as Hugging Face names them (refs/pr/1 included); no "..", so
+# that the cache's refs/<revision> stays inside the cache.
+_REVISION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+
+
+def is_pinned(spec: EmbedderSpec) -> bool:
+    """Whether ``spec`` loads its registry entry's revision (the pin), not one asked for."""
+    return spec.revision == EMBEDDERS.get(spec.name, spec).revision
+
+
+def with_revision(spec: EmbedderSpec, revision: str | None) -> EmbedderSpec:
+    """``spec`` loading ``revision`` (a branch, tag or commit of its Hugging Face
+    repository) instead of its pin; None, or the pin itself, keeps the pin.
+
+    An embedder without a Hugging Face model (model-free, or a bundled test model) has
+    no revision to choose: one given for it is refused rather than ignored.
+    """
+    if revision is None or revision == spec.revision:
+        return spec
+    if spec.model_id is None:
+        kind = (
+            "is model-free" if not spec.needs_weights else "is a test model bundled with virnucpro"
+        )
+        raise InputError(
+            f"revision '{revision}' given for embedder '{spec.name}', which {kind}: it has "
+            "no Hugging Face revision to choose"
+        )
+    if not _REVISION.fullmatch(revision) or ".." in revision:
+        raise InputError(
+            f"revision '{revision}' of embedder '{spec.name}' is not a Hugging Face branch, "
+            "tag or commit (letters, digits, '.', '_', '-' and '/')"
+        )
+    return replace(spec, revision=revision)
