@@ -11,7 +11,8 @@ ends with its provenance (``virnucpro.report_provenance``): version, date,
 parameters, the classifier's models and id, and the demo caveat of a demo
 classifier, also shown at the top. Self-contained and byte-identical for the
 same tables on the same day (or with ``SOURCE_DATE_EPOCH``): see
-``virnucpro.html_page``.
+``virnucpro.html_page``. On request the per-sample counts also go to a table for
+the pipeline's MultiQC report, beside the page (``calls_multiqc``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from virnucpro.classify.calling import (
     sequence_call,
     sequence_of,
 )
+from virnucpro.classify.calls_multiqc import calls_table
 from virnucpro.classify.classifier import MODALITIES, Classifier, describe_classifier
 from virnucpro.classify.prediction_tables import read_chunk_calls, read_sequence_calls, yes_no
 from virnucpro.embed.embedders.registry import EMBEDDERS
@@ -67,6 +69,7 @@ from virnucpro.html_page import (
     svg_element,
     table_row,
 )
+from virnucpro.multiqc_content import CALLS_SECTION
 from virnucpro.preprocess.chunking import minimum_length
 from virnucpro.preprocess.frames import NO_FRAME
 from virnucpro.report_provenance import (
@@ -612,9 +615,12 @@ def write_prediction_report(
     min_viral_fraction: float = 0.5,
     max_rows: int = DEFAULT_MAX_ROWS,
     min_coverage: float = DEFAULT_MIN_COVERAGE,
+    multiqc: bool = False,
 ) -> None:
-    """Read and check every sample's tables, then write the page atomically."""
+    """Read and check every sample's tables, then write the page atomically; ``multiqc``:
+    with the samples' MultiQC table beside it (``calls_multiqc``), in the same commit."""
     samples = read_samples(chunk_calls, sequence_calls, min_viral_fraction, min_coverage, max_rows)
+    table = calls_table(samples) if multiqc else None
     named, identity = None, None
     if classifier:
         named = (Path(classifier).name, describe_classifier(classifier))
@@ -625,6 +631,8 @@ def write_prediction_report(
     )
     with AtomicOutputs() as outputs:
         outputs.open(output).write(page)
+        if table is not None:
+            outputs.open(Path(output).parent / CALLS_SECTION.file_name).write(table)
     total = pooled(samples).counts
     log.info(
         "%s, %s: %d called virus -> %s",

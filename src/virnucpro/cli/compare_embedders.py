@@ -9,6 +9,7 @@ import typer
 
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.threads import limit_cpu_threads
+from virnucpro.multiqc_content import COMPARISON_SECTION, VERDICTS_SECTION
 
 app = new_app("Compare protein embedders: one table of accuracy and speed, and an HTML report.")
 
@@ -51,6 +52,15 @@ def compare_embedders_command(
             help="Largest F1 loss against the baseline that the speed is worth: the verdict's rule."
         ),
     ] = 0.01,
+    multiqc: Annotated[
+        bool,
+        typer.Option(
+            "--multiqc",
+            help=f"Also write {COMPARISON_SECTION.file_name} (the table, one row per embedder) "
+            f"and {VERDICTS_SECTION.file_name} (the verdicts) to --output-dir, for the "
+            "pipeline's MultiQC report (custom content).",
+        ),
+    ] = False,
     threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
@@ -83,6 +93,7 @@ def compare_embedders_command(
         seed,
         counts or [],
         max_f1_loss,
+        multiqc,
     )
 
 

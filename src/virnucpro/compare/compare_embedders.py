@@ -2,7 +2,8 @@
 
 Reads and checks the inputs (``comparison_inputs``), builds the rows and the
 decision (``comparison_rows``), and writes comparison.tsv, comparison.md
-(``comparison_text``) and report.html (``comparison_report``) together.
+(``comparison_text``) and report.html (``comparison_report``) together, and on
+request the MultiQC report's table and verdicts (``comparison_multiqc``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from virnucpro.compare.comparison_inputs import read_comparable
+from virnucpro.compare.comparison_multiqc import comparison_table, verdicts_html
 from virnucpro.compare.comparison_report import write_report
 from virnucpro.compare.comparison_rows import add_decisions, add_paired, build_rows, table_text
 from virnucpro.compare.comparison_text import (
@@ -25,6 +27,7 @@ from virnucpro.compare.comparison_text import (
 from virnucpro.compare.decision import Verdict, gene_origins
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import COMPARISON
+from virnucpro.multiqc_content import COMPARISON_SECTION, VERDICTS_SECTION
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +42,10 @@ def compare_embedders(
     seed: int = 42,
     counts_paths: Sequence[Path] = (),
     max_f1_loss: float = 0.01,
+    multiqc: bool = False,
 ) -> list[dict[str, Any]]:
-    """Write ``comparison.tsv``, ``comparison.md`` and ``report.html``.
+    """Write ``comparison.tsv``, ``comparison.md`` and ``report.html`` (with ``multiqc``,
+    the MultiQC table and verdicts too: ``comparison_multiqc``).
 
     ``prediction_paths`` are the embedders' ``test_predictions.tsv`` in the order of
     ``evaluation_paths`` (or none: the paired columns are then n/a); ``resamples``
@@ -74,6 +79,11 @@ def compare_embedders(
         outputs.open(output_dir / "comparison.md").write(
             comparison_markdown(rows, baseline, context, decision_text, provenance)
         )
+        if multiqc:
+            outputs.open(output_dir / COMPARISON_SECTION.file_name).write(comparison_table(rows))
+            outputs.open(output_dir / VERDICTS_SECTION.file_name).write(
+                verdicts_html(decisions, projection, max_f1_loss)
+            )
         write_report(
             output_dir / "report.html",
             rows,

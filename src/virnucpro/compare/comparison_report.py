@@ -274,14 +274,19 @@ def _decision_section(
             outcome,
         ]
         lines.append(table_row(cells, "baseline" if name == baseline else ""))
-    verdicts = "".join(
-        f"<li>{html.escape(decision.line)}</li>" for decision in decisions if decision.verdict
-    )
     return (
         f'<h2>Decision</h2>\n<p class="note">{html.escape(projection)}</p>\n'
         + html_table(head, lines)
-        + f'\n<ul class="verdicts">{verdicts}</ul>'
+        + f"\n{verdict_list(decisions)}"
     )
+
+
+def verdict_list(decisions: Sequence[Decision]) -> str:
+    """The verdict line of every embedder but the baseline, escaped, as a list."""
+    verdicts = "".join(
+        f"<li>{html.escape(decision.line)}</li>" for decision in decisions if decision.verdict
+    )
+    return f'<ul class="verdicts">{verdicts}</ul>'
 
 
 def _levels_table(rows: Sequence[Row]) -> str:
