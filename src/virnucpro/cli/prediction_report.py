@@ -10,6 +10,7 @@ import typer
 from virnucpro.classify.prediction_report import DEFAULT_MAX_ROWS
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.threads import limit_cpu_threads
+from virnucpro.multiqc_content import CALLS_SECTION
 
 app = new_app("Write the HTML summary of a predict run from its prediction tables.")
 
@@ -56,6 +57,14 @@ def prediction_report_command(
             "(virus calls and best scores first); the tables hold every sequence.",
         ),
     ] = DEFAULT_MAX_ROWS,
+    multiqc: Annotated[
+        bool,
+        typer.Option(
+            "--multiqc",
+            help=f"Also write {CALLS_SECTION.file_name} beside the page: the counts of each "
+            "sample, one row each, for the pipeline's MultiQC report (custom content).",
+        ),
+    ] = False,
     threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
@@ -74,7 +83,14 @@ def prediction_report_command(
     from virnucpro.classify.prediction_report import write_prediction_report
 
     write_prediction_report(
-        output, chunk_calls, sequence_calls, classifier, min_viral_fraction, max_rows, min_coverage
+        output,
+        chunk_calls,
+        sequence_calls,
+        classifier,
+        min_viral_fraction,
+        max_rows,
+        min_coverage,
+        multiqc,
     )
 
 
