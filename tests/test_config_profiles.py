@@ -76,6 +76,10 @@ def rendered() -> dict[str, dict]:
     return dict(zip(requests, render(list(requests.values())), strict=True))
 
 
+def rendered_one(profiles: list[str], params: dict | None = None) -> dict:
+    return render([{"profiles": profiles, "params": params or {}}])[0]
+
+
 def gpu_options(settings: dict) -> dict:
     """The directives that give a task a GPU, as set for one process."""
     return {
@@ -123,7 +127,10 @@ def test_gpu_options_reach_only_gpu_tasks_and_only_with_the_gpu_profile(profiles
 def test_every_process_runs_the_pipeline_image_or_environment(profiles):
     result = rendered()[",".join(profiles) or "none"]
     for name, settings in result["processes"].items():
-        assert settings["container"] == f"virnucpro-nf:{VERSION}", name
+        # The CPU image, but for the GPU steps under -profile gpu: the CUDA image
+        gpu_step = name in GPU_PROCESSES and "gpu" in profiles
+        image = "virnucpro-nf" if gpu_step else "virnucpro-nf-cpu"
+        assert settings["container"] == f"{image}:{VERSION}", name
         if "conda" in profiles:
             assert Path(settings["conda"]) == REPO / "containers" / "environment.yml", name
         else:
@@ -200,16 +207,35 @@ def test_other_failures_stop_the_run_and_killed_tasks_are_retried(status, strate
 
 def test_test_profile_is_a_complete_predict_run_from_project_dir():
     params = rendered()["test"]["params"]
-    assert params["mode"] == "predict"
-    assert params["device"] == "cpu" and params["precision"] == "fp32"
+    assert params["mode"] == "predict" and params["precision"] == "fp32"
     assert Path(params["input"]) == REPO / "assets" / "test" / "samplesheet_predict.csv"
     classifier = Path(params["classifier"])
     assert classifier == REPO / "assets" / "models" / "composition_classifier"
-    trained = json.loads((classifier / "classifier.json").read_text())
-    assert trained["embedders"] == {"dna": params["dna_model"], "protein": params["embedders"]}
-    assert trained["chunk_size"] == params["chunk_size"]
+    # Only --input and --classifier: the models and chunk size come from the classifier
+    assert [params[name] for name in ("dna_model", "embedders", "chunk_size")] == [None] * 3
+    # No device: on the CPU (its image has no CUDA), on the GPU with -profile gpu
+    assert params["device"] == "auto"
     args = rendered()["test"]["processes"]["EMBED_PROTEIN"]["ext"]["args"]
-    assert "--device cpu" in args and "--precision fp32" in args
+    assert "--device auto" in args and "--precision fp32" in args
+
+
+@pytest.mark.parametrize("profiles", [["gpu", "test"], ["test", "gpu"], ["gpu", "test_full"]])
+def test_the_gpu_profile_embeds_on_cuda_whatever_the_profile_order(profiles):
+    result = rendered_one(profiles)
+    assert result["params"]["device"] == "cuda"
+    assert "--device cuda" in result["processes"]["EMBED_DNA"]["ext"]["args"]
+    assert result["processes"]["EMBED_DNA"]["container"] == f"virnucpro-nf:{VERSION}"
+    assert result["processes"]["CLASSIFY"]["container"] == f"virnucpro-nf-cpu:{VERSION}"
+
+
+def test_a_device_set_against_the_gpu_profile_is_refused_before_any_task():
+    # A -c config or --device that sets the device back: checkGpuScheduling refuses it
+    check = UTILS.read_text()
+    check = check[check.index("def checkGpuScheduling()") :]
+    assert "workflow.profile.tokenize(',')" in check
+    assert "-profile gpu embeds on the GPU, but --device is" in check
+    result = rendered_one(["gpu", "test"], {"device": "cpu"})
+    assert result["params"]["device"] == "cpu"
 
 
 def test_test_compare_profile_is_a_complete_compare_run_with_tiny_models():
@@ -227,7 +253,7 @@ def test_test_compare_profile_is_a_complete_compare_run_with_tiny_models():
 
 def test_test_full_profile_compares_on_every_bundled_real_genome():
     params = rendered()["test_full"]["params"]
-    assert params["mode"] == "compare" and params["device"] == "cpu"
+    assert params["mode"] == "compare" and params["device"] == "auto"
     sheet = Path(params["input"])
     assert sheet == REPO / "assets" / "test_full" / "samplesheet.csv"
     rows = sheet.read_text().splitlines()[1:]
