@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Keep the README's parameters table in step with nextflow_schema.json.
+"""Keep the parameters table of docs/usage.md in step with nextflow_schema.json.
 
-The schema is the single source of truth for the pipeline's parameters; the README
-table is generated from it, between the marker lines below, so that the two cannot
-drift apart. ``--check`` lets CI fail when someone edits one without the other.
+The schema is the single source of truth for the pipeline's parameters; the table in
+docs/usage.md is generated from it, between the marker lines below, so that the two
+cannot drift apart. ``--check`` lets CI fail when someone edits one without the other.
 
-Usage: scripts/params_table.py [--schema PATH] [--readme PATH] [--check]
+Usage: scripts/params_table.py [--schema PATH] [--doc PATH] [--check]
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ REF_PREFIX = "#/$defs/"
 
 
 class TableError(Exception):
-    """A problem with the schema or the README, reported as one ``error:`` line."""
+    """A problem with the schema or the Markdown file, reported as one ``error:`` line."""
 
 
 def code(value: str) -> str:
@@ -101,7 +101,7 @@ def replace_block(text: str, table: str) -> str:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write via a temporary file beside ``path``, so a failure never leaves half a README."""
+    """Write via a temporary file beside ``path``, so a failure never leaves half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
@@ -114,10 +114,10 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Rewrite (or with ``--check`` only compare) the README's parameters table."""
+    """Rewrite (or with ``--check`` only compare) the parameters table of ``--doc``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--schema", type=Path, default=ROOT / "nextflow_schema.json")
-    parser.add_argument("--readme", type=Path, default=ROOT / "README.md")
+    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "usage.md")
     parser.add_argument(
         "--check", action="store_true", help="exit 1 if the table is out of date; write nothing"
     )
@@ -129,22 +129,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.schema}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
         return 1
     try:
-        with args.readme.open(encoding="utf-8", newline="") as handle:
+        with args.doc.open(encoding="utf-8", newline="") as handle:
             text = handle.read()
         updated = replace_block(text, table)
     except (OSError, TableError) as exc:
-        print(f"error: {args.readme}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        print(f"error: {args.doc}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
         return 1
     if updated == text:
         return 0
     if args.check:
         print(
-            f"{args.readme.name} parameters table is out of date: run scripts/params_table.py",
+            f"{args.doc}: parameters table is out of date: run scripts/params_table.py",
             file=sys.stderr,
         )
         return 1
-    write_atomically(args.readme, updated)
-    print(f"{args.readme.name}: parameters table updated")
+    write_atomically(args.doc, updated)
+    print(f"{args.doc}: parameters table updated")
     return 0
 
 

@@ -1,10 +1,11 @@
 """One name per step, and every output file traceable to its writer in one hop.
 
-docs/layout.md (and the README) map each step from its Nextflow process to the
-library function; these tests hold that table to the code: the process, the bin
-script, the subcommand, the CLI module and the function all exist and are the
-ones named, and every file a Nextflow module outputs is listed with a function
-that writes it through the contract the table names.
+docs/layout.md maps each step from its Nextflow process to the library function;
+these tests hold that table to the code: the process, the bin script, the
+subcommand, the CLI module and the function all exist and are the ones named, and
+every file a Nextflow module outputs is listed with a function that writes it
+through the contract the table names. docs/output.md, the page of what a run
+writes, describes every folder a run publishes and every file a module outputs.
 """
 
 from __future__ import annotations
@@ -149,9 +150,44 @@ def test_the_counts_table_writes_every_count():
     assert tuple(field.name for field in fields(SourceCounts)) == contracts.COUNTS.columns
 
 
-def test_the_readme_shows_the_step_table_of_the_layout_page():
-    readme = _table((ROOT / "README.md").read_text(), "step")
-    assert readme == STEPS
+OUTPUT_PAGE = (ROOT / "docs" / "output.md").read_text()
+OUTDIR = re.compile(r"\$\{params\.outdir\}/(\w+)")
+
+
+def _published_folders() -> set[str]:
+    """The folders a run writes under --outdir: those publishDir and the reports name, and
+    for a step published into --outdir itself, the folder its outputs are in (split/)."""
+    modules_config = (ROOT / "conf" / "modules.config").read_text()
+    folders = set()
+    for path in [ROOT / "nextflow.config", *(ROOT / "conf").glob("*.config")]:
+        folders |= set(OUTDIR.findall(path.read_text()))
+    for path in [ROOT / "main.nf", *(ROOT / "subworkflows").rglob("*.nf")]:
+        folders |= set(OUTDIR.findall(path.read_text()))
+    for process, block in re.findall(
+        r"withName: '(\w+)' \{(.*?)\n    \}", modules_config, re.DOTALL
+    ):
+        if re.search(r"path: \{ params\.outdir \}", block):
+            folders |= {output.split("/")[0] for output in _module_outputs(PROCESSES[process])}
+    return folders
+
+
+def test_the_output_page_describes_every_folder_a_run_writes():
+    folders = _published_folders()
+    assert {"chunks", "predictions", "split", "shards", "pipeline_info"} <= folders
+    described = {
+        name.rstrip("/") for row in _table(OUTPUT_PAGE, "folder") for name in _names(row[0])
+    }
+    assert folders <= described, sorted(folders - described)
+    headings = re.findall(r"^### (\w+)$", OUTPUT_PAGE, re.MULTILINE)
+    assert described - {"pipeline_info"} <= set(headings), sorted(described - set(headings))
+
+
+@pytest.mark.parametrize("process", sorted(PROCESSES))
+def test_the_output_page_describes_every_file_a_module_writes(process):
+    described = re.findall(r"`([^`]+)`", OUTPUT_PAGE)
+    for output in _module_outputs(PROCESSES[process]):
+        file_name = output.rsplit("/", 1)[-1].lstrip("*").lstrip(".")
+        assert any(name.endswith(file_name) for name in described), (process, output)
 
 
 STAGES = ("files", "preprocess", "embed", "classify", "compare")
@@ -161,6 +197,7 @@ SHARED = {
     "virnucpro.versions",
     "virnucpro.html_page",
     "virnucpro.report_provenance",
+    "virnucpro.multiqc_content",
 }
 
 

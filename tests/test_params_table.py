@@ -1,4 +1,4 @@
-"""scripts/params_table.py renders the schema's parameters and keeps the README table current."""
+"""scripts/params_table.py renders the schema's parameters and keeps docs/usage.md's table current."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from conftest import ROOT, load_script
 SCRIPT = ROOT / "scripts" / "params_table.py"
 START = "<!-- params-table:start -->"
 END = "<!-- params-table:end -->"
-STALE_MESSAGE = "README.md parameters table is out of date: run scripts/params_table.py"
+STALE_MESSAGE = "parameters table is out of date: run scripts/params_table.py"
 
 params_table = load_script(SCRIPT)
 
@@ -115,46 +115,46 @@ def test_unknown_group_is_an_error() -> None:
 
 
 def test_round_trip(tmp_path: Path, schema_path: Path) -> None:
-    readme = tmp_path / "README.md"
-    readme.write_text(f"{BEFORE}{START}\nstale table\n{END}\n{AFTER}")
+    doc = tmp_path / "usage.md"
+    doc.write_text(f"{BEFORE}{START}\nstale table\n{END}\n{AFTER}")
 
-    result = run("--schema", schema_path, "--readme", readme)
+    result = run("--schema", schema_path, "--doc", doc)
     assert result.returncode == 0, result.stderr
-    assert readme.read_text() == f"{BEFORE}{START}\n\n{EXPECTED}\n{END}\n{AFTER}"
+    assert doc.read_text() == f"{BEFORE}{START}\n\n{EXPECTED}\n{END}\n{AFTER}"
 
-    check = run("--schema", schema_path, "--readme", readme, "--check")
+    check = run("--schema", schema_path, "--doc", doc, "--check")
     assert check.returncode == 0, check.stderr
     assert check.stdout == check.stderr == ""
 
-    again = run("--schema", schema_path, "--readme", readme)
+    again = run("--schema", schema_path, "--doc", doc)
     assert again.returncode == 0
-    assert readme.read_text() == f"{BEFORE}{START}\n\n{EXPECTED}\n{END}\n{AFTER}"
+    assert doc.read_text() == f"{BEFORE}{START}\n\n{EXPECTED}\n{END}\n{AFTER}"
     # The atomic write leaves no temporary file behind.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["README.md", "nextflow_schema.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nextflow_schema.json", "usage.md"]
 
 
 def test_check_reports_stale_table_and_writes_nothing(tmp_path: Path, schema_path: Path) -> None:
-    readme = tmp_path / "README.md"
+    doc = tmp_path / "usage.md"
     stale = f"{BEFORE}{START}\n| `--old` | `1` | Gone. |\n{END}\n{AFTER}"
-    readme.write_text(stale)
+    doc.write_text(stale)
 
-    result = run("--schema", schema_path, "--readme", readme, "--check")
+    result = run("--schema", schema_path, "--doc", doc, "--check")
     assert result.returncode == 1
-    assert result.stderr.strip() == STALE_MESSAGE
-    assert readme.read_text() == stale
+    assert result.stderr.strip() == f"{doc}: {STALE_MESSAGE}"
+    assert doc.read_text() == stale
 
 
 def test_missing_markers_is_one_error_line(tmp_path: Path, schema_path: Path) -> None:
-    readme = tmp_path / "README.md"
-    readme.write_text(f"{BEFORE}{START}\nno end marker\n{AFTER}")
+    doc = tmp_path / "usage.md"
+    doc.write_text(f"{BEFORE}{START}\nno end marker\n{AFTER}")
 
     for extra in ([], ["--check"]):
-        result = run("--schema", schema_path, "--readme", readme, *extra)
+        result = run("--schema", schema_path, "--doc", doc, *extra)
         assert result.returncode == 1
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
         assert END in lines[0]
-    assert readme.read_text() == f"{BEFORE}{START}\nno end marker\n{AFTER}"
+    assert doc.read_text() == f"{BEFORE}{START}\nno end marker\n{AFTER}"
 
 
 def test_real_schema_renders_visible_params_only() -> None:
@@ -164,11 +164,9 @@ def test_real_schema_renders_visible_params_only() -> None:
     assert "--publish_dir_mode" not in rendered  # hidden
 
 
-@pytest.mark.skipif(
-    START not in (ROOT / "README.md").read_text(encoding="utf-8"),
-    reason=f"README.md has no '{START}' / '{END}' markers yet; "
-    "add them and run scripts/params_table.py, then this check runs",
-)
-def test_repository_readme_is_current() -> None:
+def test_the_parameters_table_is_in_the_usage_page_and_current() -> None:
+    usage = (ROOT / "docs" / "usage.md").read_text(encoding="utf-8")
+    assert usage.count(START) == usage.count(END) == 1
+    assert START not in (ROOT / "README.md").read_text(encoding="utf-8")
     result = run("--check")
     assert result.returncode == 0, result.stderr
