@@ -32,7 +32,8 @@ from virnucpro.preprocess.frames import NO_FRAME
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / "bin"
 ASSETS = ROOT / "assets" / "test"
-CLASSIFIER = ROOT / "assets" / "models" / "composition_classifier"
+MODELS = ROOT / "assets" / "models"
+CLASSIFIER = MODELS / "composition_classifier"
 EXPECTED = ROOT / "tests" / "expected" / "nf_test_outputs.json"
 
 # What the pipeline passes: nextflow.config defaults, conf/modules.config, and
@@ -42,20 +43,19 @@ CHUNK_SIZE = 300
 FRAMES_PER_SHARD = 100
 SHARDS_PER_TASK = 3
 DEFAULT_FRAMES_PER_SHARD = 10000
+# params.seed: SPLIT_DATASET, TRAIN_CLASSIFIER and EVALUATE_CLASSIFIER
+SEED = 42
 # balance is true: no --no-balance
 SPLIT_OPTIONS = {
-    "--seed": 42,
+    "--seed": SEED,
     "--test-fraction": 0.1,
     "--val-fraction": 0.1,
     "--group-by": "cluster",
     "--cluster-threshold": 0.3,
 }
-EMBED_OPTIONS = {
-    "--chunk-size": CHUNK_SIZE,
-    "--precision": "fp32",
-    "--device": "cpu",
-    "--token-budget": 16384,
-}
+# EMBED_DNA, EMBED_PROTEIN and BENCHMARK_EMBEDDER (the embedders' chunk size is a module input)
+DEVICE_OPTIONS = {"--precision": "fp32", "--device": "cpu", "--token-budget": 16384}
+BENCHMARK_REPEATS = 5
 MIN_VIRAL_FRACTION = 0.5
 # assets/test/samplesheet_train.csv: sample id -> (GenBank file, label)
 GENOMES = {
@@ -68,6 +68,16 @@ GENOMES = {
     "extra_keywords": ("extra_keywords.gb.gz", "host"),
 }
 SPLITS = ("train", "validation", "test")
+# The SPLIT_DATASET test's genomes (one viral, two host), in sample id order as
+# workflows/train.nf hands them over
+SPLIT_TEST_GENOMES = ("NC_005816", "arab1", "microviruses_12")
+# The module tests' sample (tests/data/modules/, scripts/module_test_data.py): four
+# contigs of mixed_example.fasta, two called virus by the demo classifier (one with low
+# coverage) and two others (one a 910 bp piece): all the calls on a tenth of its frames
+SAMPLE = "mixed_4"
+SAMPLE_RECORDS = ("MH552510.2", "CP003812.1", "NZ_CP036309.1", "VIBRANT_sample_A")
+# Its frames in shards of 15: three shards, the last one not full
+SAMPLE_FRAMES_PER_SHARD = 15
 
 Paths = dict[str, Path]
 
@@ -96,6 +106,18 @@ def fasta_ids(path: Path) -> list[str]:
 
 def table(path: Path, *columns: str) -> list[dict[str, str]]:
     return list(read_table(path, Table(path.name, columns, path.name)))
+
+
+def sample_fasta(path: Path) -> Path:
+    """SAMPLE_RECORDS copied line for line from mixed_example.fasta, in its order."""
+    records = (ASSETS / "mixed_example.fasta").read_text().split("\n>")
+    kept = [
+        record.removeprefix(">").rstrip("\n")
+        for record in records
+        if record.removeprefix(">").split(maxsplit=1)[0] in SAMPLE_RECORDS
+    ]
+    path.write_text("".join(f">{record}\n" for record in kept))
+    return path
 
 
 # --- The modules' commands, their outputs named as the modules name them (prefix: meta.id)
@@ -166,29 +188,106 @@ def shard_frames(
     }
 
 
+def staged(work: Path, folder: Path) -> str:
+    """``folder`` linked into the task folder under its own name, as Nextflow stages a
+    path input: the features and benchmarks record the name given (model_id), which
+    then does not depend on where the clone lies."""
+    link = work / folder.name
+    if not link.exists():
+        link.symlink_to(folder, target_is_directory=True)
+    elif link.resolve() != folder.resolve():
+        raise RuntimeError(f"{link} is in the way of the model folder {folder}")
+    return folder.name
+
+
+def embed(
+    work: Path, modality: str, shards: Paths, embedder: str, model_dir: Path | None = None
+) -> Paths:
+    """EMBED_DNA (modality dna) or EMBED_PROTEIN (protein): one task for a group of
+    shards (shard name -> FASTA), with the test profiles' options; shard name -> features."""
+    outputs = {shard: work / f"{shard}.{embedder}.{modality}.safetensors" for shard in shards}
+    options = {
+        "--input": list(shards.values()),
+        "--output": list(outputs.values()),
+        "--embedder": embedder,
+    }
+    if model_dir is not None:
+        options["--model-dir"] = staged(work, model_dir)
+    run(f"embed_{modality}.py", options | {"--chunk-size": CHUNK_SIZE} | DEVICE_OPTIONS, work)
+    return outputs
+
+
+def train_classifier(
+    work: Path,
+    embedder: str,
+    features: list[Path],
+    split: Paths,
+    options: dict[str, Any] | None = None,
+) -> Path:
+    """TRAIN_CLASSIFIER with ext.args (the seed) and ``options``: its checkpoint folder."""
+    folder = work / f"{embedder}_classifier"
+    inputs = {
+        "--features": features,
+        "--train": split["train"],
+        "--validation": split["validation"],
+        "--output-dir": folder,
+        "--seed": SEED,
+    }
+    run("train_classifier.py", inputs | (options or {}), work)
+    return folder
+
+
+def evaluate_classifier(
+    work: Path, embedder: str, classifier: Path, features: list[Path], test: Path, bootstrap: int
+) -> Paths:
+    """EVALUATE_CLASSIFIER with ext.args: evaluation.json and test_predictions.tsv, in a
+    folder named after the embedder."""
+    folder = work / embedder
+    options = {
+        "--classifier": classifier,
+        "--features": features,
+        "--test": test,
+        "--output-dir": folder,
+        "--bootstrap": bootstrap,
+        "--seed": SEED,
+        "--min-viral-fraction": MIN_VIRAL_FRACTION,
+    }
+    run("evaluate_classifier.py", options, work)
+    return {
+        "evaluation": folder / "evaluation.json",
+        "predictions": folder / "test_predictions.tsv",
+    }
+
+
+def benchmark_embedder(work: Path, embedder: str, fasta: Path, model_dir: Path | None) -> Path:
+    """BENCHMARK_EMBEDDER with ext.args (the default budget and repeats): its JSON."""
+    output = work / f"{embedder}.benchmark.json"
+    options = {"--embedder": embedder, "--input": fasta, "--output": output}
+    if model_dir is not None:
+        options["--model-dir"] = staged(work, model_dir)
+    run("benchmark_embedder.py", options | DEVICE_OPTIONS | {"--repeats": BENCHMARK_REPEATS}, work)
+    return output
+
+
 def classify(work: Path, sample: str, fasta: Path, frames: Paths, shards: dict[str, Paths]) -> Path:
     """EMBED_DNA and EMBED_PROTEIN of each shard (the demo classifier's embedders), then
     CLASSIFY on each shard's pair: its output folder."""
-    features = []
-    for name, files in shards.items():
-        dna, protein = work / f"{name}.dna.safetensors", work / f"{name}.protein.safetensors"
-        features += [dna, protein]
-        embedder = {
-            "--embedder": "dna_composition",
-            "--input": files["nucleotide"],
-            "--output": dna,
-        }
-        run("embed_dna.py", embedder | EMBED_OPTIONS, work)
-        embedder = {
-            "--embedder": "aa_composition",
-            "--input": files["protein"],
-            "--output": protein,
-        }
-        run("embed_protein.py", embedder | EMBED_OPTIONS, work)
+    dna = embed(
+        work,
+        "dna",
+        {name: files["nucleotide"] for name, files in shards.items()},
+        "dna_composition",
+    )
+    protein = embed(
+        work,
+        "protein",
+        {name: files["protein"] for name, files in shards.items()},
+        "aa_composition",
+    )
     folder = work / "predictions"
     options = {
         "--classifier": CLASSIFIER,
-        "--features": features,
+        "--features": [path for name in shards for path in (dna[name], protein[name])],
         "--report": frames["report"],
         "--sequences": fasta,
         "--output-dir": folder,
@@ -226,37 +325,41 @@ def files_values(files: Paths) -> dict[str, Any]:
     }
 
 
+def module_sample(work: Path) -> tuple[Path, Paths]:
+    """The module tests' sample: its chunks FASTA and its frames."""
+    chunks = chunk_sequences(work, sample_fasta(work / f"{SAMPLE}.fasta"), SAMPLE, CHUNK_SIZE)
+    return chunks, select_frames(work, chunks, SAMPLE)
+
+
 def modules(work: Path) -> dict[str, Any]:
-    """The module and subworkflow tests: mixed_example.fasta as sample 'test', genomes
-    under their sample ids."""
+    """The module and subworkflow tests: mixed_example.fasta chunked as sample 'test', the
+    frames of the module tests' sample, genomes under their sample ids."""
     fasta = ASSETS / "mixed_example.fasta"
     chunks = {size: chunk_sequences(work, fasta, f"test_{size}", size) for size in (300, 500)}
-    frames = select_frames(work, chunks[300], "test")
+    _, frames = module_sample(work)
     # The id list of the SHARD_FRAMES test: the first 5 frames
     first_5 = work / "keep.tsv"
     first_5.write_text("\n".join(["frame_id", *fasta_ids(frames["nucleotide"])[:5]]) + "\n")
     shards = {
-        f"mixed_example_{size}": shard_frames(work, [frames], [], size, "test")
-        for size in (100, 200)
+        f"{SAMPLE}_{SAMPLE_FRAMES_PER_SHARD}": shard_frames(
+            work, [frames], [], SAMPLE_FRAMES_PER_SHARD, "test"
+        ),
+        f"{SAMPLE}_first_5": shard_frames(
+            work, [frames], [first_5], DEFAULT_FRAMES_PER_SHARD, "test"
+        ),
     }
-    shards["mixed_example_first_5"] = shard_frames(
-        work, [frames], [first_5], DEFAULT_FRAMES_PER_SHARD, "test"
-    )
     genomes = {sample: build_training_set(work, sample) for sample in ("EU851978", "arab1")}
     # The SPLIT_DATASET test: one viral and two host genomes, their sources in sample id order
     three = work / "three"
     three.mkdir()
-    built = [
-        build_training_set(three, sample)
-        for sample in sorted(["microviruses_12", "NC_005816", "arab1"])
-    ]
+    built = [build_training_set(three, sample) for sample in SPLIT_TEST_GENOMES]
     return {
         "virnucpro_version": __version__,
         "chunk_sequences": {
             f"mixed_example_{size}": {"chunks_fasta_md5": md5(path), "chunks": len(fasta_ids(path))}
             for size, path in chunks.items()
         },
-        "select_frames": {"mixed_example_300": frames_values(frames)},
+        "select_frames": {f"{SAMPLE}_{CHUNK_SIZE}": frames_values(frames)},
         "build_training_set": {sample: files_values(files) for sample, files in genomes.items()},
         "split_dataset": {
             "microviruses_12_NC_005816_arab1": split_values(

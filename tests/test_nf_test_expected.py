@@ -36,7 +36,7 @@ PIPELINE_KEYS = {
 # Module and subworkflow tests load the whole file as `expected`; what they read from it
 REFERENCE = re.compile(r"\bexpected((?:\.\w+)+)")
 # Groovy methods called on a value read from the file, not keys
-GROOVY_METHODS = {"keySet", "size", "each", "collect", "values", "toSorted"}
+GROOVY_METHODS = {"keySet", "size", "each", "collect", "values", "toSorted", "subMap"}
 
 
 def stored() -> dict:

@@ -1,15 +1,17 @@
-"""Every nf-test file (*.nf.test) is valid Groovy.
+"""Every nf-test file (*.nf.test) is valid Groovy; module tests run no upstream modules.
 
 nf-test cannot run here, so a typo in a test would only show on the real run
 elsewhere. nf-test's DSL is Groovy: Groovy's own parser (from the Nextflow language
 server jar of .venv-nflint, through tools/nextflow-lint's helpers) checks the syntax.
 Names are resolved only when nf-test runs the files, and the Nextflow code inside
-their process/workflow strings is not parsed.
+their process/workflow strings is not parsed. Module and subworkflow tests read fixed
+inputs (tests/data/modules/) instead of running their upstream modules in a setup block.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -69,3 +71,20 @@ def test_every_nf_test_file_parses(lint_python: Path, tmp_path: Path) -> None:  
     assert broken.resolve() in files
     assert [problem for problem in found["problems"] if "broken.nf.test" not in problem] == []
     assert any("broken.nf.test" in problem for problem in found["problems"])
+
+
+# A setup block runs other modules before the one under test
+SETUP = re.compile(r"^\s*setup\s*\{", re.MULTILINE)
+
+
+def test_module_tests_read_fixed_inputs_instead_of_running_upstream_modules() -> None:
+    """As nf-core modules: a module or subworkflow test reads fixed files (tests/data/modules/,
+    scripts/module_test_data.py) where it used to run its upstream modules in a setup
+    block, which made it slow and failed it whenever one of those failed."""
+    assert SETUP.search('nextflow_process {\n    setup {\n        run("SELECT_FRAMES") {\n')
+    tests = sorted(ROOT.glob("modules/local/*/tests/*.nf.test"))
+    tests += sorted(ROOT.glob("subworkflows/local/*/tests/*.nf.test"))
+
+    with_setup = [str(test.relative_to(ROOT)) for test in tests if SETUP.search(test.read_text())]
+
+    assert tests and not with_setup
