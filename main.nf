@@ -21,12 +21,15 @@ include { DOWNLOAD_REFSEQ } from './modules/local/download_refseq/main'
 include { PREDICT     } from './workflows/predict'
 include { TRAIN       } from './workflows/train'
 include { COMPARE     } from './workflows/compare'
+include { MULTIQC     } from './modules/local/multiqc/main'
 
 workflow {
     // --help, parameter checks and samplesheet: a mistake stops the run here, before any task
     PIPELINE_INITIALISATION()
     // Embedders, models and paths as plain values (a subworkflow emits only channels)
     settings = runSettings()
+    // What each mode gives the MultiQC report besides the software versions
+    multiqc_content = null
 
     if (params.mode == 'cache') {
         // The one entry that downloads models: fill --hf_home (or, with --offline, check it)
@@ -55,13 +58,25 @@ workflow {
         samples = PIPELINE_INITIALISATION.out.samples
         if (params.mode == 'train') {
             TRAIN(samples, settings.dna_model, settings.embedders, settings.models_dir, hf_home, settings.chunk_size, settings.shards_per_task)
+            multiqc_content = channel.empty()
         } else if (params.mode == 'compare') {
             COMPARE(samples, settings.dna_model, settings.embedders, settings.models_dir, hf_home, settings.chunk_size, settings.shards_per_task)
+            multiqc_content = COMPARE.out.multiqc
         } else {
             PREDICT(samples, settings.dna_model, settings.embedders, settings.models_dir, hf_home, settings.classifier, settings.chunk_size, settings.shards_per_task)
+            multiqc_content = PREDICT.out.multiqc
         }
     }
 
     // pipeline_info/software_versions.yml
     PIPELINE_COMPLETION(channel.topic('versions'))
+
+    // multiqc/: one MultiQC report of the run, from the steps' summaries and the
+    // software versions (--mode cache and download have neither)
+    if (multiqc_content != null) {
+        MULTIQC(
+            multiqc_content.mix(PIPELINE_COMPLETION.out.multiqc).collect(),
+            file("${projectDir}/assets/multiqc_config.yml", checkIfExists: true)
+        )
+    }
 }

@@ -72,6 +72,7 @@ workflow PREDICT {
     sequence_calls   = CLASSIFY.out.sequence_calls    // channel: [ val(meta), path(sequence_calls.tsv) ]: call per input sequence
     viral            = CLASSIFY.out.viral             // channel: [ val(meta), path(viral.fasta) ]
     report           = PREDICTION_REPORT.out.html     // channel: path(report.html): HTML summary of every sample's calls
+    multiqc          = PREDICTION_REPORT.out.multiqc  // channel: path(virnucpro_calls_mqc.tsv): each sample's counts for the MultiQC report
     shards           = FRAMES_TO_SHARDS.out.shards    // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), path(nucleotide), path(protein) ]
     frames_report    = SELECT_FRAMES.out.report       // channel: [ val(meta), path(frames.tsv) ]
     features         = EMBED_AND_MERGE.out.merged     // channel: [ val(meta + [shard: name, shard_index: i, shard_count: n]), val(embedder), [ path(dna.safetensors), path(protein.safetensors) ] ]

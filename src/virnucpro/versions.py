@@ -25,6 +25,7 @@ class Tool(str, Enum):
     scikit_learn = "scikit-learn"
     pyrodigal = "pyrodigal"
     pyrodigal_gv = "pyrodigal-gv"
+    multiqc = "multiqc"
     cuda = "cuda"
     gpu = "gpu"
 

@@ -22,6 +22,8 @@ process COMPARE_EMBEDDERS {
     path "comparison.tsv", emit: tsv
     path "comparison.md" , emit: markdown
     path "report.html"   , emit: html
+    // The table and the verdicts as MultiQC custom content (the MULTIQC step)
+    path "virnucpro_*_mqc.*", emit: multiqc
     tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
     tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
 
@@ -42,6 +44,7 @@ process COMPARE_EMBEDDERS {
         ${prediction_args} \\
         ${counts_args} \\
         --output-dir . \\
+        --multiqc \\
         ${args}
     """
 
@@ -50,5 +53,7 @@ process COMPARE_EMBEDDERS {
     touch comparison.tsv
     touch comparison.md
     touch report.html
+    touch virnucpro_comparison_mqc.tsv
+    touch virnucpro_verdicts_mqc.html
     """
 }

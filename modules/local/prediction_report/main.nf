@@ -16,6 +16,8 @@ process PREDICTION_REPORT {
 
     output:
     path "report.html", emit: html
+    // Each sample's counts as MultiQC custom content (the MULTIQC step)
+    path "virnucpro_calls_mqc.tsv", emit: multiqc
     tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
     tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
 
@@ -34,11 +36,13 @@ process PREDICTION_REPORT {
         ${sequence_args} \\
         ${classifier_arg} \\
         --output report.html \\
+        --multiqc \\
         ${args}
     """
 
     stub:
     """
     touch report.html
+    touch virnucpro_calls_mqc.tsv
     """
 }

@@ -81,7 +81,10 @@ workflow PIPELINE_COMPLETION {
     versions // channel: [ val(process), val(tool), val(version) ], the versions topic
 
     main:
-    softwareVersions(versions)
+    versions_mqc = softwareVersions(versions)
+
+    emit:
+    multiqc = versions_mqc // channel: path(virnucpro_software_mqc_versions.yml), the same versions for the MultiQC report
 }
 
 // The settings of this run, as plain values: a subworkflow's emits reach its caller
@@ -154,6 +157,8 @@ def writeParams() {
 // pipeline_info/software_versions.yml: for each process, the version of every
 // tool its tasks reported on the versions topic (process, tool, version), and
 // the pipeline's own. Tasks of one process on different GPUs list each GPU.
+// Returns the same YAML as virnucpro_software_mqc_versions.yml, a name MultiQC
+// reads as software versions.
 def softwareVersions(versions) {
     def pipeline = [
         'virnucpro-nf': workflow.manifest.version,
@@ -161,12 +166,13 @@ def softwareVersions(versions) {
         profile: workflow.profile,
         container_engine: workflow.containerEngine ?: 'none'
     ]
-    versions
+    def yaml = versions
         .map { process, tool, version -> [process.tokenize(':').last(), tool, version.toString().trim()] }
         .unique()
         .toList()
         .map { rows -> versionsYaml(rows, pipeline) }
-        .collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info")
+    yaml.collectFile(name: 'software_versions.yml', storeDir: "${params.outdir}/pipeline_info")
+    return yaml.collectFile(name: 'virnucpro_software_mqc_versions.yml')
 }
 
 // YAML text of {process: {tool: version}} in name order, the pipeline last as "Workflow"
