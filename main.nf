@@ -28,7 +28,7 @@ workflow {
     PIPELINE_INITIALISATION()
     // Embedders, models and paths as plain values (a subworkflow emits only channels)
     settings = runSettings()
-    // What each mode gives the MultiQC report besides the software versions
+    // What predict and compare mode give the MultiQC report besides the software versions
     multiqc_content = null
 
     if (params.mode == 'cache') {
@@ -58,7 +58,6 @@ workflow {
         samples = PIPELINE_INITIALISATION.out.samples
         if (params.mode == 'train') {
             TRAIN(samples, settings.dna_model, settings.embedders, settings.models_dir, hf_home, settings.chunk_size, settings.shards_per_task)
-            multiqc_content = channel.empty()
         } else if (params.mode == 'compare') {
             COMPARE(samples, settings.dna_model, settings.embedders, settings.models_dir, hf_home, settings.chunk_size, settings.shards_per_task)
             multiqc_content = COMPARE.out.multiqc
@@ -71,8 +70,9 @@ workflow {
     // pipeline_info/software_versions.yml
     PIPELINE_COMPLETION(channel.topic('versions'))
 
-    // multiqc/: one MultiQC report of the run, from the steps' summaries and the
-    // software versions (--mode cache and download have neither)
+    // multiqc/: one MultiQC report of the run, from the steps' summaries (each
+    // sample's calls; the comparison and its verdicts) and the software versions.
+    // Train, cache and download mode write no summary: MultiQC has nothing to show
     if (multiqc_content != null) {
         MULTIQC(
             multiqc_content.mix(PIPELINE_COMPLETION.out.multiqc).collect(),
