@@ -9,7 +9,7 @@ orders the report.
 MultiQC writes a table's row names into its page as they are, unescaped, and
 splits rows at tabs: a row is therefore named only by a safe name
 (``virnucpro.files.names``), as the pipeline names its samples and embedders.
-HTML sections are escaped here and written in ASCII.
+HTML sections are written in ASCII, their text escaped by the modules that make them.
 """
 
 from __future__ import annotations
