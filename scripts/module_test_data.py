@@ -32,18 +32,17 @@ derived from them as benchmark_embedder.py derives them). The files record the
 virnucpro version that wrote them (tool_version): a version bump rewrites them, as it
 rewrites tests/expected/nf_test_outputs.json.
 
-What the check compares: text files and composition features byte for byte, but the
-numbers a model computes (tiny_esm2 features, trained weights, losses, scores, metrics)
-differ in their last bits between CPUs and torch versions, so .safetensors, .json and
-.tsv files are compared value by value: floats within TOLERANCE, everything else
-exactly, except the digests of such floats (FLOAT_DIGESTS).
+What the check compares: the numbers a model computes (tiny_esm2 features, trained
+weights, losses, scores, metrics) differ in their last bits between CPUs and torch
+versions, so where the bytes differ, .safetensors, .json and .tsv files are compared
+value by value: floats within TOLERANCE, the digests of such floats (FLOAT_DIGESTS)
+aside, everything else exactly; other files (FASTA) byte for byte.
 
 Usage: scripts/module_test_data.py --write | --check
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import re
@@ -73,6 +72,7 @@ from nf_test_expected import (
     shard_frames,
     split_dataset,
     train_classifier,
+    write_or_check,
 )
 from safetensors import safe_open
 
@@ -179,9 +179,9 @@ def write(folder: Path) -> None:
         keep(comparison / "counts", *(files["counts"] for files in seven))
         (work / "evaluations").mkdir()
         for embedder, model_dir in PROTEIN_EMBEDDERS.items():
-            options = CLASSIFIER_OPTIONS
+            trained_on = pair(features, compared[0], embedder)
             classifier = train_classifier(
-                work, embedder, pair(features, compared[0], embedder), seven_split, options
+                work, embedder, trained_on, seven_split, CLASSIFIER_OPTIONS
             )
             keep(evaluation, classifier)
             # What the EVALUATE_CLASSIFIER test reads, evaluated
@@ -229,7 +229,8 @@ def files(folder: Path) -> set[str]:
 
 
 def same_number(stored: float, found: float) -> bool:
-    return math.isclose(stored, found, **TOLERANCE)
+    """Within TOLERANCE, or both not a number (a metric undefined on both sides)."""
+    return math.isclose(stored, found, **TOLERANCE) or (math.isnan(stored) and math.isnan(found))
 
 
 def same_value(stored: Any, found: Any, key: str = "") -> bool:
@@ -312,23 +313,15 @@ def differences(stored: Path, found: Path) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help=f"rewrite {DATA.relative_to(ROOT)}")
-    mode.add_argument("--check", action="store_true", help="exit 1 listing the files that differ")
-    args = parser.parse_args(argv)
-    if args.write:
-        write(DATA)
-        return 0
+def check() -> list[str]:
+    """What differs between the committed files and the files written afresh."""
     with tempfile.TemporaryDirectory(prefix="module_test_data_check_") as folder:
         write(Path(folder) / "modules")
-        found = differences(DATA, Path(folder) / "modules")
-    for line in found:
-        print(line)
-    if found:
-        print(f"out of date: run scripts/module_test_data.py --write ({DATA.relative_to(ROOT)})")
-    return 1 if found else 0
+        return differences(DATA, Path(folder) / "modules")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return write_or_check(argv, __doc__, Path(__file__).name, DATA, lambda: write(DATA), check)
 
 
 if __name__ == "__main__":

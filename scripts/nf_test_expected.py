@@ -7,7 +7,8 @@ conf/modules.config, the test profiles), so that the nf-tests can assert exact
 contents instead of shapes: md5 of the text outputs that hold no floating-point
 number (never features or scores), and counts. The nf-tests (and tests/pipeline/)
 read tests/expected/nf_test_outputs.json; tests/test_nf_test_expected.py fails when
-an output changes and the file was not rewritten.
+an output changes and the file was not rewritten. The module tests' fixed inputs
+(tests/data/modules/) are written with the same helpers by scripts/module_test_data.py.
 
 Usage: scripts/nf_test_expected.py --write | --check
 """
@@ -20,6 +21,7 @@ import json
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -450,25 +452,49 @@ def differences(stored: Any, found: Any, where: str = "") -> list[str]:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_or_check(
+    argv: list[str] | None,
+    doc: str,
+    script: str,
+    target: Path,
+    write: Callable[[], object],
+    check: Callable[[], list[str]],
+) -> int:
+    """The command line of a script (``doc``: its docstring): --write rewrites ``target``;
+    --check prints the lines ``check`` returns and exits 1 if there are any."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     mode = parser.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--write", action="store_true", help=f"write {EXPECTED.relative_to(ROOT)}")
-    mode.add_argument("--check", action="store_true", help="exit 1 listing the values that differ")
-    args = parser.parse_args(argv)
-    values = compute()
-    if args.write:
-        EXPECTED.parent.mkdir(parents=True, exist_ok=True)
-        EXPECTED.write_text(render(values))
+    mode.add_argument("--write", action="store_true", help=f"rewrite {target.relative_to(ROOT)}")
+    mode.add_argument("--check", action="store_true", help="exit 1 listing what differs")
+    if parser.parse_args(argv).write:
+        write()
         return 0
-    found = differences(json.loads(EXPECTED.read_text()) if EXPECTED.is_file() else {}, values)
+    found = check()
     for line in found:
         print(line)
     if found:
-        print(
-            f"out of date: run scripts/nf_test_expected.py --write ({EXPECTED.relative_to(ROOT)})"
-        )
+        print(f"out of date: run scripts/{script} --write ({target.relative_to(ROOT)})")
     return 1 if found else 0
+
+
+def write_expected() -> None:
+    EXPECTED.parent.mkdir(parents=True, exist_ok=True)
+    EXPECTED.write_text(render(compute()))
+
+
+def stored_expected() -> Any:
+    return json.loads(EXPECTED.read_text()) if EXPECTED.is_file() else {}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return write_or_check(
+        argv,
+        __doc__,
+        Path(__file__).name,
+        EXPECTED,
+        write_expected,
+        lambda: differences(stored_expected(), compute()),
+    )
 
 
 if __name__ == "__main__":
