@@ -38,7 +38,7 @@ from virnucpro.classify.prediction_report import (
 )
 from virnucpro.classify.prediction_tables import check_fraction, warn_if_demo, write_calls
 from virnucpro.embed.embed_files import SequenceEmbedder
-from virnucpro.embed.embedders.registry import Modality, get_embedder
+from virnucpro.embed.embedders.registry import Modality, get_embedder, with_revision
 from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET, EmbedStats
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
@@ -131,13 +131,16 @@ def predict_fasta(
     min_coverage: float = DEFAULT_MIN_COVERAGE,
     overwrite: bool = False,
     attention: str = "auto",
+    dna_revision: str | None = None,
+    protein_revision: str | None = None,
 ) -> CallSummary:
     """Classify every sequence of ``input_path`` with the classifier in ``classifier_dir``.
 
     Options, classifier, models and the outputs it would replace are checked before
     anything is embedded; ``prefix`` None takes the input's file name (``default_prefix``);
     ``stats`` adds up the embedding batches of both models (device time included);
-    ``attention``: the SDPA backend of both models' forward passes.
+    ``attention``: the SDPA backend of both models' forward passes; ``dna_revision`` and
+    ``protein_revision``: the Hugging Face revision of each model (None: its pin).
     """
     if prefix is not None:
         check_name(prefix, "prefix")
@@ -152,9 +155,14 @@ def predict_fasta(
     check_replaceable(output_dir, prefix, input_path, input_sha256, overwrite)
     classifier = describe_classifier(classifier_dir)
     precision = precision or classifier.precision
+    revisions = {Modality.dna: dna_revision, Modality.protein: protein_revision}
+    specs = {
+        m: with_revision(get_embedder(classifier.embedders[m.value], m), revisions[m])
+        for m in (Modality.dna, Modality.protein)
+    }  # both checked before either model is loaded
     dna, protein = (
         SequenceEmbedder(
-            get_embedder(classifier.embedders[m.value], m),
+            specs[m],
             precision,
             device,
             token_budget,

@@ -26,7 +26,7 @@ from virnucpro.embed.embedders.base import Encoder
 from virnucpro.embed.embedders.composition import amino_acid_composition, nucleotide_composition
 from virnucpro.embed.embedders.loader import check_model_folder, load_encoder
 from virnucpro.embed.embedders.registry import Architecture, EmbedderSpec, Modality
-from virnucpro.embed.model_cache import model_directory, snapshot_commit
+from virnucpro.embed.model_cache import check_model_dir, model_directory, snapshot_commit
 from virnucpro.embed.sequence_embedding import (
     EmbedStats,
     check_attention,
@@ -71,6 +71,7 @@ def model_source(
     """Find ``spec``'s model folder (``model_dir`` if given) without loading it."""
     if spec.architecture is Architecture.composition:
         return ModelSource(None, "none", "none", "none")
+    check_model_dir(spec, model_dir)
     folder = model_dir or model_directory(spec, hf_home)
     check_model_folder(spec, folder)  # before its files are read for the digest
     if model_dir is not None:

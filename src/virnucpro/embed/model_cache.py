@@ -99,6 +99,38 @@ def _held_instead(spec: EmbedderSpec, hf_home: Path) -> str:
     return f"; the cache holds revision(s) {', '.join(held)}" if held else ""
 
 
+def revisions_by_embedder(options: Iterable[str], embedders: Iterable[str]) -> dict[str, str]:
+    """``model-cache --revision EMBEDDER=REVISION`` options, by embedder: each names one of
+    ``embedders`` (its --embedder options), at most once."""
+    given = list(embedders)
+    chosen: dict[str, str] = {}
+    for option in options:
+        name, equals, revision = option.partition("=")
+        if not equals:
+            raise InputError(
+                f"--revision '{option}' is not EMBEDDER=REVISION (e.g. dnabert_s=main)"
+            )
+        if name not in given:
+            raise InputError(
+                f"--revision '{option}' names embedder '{name}', which no --embedder gives "
+                f"({', '.join(given)})"
+            )
+        if name in chosen:
+            raise InputError(f"--revision is given twice for embedder '{name}'")
+        chosen[name] = revision
+    return chosen
+
+
+def check_model_dir(spec: EmbedderSpec, model_dir: Path | None) -> None:
+    """Refuse a revision asked beside ``--model-dir``: that folder is loaded as it is, and
+    only the cache holds revisions."""
+    if model_dir is not None and not is_pinned(spec):
+        raise InputError(
+            f"revision {spec.revision} of embedder '{spec.name}' is looked up in the model "
+            f"cache, but --model-dir {model_dir} loads that folder as it is: give one of them"
+        )
+
+
 def model_directory(spec: EmbedderSpec, hf_home: Path | None = None) -> Path:
     """The local folder holding ``spec``'s weights, without touching the network: its
     snapshot folder, named after the commit the revision resolves to."""
