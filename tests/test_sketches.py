@@ -12,10 +12,8 @@ from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import SKETCHES
 from virnucpro.files.sequence_files import read_genbank
 from virnucpro.preprocess import sketches as sketches_module
+from virnucpro.preprocess.settings import DEFAULT_THRESHOLD, SCALED, K
 from virnucpro.preprocess.sketches import (
-    DEFAULT_THRESHOLD,
-    SCALED,
-    K,
     cluster_genomes,
     containment,
     read_sketch_files,

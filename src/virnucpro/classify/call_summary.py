@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from virnucpro.classify.calling import CALLS, SCORED, ChunkCall, SequenceCall
+from virnucpro.classify.settings import DEFAULT_MAX_ROWS
 
 #: The histograms' bins: 20 from 0 to 1, the last one closed
 BINS = np.linspace(0.0, 1.0, 21)
-#: Rows of the per-sequence table in the page: a page of 100,000 rows would not open.
-DEFAULT_MAX_ROWS = 2000
 # Scores binned at once
 _BATCH = 65536
 

@@ -9,8 +9,7 @@ import typer
 
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.threads import limit_cpu_threads
-from virnucpro.embed.benchmark import DEFAULT_REPEATS
-from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.embed.settings import DEFAULT_REPEATS, DEFAULT_TOKEN_BUDGET
 
 app = new_app("Measure an embedder's speed and memory on a FASTA of frames.")
 

@@ -10,7 +10,7 @@ import typer
 
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.threads import limit_cpu_threads
-from virnucpro.preprocess.training_set import Label, build_training_set
+from virnucpro.preprocess.settings import Label
 
 app = new_app(
     "Build labelled training frames from an annotated GenBank file or a FASTA genome "
@@ -84,6 +84,8 @@ def build_training_set_command(
     counts table's warning column too.
     """
     limit_cpu_threads(threads)
+    from virnucpro.preprocess.training_set import build_training_set
+
     build_training_set(genbank, label, chunk_size, nucleotide, protein, sources, counts, sketches)
 
 

@@ -9,7 +9,6 @@ import typer
 
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.threads import limit_cpu_threads
-from virnucpro.preprocess.chunking import chunk_sequences
 
 app = new_app("Cut every sequence of a FASTA file into overlapping chunks.")
 
@@ -33,6 +32,8 @@ def chunk_sequences_command(
     not starting with '#'). Sequences of any length are read in bounded memory.
     """
     limit_cpu_threads(threads)
+    from virnucpro.preprocess.chunking import chunk_sequences
+
     chunk_sequences(input, output, chunk_size)
 
 

@@ -11,7 +11,8 @@ import typer
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.download.fetch import FetchSettings
-from virnucpro.download.refseq import RELEASE_URL, SAMPLESHEET, Plan, download_refseq
+from virnucpro.download.listing import RELEASE_URL
+from virnucpro.download.samplesheet import SAMPLESHEET
 from virnucpro.download.sampling import (
     ORIGINAL_HOST_FILES,
     ORIGINAL_SEED,
@@ -116,6 +117,8 @@ def download_refseq_command(
     --mode compare or train.
     """
     limit_cpu_threads(threads)
+    from virnucpro.download.refseq import Plan, download_refseq
+
     plan = Plan(
         output_dir=output_dir,
         release_url=release_url,

@@ -24,7 +24,7 @@ from virnucpro.cli.embed_options import (
 )
 from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.embed.embedders.registry import Modality
-from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.embed.settings import DEFAULT_TOKEN_BUDGET
 
 app = new_app("Embed nucleotide frames with a DNA language model.")
 

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.embed.embed_files import extract_features
 from virnucpro.embed.embedders.registry import EMBEDDERS, Modality, get_embedder
-from virnucpro.embed.sequence_embedding import ATTENTION_BACKENDS
+from virnucpro.embed.settings import ATTENTION_BACKENDS
 from virnucpro.errors import InputError
 
 DNA_EMBEDDERS = ", ".join(name for name, spec in EMBEDDERS.items() if spec.modality is Modality.dna)
@@ -89,6 +88,8 @@ def embed(
         raise InputError(
             f"give one --output per --input: {len(inputs)} input(s), {len(outputs)} output(s)"
         )
+    from virnucpro.embed.embed_files import extract_features
+
     spec = get_embedder(embedder, modality)
     extract_features(
         list(zip(inputs, outputs, strict=True)), spec, precision or spec.default_precision, device, chunk_size, token_budget,

@@ -9,7 +9,6 @@ import typer
 
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.threads import limit_cpu_threads
-from virnucpro.embed.merge import merge_features
 
 app = new_app("Concatenate the DNA and protein features of the same frames.")
 
@@ -30,6 +29,8 @@ def merge_features_command(
     precision; a mismatch stops with a message naming both files.
     """
     limit_cpu_threads(threads)
+    from virnucpro.embed.merge import merge_features
+
     merge_features(dna, protein, output)
 
 

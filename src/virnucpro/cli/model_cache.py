@@ -10,7 +10,6 @@ import typer
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.embed.embedders.registry import EMBEDDERS, get_embedder
-from virnucpro.embed.model_cache import check_cache, fill_cache, write_cache_report
 
 app = new_app("Download pinned model revisions into a Hugging Face cache (needs internet).")
 
@@ -47,6 +46,8 @@ def model_cache_command(
     test models need nothing. Either way, the cache is then checked offline.
     """
     limit_cpu_threads(threads)
+    from virnucpro.embed.model_cache import check_cache, fill_cache, write_cache_report
+
     specs = [get_embedder(name) for name in embedder]
     if not offline:
         fill_cache(specs, hf_home)

@@ -11,7 +11,7 @@ from virnucpro.cli.classify import OUTPUTS, MinCoverage, MinViralFraction
 from virnucpro.cli.common import ClassifierOption, ThreadsOption, new_app
 from virnucpro.cli.embed_options import Attention
 from virnucpro.cli.threads import limit_cpu_threads
-from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
+from virnucpro.embed.settings import DEFAULT_TOKEN_BUDGET
 
 # No bin/ script: the pipeline's predict mode as one process on one machine
 app = new_app("FASTA to prediction tables in one process.")

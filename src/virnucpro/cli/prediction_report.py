@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.classify.prediction_report import DEFAULT_MAX_ROWS
+from virnucpro.classify.settings import DEFAULT_MAX_ROWS
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.multiqc_content import CALLS_SECTION

@@ -9,7 +9,6 @@ import typer
 
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.threads import limit_cpu_threads
-from virnucpro.preprocess.frames import select_frames
 
 app = new_app("Translate chunks in six frames and keep the frames without a stop codon.")
 
@@ -39,6 +38,8 @@ def select_frames_command(
     no_frame, so that no chunk disappears unnoticed.
     """
     limit_cpu_threads(threads)
+    from virnucpro.preprocess.frames import select_frames
+
     select_frames(input, nucleotide, protein, report)
 
 

@@ -9,7 +9,6 @@ import typer
 
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.threads import limit_cpu_threads
-from virnucpro.preprocess.shards import shard_frames
 
 app = new_app("Cut paired nucleotide / protein frame FASTA files into shards of N frames.")
 
@@ -47,6 +46,8 @@ def shard_frames_command(
     the same prefix that this run does not write are removed.
     """
     limit_cpu_threads(threads)
+    from virnucpro.preprocess.shards import shard_frames
+
     shard_frames(nucleotide, protein, output_dir, frames_per_shard, prefix, ids or ())
 
 

@@ -9,8 +9,7 @@ import typer
 
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.threads import limit_cpu_threads
-from virnucpro.preprocess.sketches import DEFAULT_THRESHOLD, K
-from virnucpro.preprocess.split import GroupBy, split_dataset
+from virnucpro.preprocess.settings import DEFAULT_THRESHOLD, GroupBy, K
 
 app = new_app("Balance viral and host frames and split them into train / validation / test.")
 
@@ -78,6 +77,8 @@ def split_dataset_command(
     frames); summary.tsv counts the frames balancing left out as 'unused'.
     """
     limit_cpu_threads(threads)
+    from virnucpro.preprocess.split import split_dataset
+
     split_dataset(
         sources,
         output_dir,

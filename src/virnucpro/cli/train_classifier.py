@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.classify.training import TrainingSettings
+from virnucpro.classify.settings import DEFAULT_TRAINING, TrainingSettings
 from virnucpro.cli.common import (
     MergedFeaturesOption,
     ThreadsOption,
@@ -16,8 +16,6 @@ from virnucpro.cli.common import (
     run_app,
 )
 from virnucpro.cli.threads import limit_cpu_threads
-
-DEFAULTS = TrainingSettings()
 
 app = new_app("Train the viral / non-viral classifier on merged features.")
 
@@ -37,24 +35,28 @@ def train_classifier_command(
     ],
     seed: Annotated[
         int, typer.Option(help="Seed of the initial weights and batch order.")
-    ] = DEFAULTS.seed,
-    max_epochs: Annotated[int, typer.Option(help="Most epochs.")] = DEFAULTS.max_epochs,
-    batch_size: Annotated[int, typer.Option(help="Frames per batch.")] = DEFAULTS.batch_size,
+    ] = DEFAULT_TRAINING.seed,
+    max_epochs: Annotated[int, typer.Option(help="Most epochs.")] = DEFAULT_TRAINING.max_epochs,
+    batch_size: Annotated[
+        int, typer.Option(help="Frames per batch.")
+    ] = DEFAULT_TRAINING.batch_size,
     learning_rate: Annotated[
         float, typer.Option(help="SGD learning rate.")
-    ] = DEFAULTS.learning_rate,
-    momentum: Annotated[float, typer.Option(help="SGD momentum.")] = DEFAULTS.momentum,
+    ] = DEFAULT_TRAINING.learning_rate,
+    momentum: Annotated[float, typer.Option(help="SGD momentum.")] = DEFAULT_TRAINING.momentum,
     step_size: Annotated[
         int, typer.Option(help="Epochs between learning-rate decays.")
-    ] = DEFAULTS.step_size,
-    gamma: Annotated[float, typer.Option(help="Learning-rate decay factor.")] = DEFAULTS.gamma,
+    ] = DEFAULT_TRAINING.step_size,
+    gamma: Annotated[
+        float, typer.Option(help="Learning-rate decay factor.")
+    ] = DEFAULT_TRAINING.gamma,
     patience: Annotated[
         int, typer.Option(help="Epochs without a lower validation loss before stopping.")
-    ] = DEFAULTS.patience,
-    hidden: Annotated[int, typer.Option(help="Hidden layer width.")] = DEFAULTS.hidden,
+    ] = DEFAULT_TRAINING.patience,
+    hidden: Annotated[int, typer.Option(help="Hidden layer width.")] = DEFAULT_TRAINING.hidden,
     dropout: Annotated[
         float, typer.Option(help="Dropout before the output layer.")
-    ] = DEFAULTS.dropout,
+    ] = DEFAULT_TRAINING.dropout,
     threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:

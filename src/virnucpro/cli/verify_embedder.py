@@ -9,12 +9,12 @@ import typer
 
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app
 from virnucpro.cli.threads import limit_cpu_threads
-from virnucpro.embed.sequence_embedding import DEFAULT_TOKEN_BUDGET
-from virnucpro.embed.verification import (
+from virnucpro.embed.settings import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_FRAMES,
     DEFAULT_MAX_ABS,
     DEFAULT_MIN_COSINE,
+    DEFAULT_TOKEN_BUDGET,
     FP32_MIN_COSINE,
 )
 

@@ -16,6 +16,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 #: What the original kept of a folder's links: the GenBank flat files of the genomes
 GENOMIC_GBFF = "genomic.gbff.gz"
+#: The RefSeq release folder whose category subfolders are listed
+RELEASE_URL = "https://ftp.ncbi.nlm.nih.gov/refseq/release/"
 # A size column as Apache and NCBI print it: bytes, or 1024-based K, M, G, T
 _SIZE = re.compile(r"(\d+(?:\.\d+)?)([KMGT]?)")
 _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}

@@ -36,7 +36,13 @@ from virnucpro.download.fetch import (
     part_path,
     remote_size,
 )
-from virnucpro.download.listing import GENOMIC_GBFF, Link, genomic_gbff, parse_listing
+from virnucpro.download.listing import (
+    GENOMIC_GBFF,
+    RELEASE_URL,
+    Link,
+    genomic_gbff,
+    parse_listing,
+)
 from virnucpro.download.manifest import (
     DOWNLOADED,
     MANIFEST,
@@ -48,7 +54,7 @@ from virnucpro.download.manifest import (
     read_manifest,
     write_manifest,
 )
-from virnucpro.download.samplesheet import Sample, sample_name, write_samplesheet
+from virnucpro.download.samplesheet import SAMPLESHEET, Sample, sample_name, write_samplesheet
 from virnucpro.download.sampling import (
     ORIGINAL_HOST_FILES,
     ORIGINAL_SEED,
@@ -63,10 +69,8 @@ from virnucpro.files.names import check_name
 
 log = logging.getLogger(__name__)
 
-RELEASE_URL = "https://ftp.ncbi.nlm.nih.gov/refseq/release/"
 LISTINGS_FOLDER = "listings"
 LOCK_FILE = ".download_refseq.lock"
-SAMPLESHEET = "samplesheet.csv"
 #: The file of the release folder that holds its number (one line, e.g. 229)
 RELEASE_NUMBER = "RELEASE_NUMBER"
 #: Beside a ``.part``: the release it is part of (``<name>.part.release``)

@@ -20,6 +20,8 @@ from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.names import check_name
 
 COLUMNS = ("sample", "sequences", "label")
+#: Its file name in the download folder, unless another path is given
+SAMPLESHEET = "samplesheet.csv"
 _SUFFIXES = (".gz", ".gbff", ".genomic")
 
 

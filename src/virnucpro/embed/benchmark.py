@@ -25,6 +25,7 @@ from virnucpro import __version__
 from virnucpro.embed.embed_files import SequenceEmbedder, read_frames
 from virnucpro.embed.embedders.registry import EmbedderSpec
 from virnucpro.embed.sequence_embedding import EmbedStats
+from virnucpro.embed.settings import DEFAULT_REPEATS
 from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import BENCHMARK
@@ -83,10 +84,6 @@ def timed_pass(
     embedder.embed(sequences, stats)
     synchronise(embedder.device)
     return time.perf_counter() - started
-
-
-#: Timed passes by default: an odd number, so that the median is one of them
-DEFAULT_REPEATS = 5
 
 
 def rates(amount: int, runs: list[float]) -> dict[str, float]:

@@ -34,17 +34,14 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from tqdm import tqdm
 
 from virnucpro.embed.embedders.base import Encoder
+from virnucpro.embed.settings import ATTENTION_BACKENDS, DEFAULT_TOKEN_BUDGET
 from virnucpro.errors import InputError, OutOfMemory
 
 log = logging.getLogger(__name__)
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DEVICES = ("auto", "cpu", "cuda")
-DEFAULT_TOKEN_BUDGET = 16384
 EMPTY_POOL = "a sequence has no token to pool (empty sequence)"
-#: ``auto``: PyTorch picks a backend for each attention call; any other name runs every
-#: call on that SDPA backend only (``torch.nn.attention.SDPBackend``, lower case).
-ATTENTION_BACKENDS = ("auto", "flash_attention", "efficient_attention", "cudnn_attention", "math")
 #: Sequences tokenised per call: large enough for the tokenizer's parallelism and for
 #: packing batches with little padding, small enough that the first batch starts at once.
 TOKENIZE_BLOCK = 2048

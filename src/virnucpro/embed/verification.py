@@ -39,11 +39,14 @@ from virnucpro.embed.embedders.loader import check_model_folder, load_encoder
 from virnucpro.embed.embedders.registry import Architecture, EmbedderSpec, Modality
 from virnucpro.embed.embedders.remote import check_remote_code
 from virnucpro.embed.model_cache import model_directory
-from virnucpro.embed.sequence_embedding import (
+from virnucpro.embed.sequence_embedding import embed_sequences, resolve_device, torch_dtype
+from virnucpro.embed.settings import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_FRAMES,
+    DEFAULT_MAX_ABS,
+    DEFAULT_MIN_COSINE,
     DEFAULT_TOKEN_BUDGET,
-    embed_sequences,
-    resolve_device,
-    torch_dtype,
+    FP32_MIN_COSINE,
 )
 from virnucpro.errors import InputError, OutOfMemory
 from virnucpro.files.atomic import AtomicOutputs
@@ -54,12 +57,6 @@ from virnucpro.preprocess.frames import stop_free_frames
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FRAMES = 300
-DEFAULT_CHUNK_SIZE = 300
-#: At fp32 native and remote vectors must point the same way to within rounding.
-FP32_MIN_COSINE = 0.99999
-DEFAULT_MAX_ABS = 1e-4
-DEFAULT_MIN_COSINE = 0.999
 _CHUNK_BATCH = 1024
 
 

@@ -32,13 +32,7 @@ from virnucpro.errors import InputError
 from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import SKETCHES
 from virnucpro.files.feature_files import deterministic_safetensors
-
-# k-mer length: 2 bits a base, so a k-mer fits in a uint64 (k <= 32)
-K = 21
-# one k-mer in SCALED is kept: a 3 Mb genome keeps ~30,000 hashes, a 5 kb virus ~50
-SCALED = 100
-# containment of the smaller genome at or above which two genomes share a cluster
-DEFAULT_THRESHOLD = 0.3
+from virnucpro.preprocess.settings import SCALED, K
 
 _KEEP_BELOW = np.uint64(2**64 // SCALED)
 # k-mers hashed at a time: ~200 MB of work arrays, whatever the record's size

@@ -15,7 +15,6 @@ import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import TextIO
 
@@ -26,25 +25,13 @@ from virnucpro.files.atomic import AtomicOutputs
 from virnucpro.files.contracts import CLUSTERS, SOURCES, SPLIT_LIST, SPLIT_SUMMARY
 from virnucpro.files.tables import read_table
 from virnucpro.files.unique_ids import UniqueIds
-from virnucpro.preprocess.sketches import (
-    DEFAULT_THRESHOLD,
-    check_threshold,
-    cluster_genomes,
-    read_sketch_files,
-)
+from virnucpro.preprocess.settings import DEFAULT_THRESHOLD, GroupBy
+from virnucpro.preprocess.sketches import check_threshold, cluster_genomes, read_sketch_files
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "validation", "test")
 UNUSED = "unused"
-
-
-class GroupBy(str, Enum):
-    """What must not be shared between splits."""
-
-    cluster = "cluster"
-    genome = "genome"
-    none = "none"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
-from enum import Enum
 from pathlib import Path
 from typing import TextIO
 
@@ -45,24 +44,13 @@ from virnucpro.preprocess.gene_prediction import (
     predicted_record,
 )
 from virnucpro.preprocess.read_projection import count_projection_reads
+from virnucpro.preprocess.settings import Label
 from virnucpro.preprocess.sketches import sketch, write_sketches
 
 log = logging.getLogger(__name__)
 
 # A chunk with any of these IUPAC ambiguity codes is not used for training.
 AMBIGUOUS_BASES = frozenset("NRYMKSWHBVD")
-
-
-class Label(str, Enum):
-    """Class of an input genome; viral is the positive class (1)."""
-
-    viral = "viral"
-    host = "host"
-
-    @property
-    def target(self) -> int:
-        """The classifier's class number: 1 for virus, 0 for everything else."""
-        return int(self is Label.viral)
 
 
 @dataclass
