@@ -21,7 +21,7 @@ include { DOWNLOAD_REFSEQ } from './modules/local/download_refseq/main'
 include { PREDICT     } from './workflows/predict'
 include { TRAIN       } from './workflows/train'
 include { COMPARE     } from './workflows/compare'
-include { MULTIQC     } from './modules/local/multiqc/main'
+include { MULTIQC_REPORT } from './modules/local/multiqc_report/main'
 
 workflow {
     // --help, parameter checks and samplesheet: a mistake stops the run here, before any task
@@ -74,7 +74,7 @@ workflow {
     // sample's calls; the comparison and its verdicts) and the software versions.
     // Train, cache and download mode write no summary: MultiQC has nothing to show
     if (multiqc_content != null) {
-        MULTIQC(
+        MULTIQC_REPORT(
             multiqc_content.mix(PIPELINE_COMPLETION.out.multiqc).collect(),
             file("${projectDir}/assets/multiqc_config.yml", checkIfExists: true)
         )

@@ -23,6 +23,10 @@ the test profiles), on the bundled inputs of assets/test and assets/models:
 - comparison/: EVALUATE_CLASSIFIER's outputs for those two classifiers,
   BENCHMARK_EMBEDDER's for both embedders on mixed_4's proteins, and the counts of the
   seven genomes (BUILD_TRAINING_SET).
+- multiqc/: the MultiQC custom content of PREDICTION_REPORT (its nf-test's two samples)
+  and of COMPARE_EMBEDDERS (its nf-test's inputs, tiny_esm2 the baseline), and the
+  software versions PIPELINE_COMPLETION writes (Groovy: VERSIONS_MQC, as it lays them out);
+  unreadable/ a comparison file MultiQC cannot parse (the step must fail, naming it).
 
 Reproducible bytes: the commands are seeded and deterministic on a CPU; model folders
 are linked into the work folder under their own name, as Nextflow stages them, so the
@@ -56,6 +60,7 @@ from typing import Any
 import numpy as np
 from nf_test_expected import (
     DEFAULT_FRAMES_PER_SHARD,
+    SEED,
     GENOMES,
     MODELS,
     ROOT,
@@ -69,6 +74,7 @@ from nf_test_expected import (
     embed,
     evaluate_classifier,
     module_sample,
+    run,
     shard_frames,
     split_dataset,
     train_classifier,
@@ -94,6 +100,15 @@ PINNED_PEAK_MEMORY_GIB = 0.5
 TOLERANCE = {"rel_tol": 1e-3, "abs_tol": 1e-5}
 # Digests of such floats (the training features' values)
 FLOAT_DIGESTS = {"data_sha256", "classifier_data_sha256"}
+# The PREDICTION_REPORT nf-test's hand-made tables, its samples in id order
+PREDICTION_TABLES = ROOT / "modules" / "local" / "prediction_report" / "tests" / "data"
+REPORT_SAMPLES = ("alpha", "beta")
+# pipeline_info's versions as softwareVersions (utils_nfcore_virnucpro_pipeline) writes
+# them for MultiQC: {process: {tool: "version"}}, the pipeline last as Workflow
+VERSIONS_MQC = (
+    'PREDICTION_REPORT:\n    python: "3.12.3"\n    virnucpro: "0.1.0"\n'
+    'Workflow:\n    virnucpro-nf: "0.1.0"\n    nextflow: "26.04.6"\n'
+)
 
 
 def keep(folder: Path, *paths: Path) -> None:
@@ -198,6 +213,45 @@ def write(folder: Path) -> None:
                 work, embedder, sample / frames["protein"].name, model_dir
             )
             keep(comparison, pinned(benchmark, PINNED_SECONDS[embedder]))
+        multiqc_content(work / "multiqc", comparison, folder / "multiqc")
+
+
+def multiqc_content(work: Path, comparison: Path, folder: Path) -> None:
+    """What MULTIQC_REPORT reads: the --multiqc files of PREDICTION_REPORT and
+    COMPARE_EMBEDDERS on their nf-tests' inputs, and the software versions."""
+    work.mkdir()
+    run(
+        "prediction_report.py",
+        {
+            "--chunk-calls": [PREDICTION_TABLES / f"{s}.chunk_calls.tsv" for s in REPORT_SAMPLES],
+            "--sequence-calls": [
+                PREDICTION_TABLES / f"{s}.sequence_calls.tsv" for s in REPORT_SAMPLES
+            ],
+            "--output": work / "report.html",
+            "--multiqc": True,
+        },
+        work,
+    )
+    embedders = sorted(PROTEIN_EMBEDDERS)
+    run(
+        "compare_embedders.py",
+        {
+            "--evaluation": [comparison / e / "evaluation.json" for e in embedders],
+            "--predictions": [comparison / e / "test_predictions.tsv" for e in embedders],
+            "--benchmark": [comparison / f"{e}.benchmark.json" for e in embedders],
+            "--counts": sorted((comparison / "counts").iterdir()),
+            "--output-dir": work,
+            "--multiqc": True,
+            "--baseline": "tiny_esm2",
+            "--bootstrap": BOOTSTRAP,
+            "--seed": SEED,
+        },
+        work,
+    )
+    keep(folder, *sorted(work.glob("*_mqc.*")))
+    (folder / "virnucpro_software_mqc_versions.yml").write_text(VERSIONS_MQC)
+    (folder / "unreadable").mkdir()
+    (folder / "unreadable" / "virnucpro_comparison_mqc.tsv").write_text("not a table\n")
 
 
 def pinned(benchmark: Path, seconds: float) -> Path:

@@ -86,9 +86,13 @@ Paths = dict[str, Path]
 
 def run(script: str, options: dict[str, Any], cwd: Path) -> None:
     """Run ``bin/<script>`` with this interpreter; a list value repeats its option, as the
-    modules pass lists of files. A failure stops with the script's stderr."""
+    modules pass lists of files, and True gives a flag. A failure stops with the
+    script's stderr."""
     args = [str(BIN / script)]
     for option, value in options.items():
+        if value is True:
+            args.append(option)
+            continue
         for item in value if isinstance(value, list) else [value]:
             args += [option, str(item)]
     result = subprocess.run(

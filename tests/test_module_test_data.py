@@ -38,7 +38,7 @@ NAMED = re.compile(r"\$\{projectDir\}/(tests/data/[^\"']+)")
 READERS = {
     "benchmark_embedder", "classify", "compare_embedders", "embed_dna", "embed_protein",
     "evaluate_classifier", "select_frames", "shard_frames", "split_dataset",
-    "train_classifier", "embed_and_merge", "frames_to_shards",
+    "train_classifier", "embed_and_merge", "frames_to_shards", "multiqc_report",
 }  # fmt: skip
 
 

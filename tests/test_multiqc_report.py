@@ -1,4 +1,4 @@
-"""The MULTIQC step: MultiQC on the steps' custom content, every file a section or nothing.
+"""The MULTIQC_REPORT step: MultiQC on the steps' custom content, every file a section or nothing.
 
 MultiQC skips a file it cannot parse and still exits 0; the step must not publish a
 report that silently lacks a section.

@@ -70,7 +70,7 @@ workflow COMPARE {
     comparison          = COMPARE_EMBEDDERS.out.tsv                // channel: path(comparison.tsv)
     comparison_markdown = COMPARE_EMBEDDERS.out.markdown           // channel: path(comparison.md)
     report              = COMPARE_EMBEDDERS.out.html               // channel: path(report.html)
-    multiqc             = COMPARE_EMBEDDERS.out.multiqc            // channel: [ path(virnucpro_comparison_mqc.tsv), path(virnucpro_verdicts_mqc.html) ]
+    multiqc             = COMPARE_EMBEDDERS.out.multiqc_comparison.mix(COMPARE_EMBEDDERS.out.multiqc_verdicts) // channel: path(virnucpro_comparison_mqc.tsv), path(virnucpro_verdicts_mqc.html)
     evaluations         = EVALUATE_CLASSIFIER.out.evaluation       // channel: [ val(embedder), path(evaluation.json) ]
     test_predictions    = EVALUATE_CLASSIFIER.out.predictions      // channel: [ val(embedder), path(test_predictions.tsv) ]
     benchmarks          = BENCHMARK_EMBEDDER.out.benchmark         // channel: [ val(embedder), path({embedder}.benchmark.json) ]

@@ -22,8 +22,9 @@ process COMPARE_EMBEDDERS {
     path "comparison.tsv", emit: tsv
     path "comparison.md" , emit: markdown
     path "report.html"   , emit: html
-    // The table and the verdicts as MultiQC custom content (the MULTIQC step)
-    path "virnucpro_*_mqc.*", emit: multiqc
+    // The table and the verdicts as MultiQC custom content (the MULTIQC_REPORT step)
+    path "virnucpro_comparison_mqc.tsv", emit: multiqc_comparison
+    path "virnucpro_verdicts_mqc.html" , emit: multiqc_verdicts
     tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
     tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python
 

@@ -16,7 +16,7 @@ process PREDICTION_REPORT {
 
     output:
     path "report.html", emit: html
-    // Each sample's counts as MultiQC custom content (the MULTIQC step)
+    // Each sample's counts as MultiQC custom content (the MULTIQC_REPORT step)
     path "virnucpro_calls_mqc.tsv", emit: multiqc
     tuple val("${task.process}"), val('virnucpro'), eval('software_version.py virnucpro'), topic: versions, emit: versions_virnucpro
     tuple val("${task.process}"), val('python'), eval('software_version.py python'), topic: versions, emit: versions_python

@@ -22,6 +22,7 @@ from virnucpro.cli import (
     make_tiny_models,
     merge_features,
     model_cache,
+    multiqc_report,
     predict,
     prediction_report,
     select_frames,
@@ -55,6 +56,7 @@ STEPS = (
     prediction_report,
     benchmark_embedder,
     compare_embedders,
+    multiqc_report,
     verify_embedder,
     software_version,
 )

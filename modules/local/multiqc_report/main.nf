@@ -1,4 +1,4 @@
-process MULTIQC {
+process MULTIQC_REPORT {
     tag "${content.size()} files"
     label 'process_single'
     // The CPU image of containers/Dockerfile.cpu (containers/README.md), used with
@@ -8,7 +8,8 @@ process MULTIQC {
     input:
     // The steps' MultiQC custom content (virnucpro_calls_mqc.tsv of PREDICTION_REPORT;
     // virnucpro_comparison_mqc.tsv and virnucpro_verdicts_mqc.html of
-    // COMPARE_EMBEDDERS) and the software versions (*_mqc_versions.yml), collected
+    // COMPARE_EMBEDDERS) and the software versions (virnucpro_software_mqc_versions
+    // of PIPELINE_COMPLETION), collected
     path(content, arity: '1..*', stageAs: 'content/*')
     // MultiQC config: assets/multiqc_config.yml
     path(config)
@@ -16,8 +17,8 @@ process MULTIQC {
     output:
     path "multiqc_report.html", emit: report
     path "multiqc_data"       , emit: data
-    // Not on the versions topic: this step reads the versions the topic collects, so
-    // a version it sent there would keep the topic open, and the run waiting, forever
+    // Not sent to the versions channel topic: this step reads the versions it collects,
+    // so a version sent there would keep it open, and the run waiting, forever
     tuple val("${task.process}"), val('multiqc'), eval('software_version.py multiqc'), emit: versions_multiqc
 
     when:
