@@ -60,12 +60,12 @@ from typing import Any
 import numpy as np
 from nf_test_expected import (
     DEFAULT_FRAMES_PER_SHARD,
-    SEED,
     GENOMES,
     MODELS,
     ROOT,
     SAMPLE,
     SAMPLE_FRAMES_PER_SHARD,
+    SEED,
     SPLIT_TEST_GENOMES,
     SPLITS,
     Paths,
