@@ -2,7 +2,8 @@
 # .ci/run calls `make test`.
 PYTHON ?= python3
 VENV := .venv
-# PyTorch for a machine without a GPU; a venv that already has torch keeps its own.
+# The PyTorch that scripts/install_torch.sh installs: the CPU build on an x86-64 Linux
+# machine without a GPU, else PyPI's; a venv that already has torch keeps its own.
 TORCH_SPEC ?= torch==2.13.0
 NFLINT_VENV := .venv-nflint
 
@@ -11,7 +12,7 @@ NFLINT_VENV := .venv-nflint
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/python -c 'import torch' 2>/dev/null || $(VENV)/bin/pip install --quiet '$(TORCH_SPEC)'
+	scripts/install_torch.sh $(VENV)/bin/python '$(TORCH_SPEC)'
 	$(VENV)/bin/pip install --quiet -e '.[test]'
 	touch $@
 
