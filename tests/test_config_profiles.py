@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from virnucpro.embed.embedders.registry import EMBEDDERS
+
 pytestmark = pytest.mark.nextflow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -91,7 +93,7 @@ def gpu_options(settings: dict) -> dict:
 
 def test_gpu_profile_labels_exactly_the_embedding_and_benchmark_modules():
     processes = rendered()["none"]["processes"]
-    assert len(processes) == 15
+    assert len(processes) == 16
     labelled = {
         name
         for name, text in (
@@ -306,3 +308,46 @@ def test_renderer_follows_nextflow_precedence(tmp_path):
     assert both["applied"] == ["second", "first"]
     assert both["params"] == {"size": 10, "name": "first"}
     assert both["processes"]["BETA"] == {"queue": "included", "ext": {"args": "--n 10"}}
+
+
+def test_models_from_the_cache_load_the_revision_of_their_parameter():
+    (cached, folders, given) = render(
+        [
+            {"profiles": ["docker"]},
+            {
+                "profiles": ["docker"],
+                "inputs": {
+                    "EMBED_DNA": {"model": "dnabert_s", "model_dir": ["dnabert_s"]},
+                    "EMBED_PROTEIN": {"embedder": "aa_composition", "model_dir": []},
+                    "MODEL_CACHE": {"embedders": ["aa_composition", "fastesm2_650"]},
+                },
+            },
+            {"profiles": ["docker"], "params": {"esm2_3b_revision": "main"}},
+        ]
+    )
+    pins = {name: spec.revision for name, spec in EMBEDDERS.items() if spec.revision}
+    dna = cached["processes"]["EMBED_DNA"]["ext"]["args"]
+    assert dna.endswith(f"--revision {pins['dnabert_s']}")
+    protein = cached["processes"]["EMBED_PROTEIN"]["ext"]["args"]
+    assert protein.endswith(f"--revision {pins['esm2_3b']}")
+    assert cached["processes"]["MODEL_CACHE"]["ext"]["args"] == (
+        f"--revision dnabert_s={pins['dnabert_s']} --revision esm2_3b={pins['esm2_3b']}"
+    )
+    # A model folder holds its own revision; a model-free embedder has none
+    assert "--revision" not in folders["processes"]["EMBED_DNA"]["ext"]["args"]
+    assert "--revision" not in folders["processes"]["EMBED_PROTEIN"]["ext"]["args"]
+    assert folders["processes"]["MODEL_CACHE"]["ext"]["args"] == (
+        f"--revision fastesm2_650={pins['fastesm2_650']}"
+    )
+    assert given["processes"]["EMBED_PROTEIN"]["ext"]["args"].endswith("--revision main")
+    assert given["processes"]["BENCHMARK_EMBEDDER"]["ext"]["args"].endswith("--revision main")
+
+
+def test_every_hugging_face_model_has_a_revision_parameter_defaulting_to_its_pin():
+    params = rendered()["none"]["params"]
+    revisions = {
+        name.removesuffix("_revision"): value
+        for name, value in params.items()
+        if name.endswith("_revision")
+    }
+    assert revisions == {name: spec.revision for name, spec in EMBEDDERS.items() if spec.model_id}

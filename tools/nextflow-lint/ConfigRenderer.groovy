@@ -46,8 +46,15 @@ class Quantity {
 class TaskContext {
     Map task
     Map workflow
+    // The task's inputs by name (ext closures read them, as in nf-core's ext.prefix)
+    Map inputs = [:]
 
-    def propertyMissing(String name) { throw new MissingPropertyException(name, TaskContext) }
+    def propertyMissing(String name) {
+        if (inputs.containsKey(name)) {
+            return inputs[name]
+        }
+        throw new MissingPropertyException(name, TaskContext)
+    }
 }
 
 /** Shared state of one evaluation: the nested settings and where assignments go. */
@@ -171,16 +178,16 @@ abstract class RenderedConfig extends Script {
         return [settings: state.root, params: state.params, applied: state.applied]
     }
 
-    /** A directive's value for one task: closures are called with task and workflow. */
-    static Object resolve(Object value, Map task, Map workflow) {
+    /** A directive's value for one task: closures are called with task, workflow and the task's inputs. */
+    static Object resolve(Object value, Map task, Map workflow, Map inputs) {
         if (value instanceof Closure) {
             Closure closure = ((Closure) value).rehydrate(
-                new TaskContext(task: task, workflow: workflow), value.owner, value.thisObject)
+                new TaskContext(task: task, workflow: workflow, inputs: inputs), value.owner, value.thisObject)
             closure.resolveStrategy = Closure.DELEGATE_FIRST
-            return resolve(closure.call(), task, workflow)
+            return resolve(closure.call(), task, workflow, inputs)
         }
         if (value instanceof Map) {
-            return value.collectEntries { k, v -> [k, resolve(v, task, workflow)] }
+            return value.collectEntries { k, v -> [k, resolve(v, task, workflow, inputs)] }
         }
         return value instanceof GString || value instanceof Quantity || value instanceof Path ? value.toString() : value
     }

@@ -11,7 +11,9 @@ closures called with ``task`` (attempt, exit status) and ``workflow`` (container
 engine). Tests use it to check which tasks get containers, GPU options and retries.
 
 Input (a file or stdin): a JSON list of requests
-``{"profiles": [...], "params": {...}, "attempt": 1, "exit_status": 0}``;
+``{"profiles": [...], "params": {...}, "attempt": 1, "exit_status": 0, "inputs":
+{PROCESS: {name: value}}}`` (``inputs``: what ext closures read of a task's inputs,
+over TASK_INPUTS);
 output (stdout): a JSON list of ``{"profiles", "applied", "params", "engine",
 "processes": {NAME: {directive: value}}}``.
 Processes are read from ``modules/**/main.nf`` (name, labels and container).
@@ -63,6 +65,16 @@ def find_processes(root: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
     return processes
 
 
+# The inputs a task is rendered with, for the ext closures that read them: an embedding
+# task of a model from the cache (a model folder, [] here, drops the revision)
+TASK_INPUTS: dict[str, dict[str, Any]] = {
+    "EMBED_DNA": {"model": "dnabert_s", "model_dir": []},
+    "EMBED_PROTEIN": {"embedder": "esm2_3b", "model_dir": []},
+    "BENCHMARK_EMBEDDER": {"embedder": "esm2_3b", "model_dir": []},
+    "MODEL_CACHE": {"embedders": ["dnabert_s", "esm2_3b"]},
+}
+
+
 def selector_matches(key: str, name: str, labels: list[str]) -> bool:
     """Whether a ``withName:``/``withLabel:`` key applies (regex, ``!`` negates)."""
     kind, _, pattern = key.partition(":")
@@ -107,16 +119,33 @@ class Renderer:
         self.root = root
         self.processes = find_processes(root)
 
-    def apply(self, chosen: dict[str, Any], scope: Any, task: Any, workflow: Any) -> None:
+    def apply(
+        self, chosen: dict[str, Any], scope: Any, task: Any, workflow: Any, inputs: Any
+    ) -> None:
         """Set in ``chosen`` the directives of one config scope (``ext`` merges)."""
         for directive in map(str, scope.keySet()):
             if directive not in DIRECTIVES:
                 continue
-            resolved = to_python(self.rendered.resolve(scope.get(directive), task, workflow))
+            resolved = to_python(
+                self.rendered.resolve(scope.get(directive), task, workflow, inputs)
+            )
             if directive == "ext":
                 chosen.setdefault("ext", {}).update(resolved)
             else:
                 chosen[directive] = resolved
+
+    def java_map(self, values: dict[str, Any]) -> Any:
+        """A Groovy map of JSON values (lists as Java lists, so that [] is false)."""
+        java = self.jpype.JClass
+        found = java("java.util.LinkedHashMap")()
+        for key, value in values.items():
+            if isinstance(value, list):
+                items = java("java.util.ArrayList")()
+                for item in value:
+                    items.add(item)
+                value = items
+            found.put(key, value)
+        return found
 
     def render(self, request: dict[str, Any]) -> dict[str, Any]:
         java = self.jpype.JClass
@@ -151,11 +180,14 @@ class Renderer:
                 for key in keys
                 if key.startswith(kind) and selector_matches(key, name, labels)
             ]
+            inputs = self.java_map(
+                TASK_INPUTS.get(name, {}) | request.get("inputs", {}).get(name, {})
+            )
             chosen: dict[str, Any] = {}
-            self.apply(chosen, process, task, workflow)
+            self.apply(chosen, process, task, workflow, inputs)
             chosen.update(module_directives)
             for scope in selected:
-                self.apply(chosen, scope, task, workflow)
+                self.apply(chosen, scope, task, workflow, inputs)
             rendered[name] = chosen
         return {
             "profiles": request.get("profiles", []),
