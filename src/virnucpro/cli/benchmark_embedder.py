@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
+from virnucpro.cli.embed_options import Revision
 from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.embed.settings import DEFAULT_REPEATS, DEFAULT_TOKEN_BUDGET
 
@@ -44,6 +45,7 @@ def benchmark_embedder_command(
         Path | None, typer.Option(help="Load the weights from this folder instead of the cache.")
     ] = None,
     hf_home: Annotated[Path | None, typer.Option(help="Model cache [default: $HF_HOME].")] = None,
+    revision: Revision = None,
     threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
@@ -55,10 +57,10 @@ def benchmark_embedder_command(
     """
     limit_cpu_threads(threads)
     from virnucpro.embed.benchmark import benchmark_embedder
-    from virnucpro.embed.embedders.registry import get_embedder
+    from virnucpro.embed.embedders.registry import get_embedder, with_revision
 
     benchmark_embedder(
-        get_embedder(embedder),
+        with_revision(get_embedder(embedder), revision),
         input,
         output,
         precision,

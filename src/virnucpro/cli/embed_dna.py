@@ -19,6 +19,7 @@ from virnucpro.cli.embed_options import (
     Output,
     Precision,
     RemoteCode,
+    Revision,
     TokenBudget,
     embed,
 )
@@ -45,6 +46,7 @@ def embed_dna_command(
     token_budget: TokenBudget = DEFAULT_TOKEN_BUDGET,
     model_dir: ModelDir = None,
     hf_home: HfHome = None,
+    revision: Revision = None,
     trust_remote_code: RemoteCode = False,
     attention: Attention = "auto",
     threads: ThreadsOption = None,
@@ -59,7 +61,7 @@ def embed_dna_command(
     """
     limit_cpu_threads(threads)
     embed(Modality.dna, embedder, input, output, chunk_size, precision, device, token_budget,
-           model_dir, hf_home, trust_remote_code, attention)  # fmt: skip
+           model_dir, hf_home, trust_remote_code, attention, revision)  # fmt: skip
 
 
 def main() -> None:

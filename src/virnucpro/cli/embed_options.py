@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from virnucpro.embed.embedders.registry import EMBEDDERS, Modality, get_embedder
+from virnucpro.embed.embedders.registry import EMBEDDERS, Modality, get_embedder, with_revision
 from virnucpro.embed.settings import ATTENTION_BACKENDS
 from virnucpro.errors import InputError
 
@@ -42,6 +42,13 @@ TokenBudget = Annotated[
 HfHome = Annotated[
     Path | None, typer.Option(help="Model cache filled by model_cache.py [default: $HF_HOME].")
 ]
+#: The model's revision, for every command that loads one from the cache
+REVISION_HELP = (
+    "Hugging Face branch, tag or commit of the embedder's model [default: the embedder's "
+    "pinned commit]; a branch or tag resolves, offline, to the commit the cache holds for "
+    "it, which the outputs record. Refused for an embedder without a Hugging Face model."
+)
+Revision = Annotated[str | None, typer.Option(help=REVISION_HELP)]
 ModelDir = Annotated[
     Path | None,
     typer.Option(help="Load the embedder's weights from this folder instead of the cache."),
@@ -82,15 +89,17 @@ def embed(
     hf_home: Path | None,
     trust_remote_code: bool,
     attention: str,
+    revision: str | None,
 ) -> None:
-    """Embed each --input into its --output with the named embedder, loaded once."""
+    """Embed each --input into its --output with the named embedder at ``revision``
+    (None: its pin), loaded once."""
     if len(inputs) != len(outputs):
         raise InputError(
             f"give one --output per --input: {len(inputs)} input(s), {len(outputs)} output(s)"
         )
     from virnucpro.embed.embed_files import extract_features
 
-    spec = get_embedder(embedder, modality)
+    spec = with_revision(get_embedder(embedder, modality), revision)
     extract_features(
         list(zip(inputs, outputs, strict=True)), spec, precision or spec.default_precision, device, chunk_size, token_budget,
         model_dir=model_dir, hf_home=hf_home, trust_remote_code=trust_remote_code,

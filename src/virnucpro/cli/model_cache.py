@@ -1,4 +1,4 @@
-"""``model_cache.py`` (``virnucpro model-cache``): pinned model revisions in a Hugging Face cache."""
+"""``model_cache.py`` (``virnucpro model-cache``): model revisions in a Hugging Face cache."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import typer
 
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app, run_app
 from virnucpro.cli.threads import limit_cpu_threads
-from virnucpro.embed.embedders.registry import EMBEDDERS, get_embedder
+from virnucpro.embed.embedders.registry import EMBEDDERS, get_embedder, with_revision
 
-app = new_app("Download pinned model revisions into a Hugging Face cache (needs internet).")
+app = new_app("Download model revisions into a Hugging Face cache (needs internet).")
 
 
 @app.command(name="model-cache")
@@ -20,6 +20,15 @@ def model_cache_command(
         list[str],
         typer.Option(help=f"Embedder to fetch; repeatable. Known: {', '.join(EMBEDDERS)}."),
     ],
+    revision: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="EMBEDDER=REVISION",
+            help="Hugging Face branch, tag or commit of one --embedder's model instead of its "
+            "pinned commit, e.g. dnabert_s=main; repeatable, once per embedder. Refused for an "
+            "embedder without a Hugging Face model.",
+        ),
+    ] = None,
     hf_home: Annotated[
         Path | None, typer.Option(help="Cache folder to fill [default: $HF_HOME].")
     ] = None,
@@ -33,22 +42,32 @@ def model_cache_command(
     ] = False,
     report: Annotated[
         Path | None,
-        typer.Option(help="Write a TSV of the cached models (revision, folder, size)."),
+        typer.Option(
+            help="Write a TSV of the cached models (revision asked, the commit it resolved "
+            "to, folder, size)."
+        ),
     ] = None,
     threads: ThreadsOption = None,
     version: VersionOption = False,
 ) -> None:
     """Fill the model cache once; every other step then runs offline (HF_HUB_OFFLINE=1).
 
-    Only the pinned revision of each model is fetched, safetensors weights in
-    preference to pickled ones; models already in the cache are not fetched
-    again. Embedders without weights (composition baselines) and the bundled
-    test models need nothing. Either way, the cache is then checked offline.
+    Only one revision of each model is fetched (its pinned commit, or --revision),
+    safetensors weights in preference to pickled ones; models already in the cache
+    are not fetched again. Embedders without weights (composition baselines) and the
+    bundled test models need nothing. Either way, the cache is then checked offline
+    (a branch or tag through the commit the cache's refs/ name for it).
     """
     limit_cpu_threads(threads)
-    from virnucpro.embed.model_cache import check_cache, fill_cache, write_cache_report
+    from virnucpro.embed.model_cache import (
+        check_cache,
+        fill_cache,
+        revisions_by_embedder,
+        write_cache_report,
+    )
 
-    specs = [get_embedder(name) for name in embedder]
+    chosen = revisions_by_embedder(revision or [], embedder)
+    specs = [with_revision(get_embedder(name), chosen.get(name)) for name in embedder]
     if not offline:
         fill_cache(specs, hf_home)
     models = check_cache(specs, hf_home)

@@ -9,7 +9,7 @@ import typer
 
 from virnucpro.cli.classify import OUTPUTS, MinCoverage, MinViralFraction
 from virnucpro.cli.common import ClassifierOption, ThreadsOption, new_app
-from virnucpro.cli.embed_options import Attention
+from virnucpro.cli.embed_options import REVISION_HELP, Attention
 from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.embed.settings import DEFAULT_TOKEN_BUDGET
 
@@ -39,6 +39,12 @@ def predict_command(
         int, typer.Option(help="Most tokens per embedding batch.")
     ] = DEFAULT_TOKEN_BUDGET,
     hf_home: Annotated[Path | None, typer.Option(help="Model cache [default: $HF_HOME].")] = None,
+    dna_revision: Annotated[
+        str | None, typer.Option(help=f"For the classifier's DNA embedder: {REVISION_HELP}")
+    ] = None,
+    protein_revision: Annotated[
+        str | None, typer.Option(help=f"For the classifier's protein embedder: {REVISION_HELP}")
+    ] = None,
     attention: Attention = "auto",
     min_viral_fraction: MinViralFraction = 0.5,
     min_coverage: MinCoverage = 0.5,
@@ -75,6 +81,8 @@ def predict_command(
         min_coverage=min_coverage,
         overwrite=overwrite,
         attention=attention,
+        dna_revision=dna_revision,
+        protein_revision=protein_revision,
     )
 
 

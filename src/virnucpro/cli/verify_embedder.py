@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from virnucpro.cli.common import ThreadsOption, VersionOption, new_app
+from virnucpro.cli.embed_options import Revision
 from virnucpro.cli.threads import limit_cpu_threads
 from virnucpro.embed.settings import (
     DEFAULT_CHUNK_SIZE,
@@ -56,6 +57,7 @@ def verify_embedder_command(
         Path | None, typer.Option(help="Load the weights from this folder instead of the cache.")
     ] = None,
     hf_home: Annotated[Path | None, typer.Option(help="Model cache (default: $HF_HOME).")] = None,
+    revision: Revision = None,
     output: Annotated[Path | None, typer.Option(help="Also write the figures as JSON.")] = None,
     trust_remote_code: Annotated[
         bool,
@@ -83,15 +85,19 @@ def verify_embedder_command(
 
     Nothing is downloaded (the hub is not contacted, even by the repository's code
     while it loads): the weights (and the repository's code) must already be in the
-    model cache, filled once with: virnucpro model-cache --embedder NAME, or in
-    --model-dir, which must hold the embedder's model.
+    model cache, filled once with: virnucpro model-cache --embedder NAME (at --revision,
+    if one is given: --revision NAME=REVISION), or in --model-dir, which must hold the
+    embedder's model.
     """
     limit_cpu_threads(threads)
-    from virnucpro.embed.embedders.registry import get_embedder
+    from virnucpro.embed.embedders.registry import get_embedder, with_revision
+    from virnucpro.embed.model_cache import check_model_dir
     from virnucpro.embed.verification import verify_embedder
 
+    spec = with_revision(get_embedder(name), revision)
+    check_model_dir(spec, model_dir)
     verify_embedder(
-        get_embedder(name),
+        spec,
         output=output,
         frames=frames,
         input_path=input,
