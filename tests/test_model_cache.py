@@ -64,7 +64,7 @@ def test_every_downloadable_embedder_is_pinned_to_a_commit():
         assert revision is not None and len(revision) == 40 and int(revision, 16) >= 0, spec.name
 
 
-def test_offline_check_reports_cached_models_and_skips_weightless_ones(tmp_path):
+def test_offline_check_reports_every_model_and_where_it_comes_from(tmp_path):
     esm = get_embedder("esm2_650m")
     snapshot = fake_cache(tmp_path, esm.model_id, esm.revision)
     (snapshot / "model.safetensors").write_bytes(b"x" * 1000)
@@ -76,9 +76,13 @@ def test_offline_check_reports_cached_models_and_skips_weightless_ones(tmp_path)
     )
     assert result.returncode == 0, result.stderr
     rows = report.read_text().splitlines()
+    # Weightless and bundled models are listed too (the list of the models a run uses),
+    # in the order asked
     assert rows == [
-        "embedder\tmodel_id\trevision\tcommit\tfolder\tsize_bytes",
-        f"esm2_650m\t{esm.model_id}\t{esm.revision}\t{esm.revision}\t{snapshot}\t1002",
+        "embedder\tsource\tmodel_id\trevision\tcommit\tfolder\tsize_bytes",
+        f"esm2_650m\tcache\t{esm.model_id}\t{esm.revision}\t{esm.revision}\t{snapshot}\t1002",
+        "aa_composition\tmodel-free\t\t\t\t\t0",
+        "tiny_esm2\tbundled\tassets/models/tiny_esm2\t\t\t\t0",
     ]
 
 

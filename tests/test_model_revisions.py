@@ -143,8 +143,9 @@ def test_the_cache_report_and_the_features_record_the_commit_of_the_branch_asked
         "--hf-home", tmp_path, "--offline", "--report", report,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert report.read_text().splitlines()[1].split("\t")[:4] == [
+    assert report.read_text().splitlines()[1].split("\t")[:5] == [
         "esm2_650m",
+        "cache",
         esm.model_id,
         "main",
         OTHER,

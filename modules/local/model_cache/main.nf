@@ -45,6 +45,6 @@ process MODEL_CACHE {
 
     stub:
     """
-    printf 'embedder\\tmodel_id\\trevision\\tfolder\\tsize_bytes\\n' > model_cache.tsv
+    printf 'embedder\\tsource\\tmodel_id\\trevision\\tcommit\\tfolder\\tsize_bytes\\n' > model_cache.tsv
     """
 }

@@ -165,12 +165,17 @@ def model_directory(spec: EmbedderSpec, hf_home: Path | None = None) -> Path:
     return folder
 
 
+def in_cache(spec: EmbedderSpec) -> bool:
+    """Whether ``spec``'s weights live in the cache: not a model-free baseline's, nor a
+    bundled test model's (read from its folder)."""
+    return spec.needs_weights and spec.model_id is not None
+
+
 def cached_specs(specs: Iterable[EmbedderSpec]) -> list[EmbedderSpec]:
-    """The embedders whose weights live in the cache: not the model-free baselines,
-    nor the bundled test models (read from their folder)."""
+    """The embedders whose weights live in the cache."""
     kept = []
     for spec in specs:
-        if spec.needs_weights and spec.model_id is not None:
+        if in_cache(spec):
             kept.append(spec)
         else:
             log.info("%s: no weights in the model cache", spec.name)
@@ -210,10 +215,13 @@ def fill_cache(specs: Iterable[EmbedderSpec], hf_home: Path | None = None) -> li
 
 @dataclass(frozen=True)
 class CachedModel:
-    """One model found in the cache: what a run will load (the revision asked and the
-    commit it resolved to), and how much disk it takes."""
+    """One model a run uses: where it comes from ("cache"; "model-free" for a baseline
+    without weights; "bundled" for a test model of assets/models) and, from the cache,
+    what it will load (the revision asked and the commit it resolved to) and how much
+    disk it takes."""
 
     embedder: str
+    source: str
     model_id: str
     revision: str
     commit: str
@@ -225,7 +233,10 @@ def check_cache(specs: Iterable[EmbedderSpec], hf_home: Path | None = None) -> l
     """Find every model offline; one error lists all that are missing, with the fill command."""
     home = resolve_hf_home(hf_home)
     found, missing = [], []
-    for spec in cached_specs(specs):
+    for spec in specs:
+        if not in_cache(spec):
+            found.append(_not_cached(spec))
+            continue
         try:
             folder = model_directory(spec, home)
         except InputError:
@@ -234,7 +245,9 @@ def check_cache(specs: Iterable[EmbedderSpec], hf_home: Path | None = None) -> l
         size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
         commit = snapshot_commit(folder)
         found.append(
-            CachedModel(spec.name, str(spec.model_id), asked_revision(spec), commit, folder, size)
+            CachedModel(
+                spec.name, "cache", str(spec.model_id), asked_revision(spec), commit, folder, size
+            )
         )
         log.info("%s: %.1f GB in %s", spec.name, size / 1e9, folder)
     if missing:
@@ -252,11 +265,20 @@ def check_cache(specs: Iterable[EmbedderSpec], hf_home: Path | None = None) -> l
     return found
 
 
+def _not_cached(spec: EmbedderSpec) -> CachedModel:
+    """The row of a model the cache does not hold: a baseline without weights, or a
+    bundled test model (its folder is the run's --models_dir or assets/models)."""
+    if spec.bundled is None:
+        return CachedModel(spec.name, "model-free", "", "", "", Path(), 0)
+    return CachedModel(spec.name, "bundled", f"assets/models/{spec.bundled}", "", "", Path(), 0)
+
+
 def write_cache_report(models: Iterable[CachedModel], path: Path) -> None:
-    """TSV of the models a run uses (embedder, repository, revision asked, the commit it
-    resolved to, folder, size)."""
+    """TSV of the models a run uses (embedder, source, repository, revision asked, the
+    commit it resolved to, folder, size); a model without one has an empty folder."""
     with AtomicOutputs() as outputs:
         writer = csv.writer(outputs.open(path), delimiter="\t", lineterminator="\n")
         writer.writerow(MODEL_CACHE.columns)
         for model in models:
-            writer.writerow([getattr(model, column) for column in MODEL_CACHE.columns])
+            row = [getattr(model, column) for column in MODEL_CACHE.columns]
+            writer.writerow(["" if value == Path() else value for value in row])

@@ -114,11 +114,12 @@ SPLIT_SUMMARY = Table(
 
 #: embed_dna.py, embed_protein.py, merge_features.py: a float32 matrix with ids and provenance
 FEATURES = Tagged("{dna,protein,merged}.safetensors", "virnucpro-features/1", "a feature file")
-#: model_cache.py --report: the models a run uses, each at the revision asked (the pin,
-#: or a branch, tag or commit given) and the commit it resolved to
+#: model_cache.py --report: the models a run uses, where each comes from (cache,
+#: model-free, bundled) and, from the cache, the revision asked (the pin, or a branch,
+#: tag or commit given) and the commit it resolved to
 MODEL_CACHE = Table(
     "model_cache.tsv",
-    ("embedder", "model_id", "revision", "commit", "folder", "size_bytes"),
+    ("embedder", "source", "model_id", "revision", "commit", "folder", "size_bytes"),
     "a model cache report",
 )
 #: benchmark_embedder.py: one embedder's speed and memory, and which model was timed
