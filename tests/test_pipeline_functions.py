@@ -47,11 +47,12 @@ def schema_wrapped(text: str, columns: int) -> str:
     return "\n".join([*lines, line])
 
 
-def row(name: str, kind: str, description: str, columns: int) -> str:
+def row(name: str, kind: str, description: str, columns: int, indent: str = "  ") -> str:
+    """A parameter's row; nf-schema's own rows (--help...) lose the indent of the others."""
     text = description + DIM + RESET
     if len(text) > columns:
         text = schema_wrapped(text, columns)
-    return f"  --{name:<12}{DIM}{kind:<20}{RESET}{text}"
+    return f"{indent}--{name:<12}{DIM}{kind:<20}{RESET}{text}"
 
 
 HELP_ROW = (
@@ -72,14 +73,15 @@ def help_text(columns: int) -> str:
             "",
             "  nextflow run main.nf --input samplesheet.csv",
             "",
-            row("help", "[boolean, string]", HELP_ROW, columns),
+            row("help", "[boolean, string]", HELP_ROW, columns, indent=""),
             row(
                 "helpFull",
                 "[boolean]",
                 "Show the help message for all non-hidden parameters.",
                 columns,
+                indent="",
             ),
-            row("showHidden", "[boolean]", HIDDEN_ROW, columns),
+            row("showHidden", "[boolean]", HIDDEN_ROW, columns, indent=""),
             "",
             f"{HEADER}Input/output options{RESET}",
             row("input", "[string]", "Samplesheet CSV: one row per sample.", columns),
@@ -94,7 +96,7 @@ def test_help_rows_that_nf_schema_wrapped_at_80_columns_are_one_line_again():
     # nf-schema's own rows leave fragments in the first column at 80 columns
     assert "\nparameter is given to" in wrapped or "\n`--help`" in wrapped
     joined = call("unwrapped", wrapped)
-    rows = [line for line in joined.splitlines() if line.startswith("  --")]
+    rows = [line for line in joined.splitlines() if line.lstrip(" ").startswith("--")]
     assert [line.split()[0] for line in rows] == [
         "--help",
         "--helpFull",

@@ -126,18 +126,20 @@ def pipelineVersion() {
     return "${workflow.manifest.name} ${workflow.manifest.version}${commit}"
 }
 
-// nf-schema wraps a description longer than $COLUMNS (its own --help rows included)
-// with no indent, which leaves fragments in the first column: each is joined back to
-// its parameter's row, so that every parameter is one line, as the terminal wraps it
+// nf-schema wraps a description longer than $COLUMNS (100 when unset) with no indent,
+// which leaves fragments in the first column: each is joined back to its parameter's
+// row, so that every parameter is one line, as the terminal wraps it. A row starts
+// with '  --', or with '--' for nf-schema's own (--help, --helpFull, --showHidden)
 def unwrapped(String help) {
     def lines = []
     def in_row = false
     help.readLines().each { line ->
-        if (in_row && line.trim() && !Character.isWhitespace(line.charAt(0))) {
+        def row = line.startsWith('--') || line.startsWith('  --')
+        if (in_row && line.trim() && !row && !Character.isWhitespace(line.charAt(0))) {
             lines[-1] = lines[-1].replaceAll(/\s+$/, '') + ' ' + line.trim()
         } else {
             lines << line
-            in_row = line.startsWith('  --')
+            in_row = row
         }
     }
     return lines.join('\n')
