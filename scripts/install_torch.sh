@@ -35,7 +35,9 @@ has_nvidia_gpu() {
 }
 
 if [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ] && ! has_nvidia_gpu; then
-    if "$python" -m pip install --quiet "$spec" --index-url "$CPU_INDEX"; then
+    # No retries: an index that cannot be reached is given up at once, not after
+    # pip's five backed-off retries for every file
+    if "$python" -m pip install --quiet --retries 0 --timeout 30 "$spec" --index-url "$CPU_INDEX"; then
         exit 0
     fi
     echo "install_torch.sh: $spec did not install from PyTorch's CPU index ($CPU_INDEX);" \

@@ -20,7 +20,7 @@ SCRIPT = ROOT / "scripts" / "install_torch.sh"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 SPEC = "torch==2.13.0"
 IMPORT_CHECK = "-c import torch"
-CPU_INSTALL = f"-m pip install --quiet {SPEC} --index-url {CPU_INDEX}"
+CPU_INSTALL = f"-m pip install --quiet --retries 0 --timeout 30 {SPEC} --index-url {CPU_INDEX}"
 DEFAULT_INSTALL = f"-m pip install --quiet {SPEC}"
 
 # Records its arguments; `-c import torch` succeeds with TORCH_IMPORTS set, pip fails
