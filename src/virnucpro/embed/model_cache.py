@@ -225,7 +225,7 @@ class CachedModel:
     model_id: str
     revision: str
     commit: str
-    folder: Path
+    folder: Path | None  # None: not in the cache
     size_bytes: int
 
 
@@ -269,8 +269,8 @@ def _not_cached(spec: EmbedderSpec) -> CachedModel:
     """The row of a model the cache does not hold: a baseline without weights, or a
     bundled test model (its folder is the run's --models_dir or assets/models)."""
     if spec.bundled is None:
-        return CachedModel(spec.name, "model-free", "", "", "", Path(), 0)
-    return CachedModel(spec.name, "bundled", f"assets/models/{spec.bundled}", "", "", Path(), 0)
+        return CachedModel(spec.name, "model-free", "", "", "", None, 0)
+    return CachedModel(spec.name, "bundled", f"assets/models/{spec.bundled}", "", "", None, 0)
 
 
 def write_cache_report(models: Iterable[CachedModel], path: Path) -> None:
@@ -281,4 +281,4 @@ def write_cache_report(models: Iterable[CachedModel], path: Path) -> None:
         writer.writerow(MODEL_CACHE.columns)
         for model in models:
             row = [getattr(model, column) for column in MODEL_CACHE.columns]
-            writer.writerow(["" if value == Path() else value for value in row])
+            writer.writerow(["" if value is None else value for value in row])
