@@ -281,6 +281,11 @@ def classifierSettings(path) {
     if (!(trained.dna instanceof String && trained.protein instanceof String && trained.chunk_size instanceof Integer)) {
         error("--classifier ${path}: classifier.json does not name its embedders (embedders.dna, embedders.protein) and chunk_size: give a folder written by --mode train or by convert_legacy_model.py")
     }
+    // Embedder names become model folder paths (--models_dir/<name>): a registered name
+    // is lower-case letters, digits and '_', never a path such as ../x
+    [trained.dna, trained.protein].findAll { name -> !(name ==~ /[a-z0-9_]+/) }.each { name ->
+        error("--classifier ${path}: classifier.json names embedder '${name}', which is not an embedder name (lower-case letters, digits and '_')")
+    }
     def given = [
         '--dna_model': [params.dna_model, trained.dna],
         '--embedders': [params.embedders, trained.protein],
